@@ -14,7 +14,6 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 install: $(BIN)/python
-	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
 	$(BIN)/python -m pip install --quiet -e .
 
@@ -22,7 +21,7 @@ install-test: install
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 
 demo: install
-	$(BIN)/mattepaint demo
+	$(BIN)/mattepaint demo --overwrite
 
 test: install-test
 	$(BIN)/python -m pytest -q
