@@ -1,0 +1,1 @@
+"""Neural network building blocks and architectures (backbones, matting and inpainting models)."""
