@@ -1,0 +1,344 @@
+"""Trimap-based classical matting through pymatting: closed-form, KNN and large-kernel matting.
+
+All three minimise a quadratic smoothness energy ``alpha^T L alpha`` over the unknown trimap
+region with the known pixels as constraints, and differ in the Laplacian L:
+
+- ``closed_form``: the matting Laplacian of A. Levin, D. Lischinski, Y. Weiss, "A Closed-Form
+  Solution to Natural Image Matting", IEEE TPAMI 30(2), 2008 (local colour-line model in
+  (2r+1)^2 windows, regulariser epsilon). Known pixels are hard constraints.
+- ``knn``: Q. Chen, D. Li, C.-K. Tang, "KNN Matting", IEEE TPAMI 35(9), 2013 (a graph joining each
+  pixel to its nearest neighbours in colour + position space). Known pixels are soft constraints
+  (pymatting's ``make_linear_system``); they are fixed to 0 / 1 afterwards.
+- ``lkm``: K. He, J. Sun, X. Tang, "Fast Matting Using Large Kernel Matting Laplacian Matrices",
+  CVPR 2010 (the matting Laplacian with a large window, applied through box filters). Known pixels
+  are soft constraints, fixed to 0 / 1 afterwards.
+
+pymatting is imported inside the functions: its numba kernels compile on first import (about a
+minute in a fresh environment, cached afterwards), which should not slow down importing mattepaint.
+
+The foreground colour is estimated with pymatting's multi-level method (M. Germer, T. Uelwer,
+S. Conrad, S. Harmeling, "Fast Multi-Level Foreground Estimation", ICPR 2020) unless disabled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+from torch import Tensor
+
+from mattepaint.classical._common import (
+    check_float_tensor,
+    check_image,
+    is_int,
+    numpy_to_tensor,
+    quantize_trimap,
+    tensor_to_numpy,
+    to_float,
+)
+from mattepaint.methods import (
+    MatteResult,
+    Needs,
+    apply_trimap,
+    check_matte_inputs,
+    register_matter,
+)
+
+
+def _solve(
+    estimate: Callable[..., np.ndarray], image: np.ndarray, trimap: np.ndarray, **kwargs: object
+) -> np.ndarray:
+    """Run a pymatting estimator on a float64 (H, W, 3) image and a {0, 0.5, 1} float64 trimap.
+
+    Degenerate trimaps pymatting rejects are solved directly: without unknown pixels alpha is the
+    trimap; without foreground (background) pixels the minimum-energy alpha is 0 (1) everywhere,
+    since constant mattes have zero Laplacian energy. Returns (H, W) float32 in [0, 1] with the
+    known pixels fixed.
+    """
+    is_fg, is_bg = trimap == 1.0, trimap == 0.0
+    if not is_fg.any():
+        return np.zeros(trimap.shape, np.float32)
+    if not is_bg.any():
+        return np.ones(trimap.shape, np.float32)
+    if (is_fg | is_bg).all():
+        return trimap.astype(np.float32)
+    alpha = np.clip(estimate(image, trimap, **kwargs), 0.0, 1.0)
+    alpha[is_fg] = 1.0
+    alpha[is_bg] = 0.0
+    return alpha.astype(np.float32)
+
+
+def _prepare(image: np.ndarray, trimap: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    check_image(image, stacklevel=4)  # warnings point at the caller of alpha_*
+    return to_float(image, np.float64), quantize_trimap(trimap, image.shape, stacklevel=4)
+
+
+def _check_epsilon_radius(epsilon: float, radius: int) -> tuple[float, int]:
+    if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)) or not epsilon > 0:
+        raise ValueError(f"epsilon must be a number > 0, got {epsilon!r}")
+    if not is_int(radius) or radius < 1:
+        raise ValueError(f"radius must be an int >= 1, got {radius!r}")
+    return float(epsilon), int(radius)
+
+
+def _check_size(image: np.ndarray, min_side: int, method: str, why: str) -> None:
+    if min(image.shape[:2]) < min_side:
+        raise ValueError(
+            f"{method} needs an image of at least {min_side}x{min_side} pixels ({why}), "
+            f"got {image.shape[0]}x{image.shape[1]}"
+        )
+
+
+def _check_knn(
+    n_neighbors: Sequence[int], distance_weights: Sequence[float]
+) -> tuple[list[int], list[float]]:
+    n_neighbors, distance_weights = list(n_neighbors), list(distance_weights)
+    if not n_neighbors or len(n_neighbors) != len(distance_weights):
+        raise ValueError(
+            "n_neighbors and distance_weights must be non-empty and of the same length, got "
+            f"{n_neighbors} and {distance_weights}"
+        )
+    if not all(is_int(k) and k >= 1 for k in n_neighbors):
+        raise ValueError(f"n_neighbors must be ints >= 1, got {n_neighbors}")
+    return [int(k) for k in n_neighbors], [float(d) for d in distance_weights]
+
+
+def alpha_closed_form(
+    image: np.ndarray, trimap: np.ndarray, *, epsilon: float = 1e-7, radius: int = 1
+) -> np.ndarray:
+    """Closed-form matting (Levin et al. 2008) of one image, via ``pymatting.estimate_alpha_cf``.
+
+    Inputs:
+        image: (H, W, 3) float in [0, 1] or uint8 (divided by 255); computed in float64.
+        trimap: (H, W) float in {0, 0.5, 1} (0 background, 0.5 unknown, 1 foreground) or uint8
+            0/128/255; other values are quantized (<= 0.25 background, >= 0.75 foreground).
+        epsilon: regulariser of the local colour-line model (larger: smoother alpha).
+        radius: window radius r of the matting Laplacian (windows of (2r+1)^2 pixels); the
+            image must be at least (2r+1) x (2r+1).
+
+    Outputs:
+        (H, W) float32 alpha in [0, 1], equal to
+        ``np.clip(estimate_alpha_cf(image, trimap, laplacian_kwargs={"epsilon": epsilon,
+        "radius": radius}), 0, 1)``: alpha_U solves ``L_U alpha_U = -R alpha_K`` (L the matting
+        Laplacian, U unknown and K known pixels), alpha = trimap on the known pixels.
+
+    Reference: A. Levin, D. Lischinski, Y. Weiss, "A Closed-Form Solution to Natural Image
+    Matting", IEEE TPAMI 30(2), 2008.
+    """
+    epsilon, radius = _check_epsilon_radius(epsilon, radius)
+    image64, trimap64 = _prepare(image, trimap)
+    _check_size(image, 2 * radius + 1, "closed_form", f"2 * radius + 1 with radius {radius}")
+    from pymatting import estimate_alpha_cf
+
+    return _solve(
+        estimate_alpha_cf,
+        image64,
+        trimap64,
+        laplacian_kwargs={"epsilon": epsilon, "radius": radius},
+    )
+
+
+def alpha_knn(
+    image: np.ndarray,
+    trimap: np.ndarray,
+    *,
+    n_neighbors: Sequence[int] = (20, 10),
+    distance_weights: Sequence[float] = (2.0, 0.1),
+) -> np.ndarray:
+    """KNN matting (Chen et al. 2013) of one image, via ``pymatting.estimate_alpha_knn``.
+
+    Inputs:
+        image: (H, W, 3) float in [0, 1] or uint8 (divided by 255); computed in float64.
+        trimap: (H, W) in {0, 0.5, 1} or uint8 0/128/255 (see :func:`alpha_closed_form`).
+        n_neighbors: neighbours per pixel of each nearest-neighbour search, one search per entry.
+        distance_weights: weight of the pixel position in each search's feature vector
+            (r, g, b, w*x, w*y); same length as ``n_neighbors``. The image needs more pixels
+            than the largest ``n_neighbors``.
+
+    Outputs:
+        (H, W) float32 alpha in [0, 1]: the minimiser of ``alpha^T L alpha + lambda * sum over
+        known pixels (alpha - trimap)^2`` with L the KNN Laplacian (pymatting, lambda = 100),
+        clipped to [0, 1], then set to 0 / 1 on the known pixels.
+
+    Reference: Q. Chen, D. Li, C.-K. Tang, "KNN Matting", IEEE TPAMI 35(9), 2013.
+    """
+    n_neighbors, distance_weights = _check_knn(n_neighbors, distance_weights)
+    image64, trimap64 = _prepare(image, trimap)
+    if image.shape[0] * image.shape[1] <= max(n_neighbors):
+        raise ValueError(
+            f"knn needs more pixels than n_neighbors {n_neighbors}, got an image of "
+            f"{image.shape[0]}x{image.shape[1]}"
+        )
+    from pymatting import estimate_alpha_knn
+
+    kwargs = {"n_neighbors": n_neighbors, "distance_weights": distance_weights}
+    return _solve(estimate_alpha_knn, image64, trimap64, laplacian_kwargs=kwargs)
+
+
+def alpha_lkm(
+    image: np.ndarray, trimap: np.ndarray, *, epsilon: float = 1e-7, radius: int = 10
+) -> np.ndarray:
+    """Large-kernel matting (He et al. 2010) of one image, via ``pymatting.estimate_alpha_lkm``.
+
+    Inputs:
+        image: (H, W, 3) float in [0, 1] or uint8 (divided by 255); computed in float64.
+        trimap: (H, W) in {0, 0.5, 1} or uint8 0/128/255 (see :func:`alpha_closed_form`).
+        epsilon: regulariser of the local colour-line model.
+        radius: window radius r (windows of (2r+1)^2 pixels, applied with box filters, so the
+            cost does not grow with r); the image must be at least (4r+1) x (4r+1) (41 x 41 for
+            the default r = 10).
+
+    Outputs:
+        (H, W) float32 alpha in [0, 1]: the minimiser of ``alpha^T L alpha + 100 * sum over known
+        pixels (alpha - trimap)^2`` with L the large-kernel matting Laplacian, clipped to [0, 1],
+        then set to 0 / 1 on the known pixels.
+
+    Reference: K. He, J. Sun, X. Tang, "Fast Matting Using Large Kernel Matting Laplacian
+    Matrices", CVPR 2010.
+    """
+    epsilon, radius = _check_epsilon_radius(epsilon, radius)
+    image64, trimap64 = _prepare(image, trimap)
+    _check_size(image, 4 * radius + 1, "lkm", f"4 * radius + 1 with radius {radius}")
+    from pymatting import estimate_alpha_lkm
+
+    return _solve(
+        estimate_alpha_lkm,
+        image64,
+        trimap64,
+        laplacian_kwargs={"epsilon": epsilon, "radius": radius},
+    )
+
+
+def estimate_foreground(image: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """Foreground colour F given alpha, with ``pymatting.estimate_foreground_ml``.
+
+    Inputs:
+        image: (H, W, 3) float in [0, 1] or uint8; alpha: (H, W) float in [0, 1].
+
+    Outputs:
+        (H, W, 3) float32 F in [0, 1] minimising ``sum (alpha F + (1 - alpha) B - I)^2`` plus a
+        smoothness term on F and B, solved coarse to fine.
+
+    Reference: M. Germer, T. Uelwer, S. Conrad, S. Harmeling, "Fast Multi-Level Foreground
+    Estimation", ICPR 2020.
+    """
+    check_image(image)
+    if not isinstance(alpha, np.ndarray) or alpha.shape != image.shape[:2]:
+        got = alpha.shape if isinstance(alpha, np.ndarray) else type(alpha).__name__
+        raise ValueError(f"alpha must be an (H, W) = {image.shape[:2]} array, got {got}")
+    return _foreground(to_float(image, np.float64), alpha)
+
+
+def _foreground(image64: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    from pymatting import estimate_foreground_ml
+
+    fg = estimate_foreground_ml(image64, alpha.astype(np.float64))
+    return np.clip(fg, 0.0, 1.0).astype(np.float32)
+
+
+class _PymattingMatter:
+    """Batched wrapper: runs ``self._alpha(image, trimap)`` per image (the Matter protocol)."""
+
+    name: str
+    needs: Needs = "trimap"
+
+    def __init__(self, *, foreground: bool = True) -> None:
+        if not isinstance(foreground, bool):
+            raise TypeError(f"foreground must be a bool, got {foreground!r}")
+        self.foreground = foreground
+
+    def _alpha(self, image: np.ndarray, trimap: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def __call__(
+        self, image: Tensor, *, trimap: Tensor | None = None, background: Tensor | None = None
+    ) -> MatteResult:
+        """image (B, 3, H, W) float in [0, 1], trimap (B, 1, H, W) in {0, 0.5, 1} ->
+        MatteResult(alpha (B, 1, H, W), foreground (B, 3, H, W) or None), in the input's dtype
+        and device. ``background`` is ignored."""
+        check_matte_inputs(image, trimap, background, self.needs, self.name)
+        check_float_tensor(image, "image")
+        check_float_tensor(trimap, "trimap")  # type: ignore[arg-type]  # not None: checked
+        alphas, foregrounds = [], []
+        for img, tri in zip(image, trimap):
+            img_np = tensor_to_numpy(img)  # (H, W, 3)
+            tri_np = tensor_to_numpy(tri)[..., 0]  # (H, W)
+            alpha = self._alpha(img_np, tri_np)
+            alphas.append(alpha)
+            if self.foreground:
+                foregrounds.append(_foreground(to_float(img_np, np.float64), alpha))
+        alpha_t = apply_trimap(numpy_to_tensor(alphas, like=image), trimap.to(image.dtype))
+        fg_t = numpy_to_tensor(foregrounds, like=image) if self.foreground else None
+        return MatteResult(alpha=alpha_t, foreground=fg_t)
+
+
+@register_matter("closed_form")
+class ClosedFormMatter(_PymattingMatter):
+    """Closed-form matting (:func:`alpha_closed_form`), needs a trimap.
+
+    Options: ``epsilon`` (default 1e-7), ``radius`` (default 1), ``foreground`` (estimate F,
+    default True).
+    """
+
+    name = "closed_form"
+
+    def __init__(self, *, epsilon: float = 1e-7, radius: int = 1, foreground: bool = True) -> None:
+        super().__init__(foreground=foreground)
+        self.epsilon, self.radius = _check_epsilon_radius(epsilon, radius)
+
+    def _alpha(self, image: np.ndarray, trimap: np.ndarray) -> np.ndarray:
+        return alpha_closed_form(image, trimap, epsilon=self.epsilon, radius=self.radius)
+
+
+@register_matter("knn")
+class KNNMatter(_PymattingMatter):
+    """KNN matting (:func:`alpha_knn`), needs a trimap.
+
+    Options: ``n_neighbors`` (default (20, 10)), ``distance_weights`` (default (2.0, 0.1)),
+    ``foreground`` (default True).
+    """
+
+    name = "knn"
+
+    def __init__(
+        self,
+        *,
+        n_neighbors: Sequence[int] = (20, 10),
+        distance_weights: Sequence[float] = (2.0, 0.1),
+        foreground: bool = True,
+    ) -> None:
+        super().__init__(foreground=foreground)
+        self.n_neighbors, self.distance_weights = _check_knn(n_neighbors, distance_weights)
+
+    def _alpha(self, image: np.ndarray, trimap: np.ndarray) -> np.ndarray:
+        return alpha_knn(
+            image, trimap, n_neighbors=self.n_neighbors, distance_weights=self.distance_weights
+        )
+
+
+@register_matter("lkm")
+class LKMMatter(_PymattingMatter):
+    """Large-kernel matting (:func:`alpha_lkm`), needs a trimap.
+
+    Options: ``epsilon`` (default 1e-7), ``radius`` (default 10), ``foreground`` (default True).
+    """
+
+    name = "lkm"
+
+    def __init__(self, *, epsilon: float = 1e-7, radius: int = 10, foreground: bool = True) -> None:
+        super().__init__(foreground=foreground)
+        self.epsilon, self.radius = _check_epsilon_radius(epsilon, radius)
+
+    def _alpha(self, image: np.ndarray, trimap: np.ndarray) -> np.ndarray:
+        return alpha_lkm(image, trimap, epsilon=self.epsilon, radius=self.radius)
+
+
+__all__ = [
+    "ClosedFormMatter",
+    "KNNMatter",
+    "LKMMatter",
+    "alpha_closed_form",
+    "alpha_knn",
+    "alpha_lkm",
+    "estimate_foreground",
+]
