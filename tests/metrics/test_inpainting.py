@@ -313,3 +313,13 @@ def test_inpainting_metrics_empty_hole_in_batch_is_ignored() -> None:
         warnings.simplefilter("ignore")
         out = inpainting_metrics(p, g, m)
     assert out["hole_l1"] == pytest.approx(GOLDEN["hole_l1"])
+
+
+def test_dice_squared_form() -> None:
+    # Identical grey images: seed 004's form gives sum A^2 / sum A, the squared form gives 1.
+    a = np.full((8, 8, 3), 0.5)
+    assert dice(a, a) == pytest.approx(0.5)
+    assert dice(a, a, squared=True) == pytest.approx(1.0)
+    # Hand computed: A = (0.2, 0.4), B = (0.4, 0.4) -> 2 * 0.24 / (0.2 + 0.32) = 0.923077
+    pred, gt = np.array([[0.2, 0.4]]), np.array([[0.4, 0.4]])
+    assert dice(pred, gt, squared=True) == pytest.approx(0.48 / 0.52)

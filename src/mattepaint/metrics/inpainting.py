@@ -324,21 +324,30 @@ def total_variation(image: ArrayOrTensor, *, scale: float = 1.0) -> Tensor | flo
     return _out(dx + dy, is_numpy)
 
 
-def dice(pred: ArrayOrTensor, gt: ArrayOrTensor) -> Tensor | float:
+def dice(pred: ArrayOrTensor, gt: ArrayOrTensor, *, squared: bool = False) -> Tensor | float:
     """Soft Dice coefficient of two [0, 1] images, per image (seed 004, after Dice 1945).
 
     ``Dice = 2 sum_{c,y,x} A B / (sum_{c,y,x} A + sum_{c,y,x} B)``, with A = pred, B = gt as they
-    are (not thresholded); 1 when both images are all zero.
+    are (not thresholded); 1 when both images are all zero. This is seed 004's formula. It reaches
+    1 only for identical *binary* images: for identical grey images it equals
+    ``sum A^2 / sum A`` (< 1), so compare it between methods on the same data, not with 1.
+
+    ``squared=True`` gives the squared-denominator form ``2 sum A B / (sum A^2 + sum B^2)``
+    (Milletari et al. 2016, V-Net), which is 1 exactly when A == B.
 
     Inputs:
         pred, gt: (B, C, H, W) tensors or (H, W, C) / (H, W) numpy arrays, float in [0, 1]
             (bool accepted).
+        squared: use the squared denominator.
     Outputs:
         (B,) tensor (differentiable), or a float for numpy input; in [0, 1] for [0, 1] inputs.
     """
     p, g, is_numpy = _as_pair(pred, gt)
     num = 2 * (p * g).sum(dim=(1, 2, 3))
-    den = p.sum(dim=(1, 2, 3)) + g.sum(dim=(1, 2, 3))
+    if squared:
+        den = (p * p).sum(dim=(1, 2, 3)) + (g * g).sum(dim=(1, 2, 3))
+    else:
+        den = p.sum(dim=(1, 2, 3)) + g.sum(dim=(1, 2, 3))
     both_zero = den == 0
     value = torch.where(both_zero, torch.ones_like(num), num / torch.where(both_zero, 1, den))
     return _out(value, is_numpy)
