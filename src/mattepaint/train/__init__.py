@@ -1,0 +1,1 @@
+"""Training: typed configs (``config``), one explicit loop (``loop``), checkpoints, logging."""
