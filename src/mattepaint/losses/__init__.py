@@ -1,0 +1,39 @@
+"""Loss functions: pure functions on tensors returning 0-dim tensors.
+
+reconstruction.py: l1, mse (optionally weighted), masked_l1, hole_l1, valid_l1, hole_mse,
+    total_variation (optionally on the dilated hole, Liu et al. 2018), spatial_discount and
+    discounted_l1 (Yu et al. 2018, DeepFill v1).
+adversarial.py: d_loss / g_loss for "nsgan", "hinge", "wgan_gp" and gradient_penalty
+    (Gulrajani et al. 2017; masked as in DeepFill v1).
+
+The training task combines them into a dict of named terms plus "total".
+"""
+
+from mattepaint.losses.adversarial import GAN_KINDS, d_loss, g_loss, gradient_penalty
+from mattepaint.losses.reconstruction import (
+    discounted_l1,
+    hole_l1,
+    hole_mse,
+    l1,
+    masked_l1,
+    mse,
+    spatial_discount,
+    total_variation,
+    valid_l1,
+)
+
+__all__ = [
+    "GAN_KINDS",
+    "d_loss",
+    "discounted_l1",
+    "g_loss",
+    "gradient_penalty",
+    "hole_l1",
+    "hole_mse",
+    "l1",
+    "masked_l1",
+    "mse",
+    "spatial_discount",
+    "total_variation",
+    "valid_l1",
+]
