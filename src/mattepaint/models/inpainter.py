@@ -1,0 +1,119 @@
+"""Wrap a learned inpainting model as a :class:`mattepaint.methods.Inpainter`.
+
+The wrapper does what the model itself does not: input checks, the input transform (seed 002:
+"hole" / "mosaic" / "hole_ns"), padding to the model's ``size_multiple``, eval mode and
+``torch.no_grad``, cropping back, and compositing so that pixels outside the hole are copied
+from the input bit for bit. Build one from a checkpoint with
+:func:`mattepaint.models.loading.load_inpainter`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from mattepaint.masks import INPUT_TRANSFORMS
+from mattepaint.methods import check_inpaint_inputs, keep_known
+
+__all__ = ["ModelInpainter", "apply_input_transform", "pad_to_multiple"]
+
+
+def apply_input_transform(image: Tensor, mask: Tensor, name: str = "hole") -> Tensor:
+    """Apply a :data:`mattepaint.masks.INPUT_TRANSFORMS` transform to a batch of tensors.
+
+    Inputs: image (B, 3, H, W) float in [0, 1]; mask (B, 1, H, W), > 0.5 = hole; ``name`` one of
+    "hole", "mosaic", "hole_ns". Outputs: (B, 3, H, W) of image's dtype and device.
+    "hole" is ``where(mask, 0, image)`` on the tensor; the others run the numpy transform image by
+    image (``mosaic``: bilinear down/up-sampled image in the hole; ``hole_ns``: Navier-Stokes
+    pre-fill, Bertalmio et al. CVPR 2001), exactly as the training data were made.
+    """
+    if name not in INPUT_TRANSFORMS:
+        raise ValueError(
+            f"unknown input transform {name!r}; valid names: {', '.join(sorted(INPUT_TRANSFORMS))}"
+        )
+    holes = mask > 0.5  # (B, 1, H, W) bool
+    if name == "hole":
+        return torch.where(holes, torch.zeros((), dtype=image.dtype, device=image.device), image)
+    transform = INPUT_TRANSFORMS[name]
+    out = []
+    for one_image, one_mask in zip(image, holes):
+        array = one_image.detach().permute(1, 2, 0).cpu().numpy().astype(np.float32)  # (H, W, 3)
+        filled = transform(array, one_mask[0].cpu().numpy())  # (H, W, 3)
+        out.append(torch.from_numpy(np.ascontiguousarray(filled)).permute(2, 0, 1))  # (3, H, W)
+    return torch.stack(out).to(device=image.device, dtype=image.dtype)  # (B, 3, H, W)
+
+
+def pad_to_multiple(x: Tensor, multiple: int) -> tuple[Tensor, tuple[int, int]]:
+    """Pad the bottom and right of (B, C, H, W) so H and W become multiples of ``multiple``.
+
+    Reflect padding (mirror without repeating the edge), or replicate padding when the image is
+    too small to reflect (a pad >= the side). Outputs: the padded tensor and the original (H, W).
+    """
+    h, w = x.shape[-2:]
+    pad_h, pad_w = (-h) % multiple, (-w) % multiple
+    if pad_h == 0 and pad_w == 0:
+        return x, (h, w)
+    mode = "reflect" if pad_h < h and pad_w < w else "replicate"
+    return F.pad(x, (0, pad_w, 0, pad_h), mode=mode), (h, w)  # (B, C, H + pad_h, W + pad_w)
+
+
+class ModelInpainter:
+    """An :class:`~mattepaint.methods.Inpainter` around a registered inpainting model.
+
+    Args:
+        model: an inpainting model (``forward(image, mask) -> (B, 3, H, W)`` in [0, 1], attribute
+            ``size_multiple``); it is moved to ``device`` and put in eval mode.
+        name: the method name reported downstream (e.g. "checkpoint:last.pt").
+        device: where the model runs; inputs are moved there and the result back.
+        input_transform: how holes are filled before the model sees them; must match training
+            ("hole", "mosaic" or "hole_ns", see :func:`apply_input_transform`).
+
+    Call: ``inpainter(image (B, 3, H, W) in [0, 1], mask (B, 1, H, W), 1 = hole) -> (B, 3, H, W)``
+    of image's dtype and device: ``where(mask > 0.5, model(pad(transform(image, mask)),
+    pad(mask))[crop], image)``, so pixels outside the hole equal the input exactly. Any H, W work.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        *,
+        name: str,
+        device: str | torch.device = "cpu",
+        input_transform: str = "hole",
+    ) -> None:
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"model must be a torch nn.Module, got {type(model).__name__}")
+        if input_transform not in INPUT_TRANSFORMS:
+            raise ValueError(
+                f"unknown input transform {input_transform!r}; valid names: "
+                f"{', '.join(sorted(INPUT_TRANSFORMS))}"
+            )
+        multiple = getattr(model, "size_multiple", 1)
+        if isinstance(multiple, bool) or not isinstance(multiple, int) or multiple < 1:
+            raise ValueError(f"model.size_multiple must be a positive int, got {multiple!r}")
+        self.name = name
+        self.device = torch.device(device)
+        self.input_transform = input_transform
+        self.size_multiple = multiple
+        self.model = model.to(self.device).eval()
+
+    def __repr__(self) -> str:
+        return (
+            f"ModelInpainter(name={self.name!r}, model={type(self.model).__name__}, "
+            f"device={str(self.device)!r}, input_transform={self.input_transform!r})"
+        )
+
+    def __call__(self, image: Tensor, mask: Tensor) -> Tensor:
+        check_inpaint_inputs(image, mask)
+        self.model.eval()  # in case someone switched it back to training mode
+        holes = (mask > 0.5).to(device=self.device, dtype=torch.float32)  # (B, 1, H, W) 0/1
+        x = image.to(device=self.device, dtype=torch.float32)
+        x = apply_input_transform(x, holes, self.input_transform)  # (B, 3, H, W)
+        x_pad, (h, w) = pad_to_multiple(x, self.size_multiple)  # (B, 3, H', W')
+        holes_pad, _ = pad_to_multiple(holes, self.size_multiple)  # (B, 1, H', W')
+        with torch.no_grad():
+            pred = self.model(x_pad, holes_pad)  # (B, 3, H', W')
+        pred = pred[..., :h, :w].to(device=image.device, dtype=image.dtype)  # (B, 3, H, W)
+        return keep_known(image, mask.to(image.device), pred)

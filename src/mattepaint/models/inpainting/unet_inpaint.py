@@ -1,0 +1,71 @@
+"""Lightweight U-Net inpainting network of seed report 000 (section 4.3).
+
+The network sees the image with its holes blanked plus the mask as a fourth channel and predicts
+the whole RGB image; it is trained self-supervised, Context-Encoder style (Pathak et al.): random
+holes are cut out of ordinary photos and the network learns to put the pixels back.
+
+References:
+    Seed report 000, "Deep Image Matting and Semantic Image Inpainting", section 4.3
+    ("Lightweight U-Net for Inpainting": 4 input channels, 16 base filters, 3 RGB outputs).
+    Ronneberger, Fischer & Brox, "U-Net: Convolutional Networks for Biomedical Image
+    Segmentation", MICCAI 2015.
+    Pathak, Krahenbuhl, Donahue, Darrell & Efros, "Context Encoders: Feature Learning by
+    Inpainting", CVPR 2016 (the self-supervised set-up).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from mattepaint.models.layers.unet import Norm, Up, UNet
+from mattepaint.models.registry import register_model
+
+__all__ = ["UNetInpaint"]
+
+
+@register_model("unet_inpaint", task="inpainting")
+class UNetInpaint(nn.Module):
+    """Lightweight U-Net inpainter (seed 000 section 4.3): RGB-with-holes + mask -> RGB.
+
+    ``out = sigmoid(UNet(concat(image, mask)))`` with :class:`mattepaint.models.layers.UNet`
+    (in 4 channels, out 3; ``base`` channels at full resolution, ``depth`` 2x poolings, skip
+    connections at every level).
+
+    Args:
+        base: first-level width (seed 000 uses 16, down from the matting model's 32).
+        depth: number of poolings (seed 000: 3); the bottleneck has ``base * 2**depth`` channels.
+        norm: "batch" or "none" (see :class:`~mattepaint.models.layers.UNet`).
+        up: "transpose" (seed 000) or "bilinear".
+
+    Inputs:
+        image: (B, 3, H, W) float in [0, 1], holes already filled by the input transform
+            (zeros for "hole").
+        mask: (B, 1, H, W) float, 1 = hole, 0 = known (note: the seed's prose describes the
+            mask channel the other way round; this package uses 1 = hole everywhere).
+        H and W must be divisible by ``size_multiple = 2**depth``
+        (:class:`~mattepaint.models.inpainter.ModelInpainter` pads for you).
+
+    Outputs: (B, 3, H, W) float in [0, 1], the predicted image everywhere (not composited with
+    the known pixels).
+    """
+
+    def __init__(
+        self, base: int = 16, depth: int = 3, norm: Norm = "batch", up: Up = "transpose"
+    ) -> None:
+        super().__init__()
+        self.unet = UNet(4, 3, base=base, depth=depth, norm=norm, up=up)
+        self.size_multiple = self.unet.size_multiple
+
+    def forward(self, image: Tensor, mask: Tensor) -> Tensor:
+        """(B, 3, H, W) image + (B, 1, H, W) mask -> (B, 3, H, W) in [0, 1]."""
+        if image.ndim != 4 or image.shape[1] != 3:
+            raise ValueError(f"image must be (B, 3, H, W), got {tuple(image.shape)}")
+        b, _, h, w = image.shape
+        if tuple(mask.shape) != (b, 1, h, w):
+            raise ValueError(
+                f"mask must be (B, 1, H, W) like image {tuple(image.shape)}, "
+                f"got {tuple(mask.shape)}"
+            )
+        x = torch.cat([image, mask.to(image.dtype)], dim=1)  # (B, 4, H, W)
+        return torch.sigmoid(self.unet(x))  # (B, 3, H, W) in [0, 1]

@@ -1,0 +1,5 @@
+"""Reusable network parts shared by the architectures (one part a file)."""
+
+from mattepaint.models.layers.unet import ConvBlock, UNet
+
+__all__ = ["ConvBlock", "UNet"]

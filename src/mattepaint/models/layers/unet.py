@@ -1,0 +1,152 @@
+"""A generic U-Net (Ronneberger, Fischer & Brox, "U-Net: Convolutional Networks for Biomedical
+Image Segmentation", MICCAI 2015), in the form of seed report 000's UNetMatte (section 3.2).
+
+Layout for ``depth = 3`` and ``base = b`` (the seed's configuration), input (B, Cin, H, W)::
+
+    enc0  ConvBlock(Cin -> b)                      (B, b,  H,   W)   ──────────────┐ skip
+    enc1  maxpool, ConvBlock(b -> 2b)              (B, 2b, H/2, W/2) ────────┐     │
+    enc2  maxpool, ConvBlock(2b -> 4b)             (B, 4b, H/4, W/4) ──┐     │     │
+    mid   maxpool, ConvBlock(4b -> 8b)             (B, 8b, H/8, W/8)   │     │     │
+    dec2  up(8b -> 4b), concat skip, ConvBlock(8b -> 4b)  (H/4) <──────┘     │     │
+    dec1  up(4b -> 2b), concat skip, ConvBlock(4b -> 2b)  (H/2) <────────────┘     │
+    dec0  up(2b -> b),  concat skip, ConvBlock(2b -> b)   (H)   <──────────────────┘
+    head  conv1x1(b -> Cout), no activation               (B, Cout, H, W)
+
+``ConvBlock`` = (conv3x3 -> norm -> ReLU) x 2. The skip connections hand the decoder the
+encoder's full-resolution features, so edges need not be rebuilt from the bottleneck (seed 000,
+section 2). H and W must be divisible by ``size_multiple = 2 ** depth``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+
+__all__ = ["ConvBlock", "UNet"]
+
+Norm = Literal["batch", "none"]
+Up = Literal["transpose", "bilinear"]
+
+
+def _check_positive_int(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+    if value < 1:
+        raise ValueError(f"{name} must be >= 1, got {value}")
+    return value
+
+
+class ConvBlock(nn.Sequential):
+    """(conv3x3 -> norm -> ReLU) x 2, keeping the spatial size.
+
+    Inputs: (B, in_channels, H, W). Outputs: (B, out_channels, H, W), >= 0.
+    ``norm="batch"`` uses BatchNorm2d (the convs then have no bias); ``"none"`` plain convs.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, norm: Norm = "batch") -> None:
+        if norm not in ("batch", "none"):
+            raise ValueError(f"norm must be 'batch' or 'none', got {norm!r}")
+        layers: list[nn.Module] = []
+        for cin in (in_channels, out_channels):
+            layers.append(nn.Conv2d(cin, out_channels, 3, padding=1, bias=norm == "none"))
+            if norm == "batch":
+                layers.append(nn.BatchNorm2d(out_channels))
+            layers.append(nn.ReLU(inplace=True))
+        super().__init__(*layers)
+
+
+class _Up(nn.Module):
+    """Upsample x2 and halve the channels: ConvTranspose2d(k=2, s=2), or bilinear + conv1x1."""
+
+    def __init__(self, in_channels: int, out_channels: int, mode: Up) -> None:
+        super().__init__()
+        if mode == "transpose":
+            self.up: nn.Module = nn.ConvTranspose2d(in_channels, out_channels, 2, stride=2)
+        else:
+            self.up = nn.Sequential(
+                nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False),
+                nn.Conv2d(in_channels, out_channels, 1),
+            )
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.up(x)  # (B, Cin, h, w) -> (B, Cout, 2h, 2w)
+
+
+class UNet(nn.Module):
+    """Generic U-Net: ``depth`` max-pool levels, ``base * 2**i`` channels at level i.
+
+    Args:
+        in_channels, out_channels: input / output channels.
+        base: channels of the first level (seed 000: 32 for matting, 16 for inpainting).
+        depth: number of 2x poolings; the bottleneck has ``base * 2**depth`` channels.
+        norm: "batch" (BatchNorm after every 3x3 conv) or "none".
+        up: "transpose" (ConvTranspose2d 2x2 stride 2, as in the paper and seed 000) or
+            "bilinear" (bilinear x2 then conv1x1, free of checkerboard artefacts).
+
+    Inputs: (B, in_channels, H, W), H and W divisible by ``size_multiple = 2**depth``.
+    Outputs: (B, out_channels, H, W) raw scores (no activation; callers add e.g. a sigmoid).
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        base: int = 32,
+        depth: int = 3,
+        norm: Norm = "batch",
+        up: Up = "transpose",
+    ) -> None:
+        super().__init__()
+        for name, value in (
+            ("in_channels", in_channels),
+            ("out_channels", out_channels),
+            ("base", base),
+            ("depth", depth),
+        ):
+            _check_positive_int(name, value)
+        if norm not in ("batch", "none"):
+            raise ValueError(f"norm must be 'batch' or 'none', got {norm!r}")
+        if up not in ("transpose", "bilinear"):
+            raise ValueError(f"up must be 'transpose' or 'bilinear', got {up!r}")
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.depth = depth
+        self.size_multiple = 2**depth
+        widths = [base * 2**i for i in range(depth + 1)]  # level i: base * 2**i channels
+
+        self.pool = nn.MaxPool2d(2)
+        # encoder[0] at full resolution, encoder[i] after i poolings; encoder[depth] = bottleneck
+        self.encoder = nn.ModuleList(
+            [ConvBlock(in_channels, widths[0], norm)]
+            + [ConvBlock(widths[i - 1], widths[i], norm) for i in range(1, depth + 1)]
+        )
+        # decoder step i (i = depth-1 ... 0): up from level i+1 to level i, concat, ConvBlock
+        self.ups = nn.ModuleList([_Up(widths[i + 1], widths[i], up) for i in range(depth)])
+        self.decoder = nn.ModuleList(
+            [ConvBlock(2 * widths[i], widths[i], norm) for i in range(depth)]
+        )
+        self.head = nn.Conv2d(widths[0], out_channels, 1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """(B, in_channels, H, W) -> (B, out_channels, H, W); H, W divisible by size_multiple."""
+        if x.ndim != 4 or x.shape[1] != self.in_channels:
+            raise ValueError(f"input must be (B, {self.in_channels}, H, W), got {tuple(x.shape)}")
+        h, w = x.shape[-2:]
+        if h % self.size_multiple or w % self.size_multiple:
+            raise ValueError(
+                f"input height and width must be divisible by {self.size_multiple} "
+                f"(2**depth), got {h}x{w}; pad the input first"
+            )
+        skips: list[Tensor] = []
+        for i, block in enumerate(self.encoder):
+            if i > 0:
+                x = self.pool(x)  # (B, C, h, w) -> (B, C, h/2, w/2)
+            x = block(x)  # (B, base * 2**i, H / 2**i, W / 2**i)
+            skips.append(x)
+        skips.pop()  # the bottleneck output is x itself, not a skip
+        for i in reversed(range(self.depth)):
+            x = self.ups[i](x)  # (B, base * 2**(i+1), h, w) -> (B, base * 2**i, 2h, 2w)
+            x = torch.cat([x, skips[i]], dim=1)  # (B, 2 * base * 2**i, 2h, 2w)
+            x = self.decoder[i](x)  # (B, base * 2**i, 2h, 2w)
+        return self.head(x)  # (B, out_channels, H, W)

@@ -1,0 +1,157 @@
+"""Load trained models from mattepaint checkpoints.
+
+A checkpoint (written by ``mattepaint.train.checkpoint``) is a ``torch.save`` dict::
+
+    {"format": "mattepaint-checkpoint-v1", "model": {"name": str, "params": dict},
+     "task": str, "config": dict, "model_state": state_dict, ...}
+
+:func:`load_model` rebuilds the model from the registry with the stored name and params and
+loads the weights strictly; :func:`load_inpainter` wraps an inpainting checkpoint as a
+:class:`~mattepaint.methods.Inpainter` using the input transform it was trained with.
+"""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from mattepaint.models.inpainter import ModelInpainter
+from mattepaint.models.registry import build_model, model_task
+
+__all__ = ["CHECKPOINT_FORMAT", "load_checkpoint", "load_inpainter", "load_model"]
+
+CHECKPOINT_FORMAT = "mattepaint-checkpoint-v1"
+
+
+def load_checkpoint(checkpoint_path: str | Path) -> dict[str, Any]:
+    """Read and sanity-check a mattepaint checkpoint dict (tensors on the CPU).
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: the file is not a mattepaint checkpoint (not a torch file, not a dict, no or
+            another "format", no "model" name / params or "model_state").
+    """
+    path = Path(checkpoint_path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        if "safe_globals" not in str(exc):  # not an allow-list refusal: a broken or foreign file
+            raise _not_a_checkpoint(path, exc) from None
+        # A valid pickle holding objects outside torch's weights-only allow list (e.g. a numpy
+        # Generator in the RNG state). Checkpoints are files this package wrote or the user
+        # trusts; a full unpickle can run code, so never point this at untrusted files.
+        try:
+            data = torch.load(path, map_location="cpu", weights_only=False)
+        except Exception as exc2:  # noqa: BLE001 - any unpickling failure means "not ours"
+            raise _not_a_checkpoint(path, exc2) from None
+    except Exception as exc:  # noqa: BLE001 - text files raise KeyError, zips RuntimeError, ...
+        raise _not_a_checkpoint(path, exc) from None
+    if not isinstance(data, dict) or "format" not in data:
+        got = type(data).__name__
+        if isinstance(data, dict):
+            got += f" with keys {sorted(map(str, data))[:8]}"
+        raise ValueError(
+            f"{path} is not a mattepaint checkpoint: expected a dict with a 'format' key, got {got}"
+        )
+    if data["format"] != CHECKPOINT_FORMAT:
+        raise ValueError(
+            f"{path}: unsupported checkpoint format {data['format']!r} "
+            f"(expected {CHECKPOINT_FORMAT!r})"
+        )
+    model = data.get("model")
+    if (
+        not isinstance(model, dict)
+        or not isinstance(model.get("name"), str)
+        or not isinstance(model.get("params", {}), dict)
+    ):
+        raise ValueError(
+            f"{path}: checkpoint has no valid 'model' entry {{'name': str, 'params': dict}}"
+        )
+    if not isinstance(data.get("model_state"), dict):
+        raise ValueError(f"{path}: checkpoint has no 'model_state' weights")
+    return data
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    text = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+def _not_a_checkpoint(path: Path, exc: BaseException) -> ValueError:
+    return ValueError(f"{path} is not a mattepaint checkpoint (torch.load failed: {_short(exc)})")
+
+
+def _build(path: Path, ckpt: dict[str, Any], device: str | torch.device) -> nn.Module:
+    name, params = ckpt["model"]["name"], dict(ckpt["model"].get("params") or {})
+    try:
+        model = build_model(name, **params)
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
+    try:
+        model.load_state_dict(ckpt["model_state"], strict=True)
+    except RuntimeError as exc:
+        raise ValueError(
+            f"{path}: the weights do not fit model {name!r} with params {params}: {_short(exc)}"
+        ) from None
+    return model.to(device).eval()
+
+
+def load_model(
+    checkpoint_path: str | Path, device: str | torch.device = "cpu"
+) -> tuple[nn.Module, dict[str, Any]]:
+    """Rebuild the model of a checkpoint and load its weights.
+
+    ``model = build_model(ckpt["model"]["name"], **ckpt["model"]["params"])``, then
+    ``model.load_state_dict(ckpt["model_state"], strict=True)``, moved to ``device``, eval mode.
+
+    Outputs: (model in eval mode on ``device``, the checkpoint dict).
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: not a mattepaint checkpoint, unknown model name (lists the valid names), or
+            weights that do not fit the model built from the stored params.
+    """
+    path = Path(checkpoint_path)
+    ckpt = load_checkpoint(path)
+    return _build(path, ckpt, device), ckpt
+
+
+def load_inpainter(
+    checkpoint_path: str | Path, device: str | torch.device = "cpu"
+) -> ModelInpainter:
+    """Load an inpainting checkpoint as an :class:`~mattepaint.methods.Inpainter`.
+
+    The input transform is the one the model was trained with (``config["data"]
+    ["input_transform"]``, "hole" when the checkpoint has no config); the name is
+    ``"checkpoint:<file name>"``.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: not a mattepaint checkpoint, or it holds a model of another task.
+    """
+    path = Path(checkpoint_path)
+    ckpt = load_checkpoint(path)
+    task = ckpt.get("task")
+    if not isinstance(task, str):
+        try:
+            task = model_task(ckpt["model"]["name"])
+        except ValueError as exc:
+            raise ValueError(f"{path}: {exc}") from None
+    if task != "inpainting":
+        raise ValueError(f"checkpoint {path} holds a {task} model, not an inpainting model")
+    config = ckpt.get("config")
+    data_config = config.get("data") if isinstance(config, dict) else None
+    transform = "hole"
+    if isinstance(data_config, dict):
+        transform = data_config.get("input_transform", "hole")
+    model = _build(path, ckpt, device)
+    return ModelInpainter(
+        model, name=f"checkpoint:{path.name}", device=device, input_transform=transform
+    )
