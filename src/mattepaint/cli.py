@@ -157,6 +157,20 @@ def _inpaint_options(args: argparse.Namespace) -> dict[str, object] | None:
     return options or None
 
 
+def _inpaint_method(args: argparse.Namespace) -> tuple[Any, dict[str, object] | None]:
+    """The method to run: a registered name with its options, or a trained checkpoint."""
+    checkpoint = getattr(args, "checkpoint", None)
+    if checkpoint is None:
+        return args.method or "telea", _inpaint_options(args)
+    if args.method is not None:
+        raise UsageError("give --method NAME or --checkpoint FILE, not both")
+    if getattr(args, "radius", None) is not None:
+        raise UsageError("--radius applies to telea / ns, not to a --checkpoint model")
+    from mattepaint.models.loading import load_inpainter
+
+    return load_inpainter(checkpoint, device=getattr(args, "device", "cpu")), None
+
+
 def cmd_inpaint(args: argparse.Namespace) -> int:
     """``mattepaint inpaint``: one image (inpaint_file) or a folder (inpaint_folder)."""
     batch_mode = _is_batch(args)
@@ -176,13 +190,14 @@ def cmd_inpaint(args: argparse.Namespace) -> int:
 
     from mattepaint import batch
 
+    method, options = _inpaint_method(args)
     if batch_mode:
         written = batch.inpaint_folder(
             args.input_dir,
             args.mask_dir if args.mask_dir is not None else args.mask,
             args.output_dir,
-            method=args.method,
-            options=_inpaint_options(args),
+            method=method,
+            options=options,
             overwrite=args.overwrite,
             progress=_progress(args),
         )
@@ -192,8 +207,8 @@ def cmd_inpaint(args: argparse.Namespace) -> int:
         args.image,
         args.mask,
         args.output,
-        method=args.method,
-        options=_inpaint_options(args),
+        method=method,
+        options=options,
         overwrite=args.overwrite,
     )
     print(f"wrote {path}")
@@ -303,9 +318,38 @@ def cmd_evaluate_inpainting(args: argparse.Namespace) -> int:
     """``mattepaint evaluate inpainting``: evaluate_inpainting, then print and save the report."""
     if args.weights_dir is not None and args.lpips is None:
         raise UsageError("--weights-dir is only used with --lpips alex|vgg")
-    json_path, csv_path = _report_paths(args, args.pred_dir)
+    predict = args.method is not None or args.checkpoint is not None
+    if not predict and args.pred_dir is None:
+        raise UsageError(
+            "give --pred-dir (a folder of predictions), or --method NAME / --checkpoint FILE to "
+            "inpaint the ground-truth images with the masks first"
+        )
+    if args.pred_dir is not None:
+        json_path, csv_path = _report_paths(args, args.pred_dir)
+    else:  # predictions go to a temporary folder: reports only where asked
+        json_path, csv_path = args.json, args.csv
     _refuse_existing([json_path, csv_path], args.overwrite)
 
+    import tempfile
+
+    from mattepaint import batch
+
+    with tempfile.TemporaryDirectory(prefix="mattepaint_eval_") as scratch:
+        pred_dir = args.pred_dir
+        if predict:
+            method, options = _inpaint_method(args)
+            pred_dir = pred_dir if pred_dir is not None else Path(scratch) / "pred"
+            batch.inpaint_folder(
+                args.gt_dir, args.mask_dir, pred_dir, method=method, options=options,
+                overwrite=args.overwrite, progress=_progress(args),
+            )
+        _evaluate_inpainting_dir(args, pred_dir, json_path, csv_path)
+    return 0
+
+
+def _evaluate_inpainting_dir(
+    args: argparse.Namespace, pred_dir: Path, json_path: Path | None, csv_path: Path | None
+) -> None:
     from mattepaint import evaluate
 
     lpips = None
@@ -319,10 +363,9 @@ def cmd_evaluate_inpainting(args: argparse.Namespace) -> int:
                      "lin_weights": args.weights_dir / lin}
         lpips = LPIPS(args.lpips, **files)
     report = evaluate.evaluate_inpainting(
-        args.pred_dir, args.gt_dir, args.mask_dir, lpips=lpips, progress=_progress(args)
+        pred_dir, args.gt_dir, args.mask_dir, lpips=lpips, progress=_progress(args)
     )
     _finish_report(report, json_path, csv_path, args.overwrite)
-    return 0
 
 
 def cmd_evaluate_matting(args: argparse.Namespace) -> int:
@@ -447,6 +490,41 @@ def cmd_demo(args: argparse.Namespace) -> int:
 # parser
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    """``mattepaint train``: load (or resume) a config and run mattepaint.train.loop.train."""
+    from mattepaint.train.config import load_config, resolve_config_path
+    from mattepaint.train.loop import TrainingError, train
+
+    if args.resume is None and args.config is None:
+        raise UsageError("give a CONFIG (a YAML file or a packaged config name) or --resume DIR")
+    if args.resume is not None and (args.config is not None or args.set):
+        raise UsageError(
+            "--resume continues a run with the config stored in its checkpoint; do not give a "
+            "CONFIG or --set with it (--max-steps may extend the run)"
+        )
+    import logging
+
+    logging.basicConfig(level=logging.INFO, format="mattepaint: %(message)s")
+    config = None
+    if args.config is not None:
+        overrides = list(args.set)
+        if args.device is not None:
+            overrides.append(f"run.device={args.device}")
+        config = load_config(resolve_config_path(args.config), overrides)
+    try:
+        run_dir = train(
+            config,
+            resume=args.resume,
+            device=args.device,
+            max_steps=args.max_steps,
+            progress=_progress(args),
+        )
+    except TrainingError as exc:
+        raise ValueError(str(exc)) from None
+    print(f"run folder: {run_dir}")
+    return 0
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -494,8 +572,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mask", type=Path, help="the hole mask (white = hole); in batch mode: one "
                    "mask for all images")
     p.add_argument("-o", "--output", type=Path, help="where to write the result (single image)")
-    p.add_argument("--method", default="telea", help="inpainting method (default: telea; see "
+    p.add_argument("--method", default=None, help="inpainting method (default: telea; see "
                    f"'{PROG} methods')")
+    p.add_argument("--checkpoint", type=Path, help="use a model trained with 'mattepaint "
+                   "train' (a checkpoint .pt file) instead of a named method")
+    p.add_argument("--device", default="cpu", help="device for --checkpoint models (cpu, cuda; "
+                   "default: cpu)")
     p.add_argument("--radius", type=_positive_int, help="neighbourhood radius in pixels for "
                    "telea / ns (method default when omitted)")
     p.add_argument("--input-dir", type=Path, help="batch: folder of images")
@@ -552,9 +634,18 @@ def build_parser() -> argparse.ArgumentParser:
     tasks = p.add_subparsers(dest="task", metavar="TASK", parser_class=_Parser)
     for task in ("inpainting", "matting"):
         t = tasks.add_parser(task, help=f"evaluate {task} predictions")
-        t.add_argument("--pred-dir", type=Path, required=True, help="folder of predictions")
+        t.add_argument("--pred-dir", type=Path, required=task == "matting",
+                       help="folder of predictions" + (
+                           "; with --method/--checkpoint: where to write them (default: a "
+                           "temporary folder)" if task == "inpainting" else ""))
         t.add_argument("--gt-dir", type=Path, required=True, help="folder of ground truths")
         if task == "inpainting":
+            t.add_argument("--method", help="inpaint the ground-truth images with this method "
+                           "first (see 'mattepaint methods'), then evaluate")
+            t.add_argument("--checkpoint", type=Path, help="inpaint the ground-truth images with "
+                           "this trained model first, then evaluate")
+            t.add_argument("--radius", type=_positive_int, help="radius for --method telea / ns")
+            t.add_argument("--device", default="cpu", help="device for --checkpoint (default cpu)")
             t.add_argument("--mask-dir", type=Path, required=True, help="folder of hole masks")
             t.add_argument("--lpips", choices=("alex", "vgg"), help="also compute LPIPS with this "
                            "backbone (needs --weights-dir)")
@@ -572,6 +663,29 @@ def build_parser() -> argparse.ArgumentParser:
         t.add_argument("--no-save", action="store_true", help="only write the reports asked "
                        "for with --json / --csv")
         _add_common(t)
+
+    # train ------------------------------------------------------------------------------------
+    p = commands.add_parser(
+        "train",
+        help="train a registered model from a YAML config (or resume a run)",
+        description=(
+            "Train the model a config describes. CONFIG is a YAML file or the name of a packaged "
+            "config (e.g. seed000_unet_inpaint_small). Outputs go to run.out_dir: config.yaml, "
+            "metrics.csv/.jsonl, tb/ (TensorBoard), samples/, checkpoints/, curves.png. "
+            "Several processes: torchrun --nproc_per_node N -m mattepaint train CONFIG."
+        ),
+    )
+    p.add_argument("config", nargs="?", metavar="CONFIG", help="YAML config or packaged name")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config value, e.g. --set optim.lr=2e-4 (repeatable)")
+    p.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue the run in RUN_DIR "
+                   "exactly where its last checkpoint left off")
+    p.add_argument("--device", help="cpu or cuda (overrides run.device)")
+    p.add_argument("--max-steps", type=_positive_int, help="stop after this many generator "
+                   "steps (overrides run.max_steps; extends a resumed run)")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="draw a progress bar (default: only when stderr is a terminal)")
+    p.set_defaults(func=cmd_train)
 
     # masks ------------------------------------------------------------------------------------
     p = commands.add_parser(
