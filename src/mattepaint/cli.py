@@ -44,6 +44,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import warnings
 from collections.abc import Callable, Sequence
@@ -521,7 +522,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         )
     except TrainingError as exc:
         raise ValueError(str(exc)) from None
-    print(f"run folder: {run_dir}")
+    if os.environ.get("RANK", "0") == "0":  # under torchrun, only rank 0 reports
+        print(f"run folder: {run_dir}")
     return 0
 
 
