@@ -1,4 +1,4 @@
-"""A small progress-bar helper shared by the batch runner and the evaluator (rich.progress)."""
+"""Progress bars (rich.progress) shared by the batch runner, the evaluator and training."""
 
 from __future__ import annotations
 
@@ -26,23 +26,30 @@ def track(
         yield from iterable
         return
     from rich.console import Console
+    from rich.progress import Progress
+
+    if total is None and hasattr(iterable, "__len__"):
+        total = len(iterable)  # type: ignore[arg-type]
+    columns = bar_columns()
+    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+        yield from progress.track(iterable, total=total, description=description)
+
+
+def bar_columns() -> tuple:
+    """The rich.progress columns every mattepaint bar uses: description, bar, n/total, elapsed
+    time, time remaining (the training bar adds its loss and images/s column)."""
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
-        Progress,
         TextColumn,
         TimeElapsedColumn,
         TimeRemainingColumn,
     )
 
-    if total is None and hasattr(iterable, "__len__"):
-        total = len(iterable)  # type: ignore[arg-type]
-    columns = (
+    return (
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
     )
-    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
-        yield from progress.track(iterable, total=total, description=description)

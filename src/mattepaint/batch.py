@@ -49,18 +49,9 @@ DEFAULT_MATTER_FOR: dict[str, str] = {
     "background": "background_difference",
 }
 
-_MAX_LISTED = 5
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _listing(items: Sequence[str]) -> str:
-    """'a, b, c' with at most five items, then '... and N more'."""
-    shown = ", ".join(items[:_MAX_LISTED])
-    if len(items) > _MAX_LISTED:
-        shown += f" and {len(items) - _MAX_LISTED} more"
-    return shown
 
 
 def _require_file(path: PathLike, what: str) -> Path:
@@ -68,27 +59,6 @@ def _require_file(path: PathLike, what: str) -> Path:
     if not path.is_file():
         raise FileNotFoundError(f"{what} not found: {path}")
     return path
-
-
-def _images_by_stem(folder: PathLike, what: str) -> dict[str, Path]:
-    """The images of ``folder`` keyed by file stem; fails on a missing folder or duplicate stems."""
-    folder = Path(folder)
-    if not folder.exists():
-        raise FileNotFoundError(f"{what} folder not found: {folder}")
-    if not folder.is_dir():
-        raise ValueError(f"expected a folder of {what} images, got the file {folder}")
-    by_stem: dict[str, Path] = {}
-    duplicates: list[str] = []
-    for path in io.list_images(folder):
-        if path.stem in by_stem:
-            duplicates.append(f"{by_stem[path.stem].name}/{path.name}")
-        by_stem[path.stem] = path
-    if duplicates:
-        raise ValueError(
-            f"{what} folder {folder} has several images with the same stem, so they cannot be "
-            f"matched by name: {_listing(duplicates)}"
-        )
-    return by_stem
 
 
 def _match(
@@ -103,12 +73,12 @@ def _match(
     source = Path(source)
     stems = list(stems)
     if source.is_dir():
-        by_stem = _images_by_stem(source, what)
+        by_stem = io.images_by_stem(source, what)
         missing = [stem for stem in stems if stem not in by_stem]
         if missing:
             raise ValueError(
                 f"{len(missing)} image(s) have no {what} of the same name in {source}: "
-                f"{_listing(missing)}"
+                f"{io.short_listing(missing)}"
             )
         return {stem: by_stem[stem] for stem in stems}
     _require_file(source, what)
@@ -124,17 +94,19 @@ def _check_outputs(outputs: Sequence[Path], inputs: Iterable[Path], overwrite: b
         for path in resolved:
             counts[path] = counts.get(path, 0) + 1
         clashes = [str(path) for path, n in counts.items() if n > 1]
-        raise ValueError(f"several results would be written to the same file: {_listing(clashes)}")
+        raise ValueError(
+            f"several results would be written to the same file: {io.short_listing(clashes)}"
+        )
     input_set = {path.resolve() for path in inputs}
     clobbered = [str(path) for path in resolved if path in input_set]
     if clobbered:
-        raise ValueError(f"an output would replace an input file: {_listing(clobbered)}")
+        raise ValueError(f"an output would replace an input file: {io.short_listing(clobbered)}")
     if not overwrite:
         existing = [str(path) for path in outputs if path.exists()]
         if existing:
             raise FileExistsError(
                 f"{len(existing)} output file(s) already exist (pass overwrite=True, or "
-                f"--overwrite on the command line, to replace them): {_listing(existing)}"
+                f"--overwrite on the command line, to replace them): {io.short_listing(existing)}"
             )
 
 
@@ -169,7 +141,7 @@ def _check_sizes(pairs: Iterable[tuple[Path, Path, str]]) -> None:
                 f"{other_path.name} is {size_b[1]}x{size_b[0]}"
             )
     if bad:
-        raise ValueError(f"sizes do not match (width x height): {_listing(bad)}")
+        raise ValueError(f"sizes do not match (width x height): {io.short_listing(bad)}")
 
 
 def _build_inpainter(method: str | Inpainter, options: Mapping[str, object] | None) -> Inpainter:
@@ -364,7 +336,7 @@ def inpaint_folder(
         without a mask (the message lists up to five stems), sizes that differ, unknown method.
         FileExistsError: some outputs exist and ``overwrite`` is False.
     """
-    images = _images_by_stem(input_dir, "input")
+    images = io.images_by_stem(input_dir, "input")
     if not images:
         raise ValueError(f"no images ({', '.join(io.IMAGE_SUFFIXES)}) found in {input_dir}")
     masks = _match(images, mask, "mask") or {}
@@ -476,7 +448,7 @@ def matte_folder(
     Raises (all before anything is written): as :func:`matte_file`; a missing trimap or
     background for some images is a ValueError listing up to five stems.
     """
-    images = _images_by_stem(input_dir, "input")
+    images = io.images_by_stem(input_dir, "input")
     if not images:
         raise ValueError(f"no images ({', '.join(io.IMAGE_SUFFIXES)}) found in {input_dir}")
     if trimap_dir is not None and not Path(trimap_dir).is_dir():

@@ -266,33 +266,6 @@ def _summary_row(label: str, rows: Sequence[dict[str, Any]], metrics: Sequence[s
 # --------------------------------------------------------------------------- matching
 
 
-def _by_stem(folder: PathLike, what: str) -> dict[str, Path]:
-    folder = Path(folder)
-    if not folder.exists():
-        raise FileNotFoundError(f"{what} folder not found: {folder}")
-    if not folder.is_dir():
-        raise ValueError(f"expected a folder of {what} images, got the file {folder}")
-    found: dict[str, Path] = {}
-    duplicates: list[str] = []
-    for path in io.list_images(folder):
-        if path.stem in found:
-            duplicates.append(f"{found[path.stem].name}/{path.name}")
-        found[path.stem] = path
-    if duplicates:
-        raise ValueError(
-            f"{what} folder {folder} has several images with the same stem: "
-            f"{_listing(duplicates)}"
-        )
-    return found
-
-
-def _listing(items: Sequence[str], limit: int = 5) -> str:
-    shown = ", ".join(items[:limit])
-    if len(items) > limit:
-        shown += f" and {len(items) - limit} more"
-    return shown
-
-
 def _match_cases(
     pred_dir: PathLike, others: Sequence[tuple[PathLike, str]]
 ) -> tuple[dict[str, Path], list[dict[str, Path]]]:
@@ -301,23 +274,23 @@ def _match_cases(
     Raises ValueError when a folder lacks some stems (listing up to five) or there are no
     predictions; warns when a ground-truth folder has cases without a prediction.
     """
-    preds = _by_stem(pred_dir, "prediction")
+    preds = io.images_by_stem(pred_dir, "prediction")
     if not preds:
         raise ValueError(f"no images ({', '.join(io.IMAGE_SUFFIXES)}) found in {pred_dir}")
     matched: list[dict[str, Path]] = []
     for folder, what in others:
-        files = _by_stem(folder, what)
+        files = io.images_by_stem(folder, what)
         missing = [stem for stem in preds if stem not in files]
         if missing:
             raise ValueError(
                 f"{len(missing)} prediction(s) have no {what} of the same name in {folder}: "
-                f"{_listing(missing)}"
+                f"{io.short_listing(missing)}"
             )
         unused = sorted(set(files) - set(preds))
         if unused and what == "ground truth":
             warnings.warn(
                 f"{len(unused)} ground-truth image(s) in {folder} have no prediction and are not "
-                f"evaluated: {_listing(unused)}",
+                f"evaluated: {io.short_listing(unused)}",
                 stacklevel=3,
             )
         matched.append({stem: files[stem] for stem in preds})

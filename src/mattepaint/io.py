@@ -300,6 +300,41 @@ def list_images(folder: PathLike) -> list[Path]:
     )
 
 
+def short_listing(items: Sequence[str], limit: int = 5) -> str:
+    """``'a, b, c'`` with at most ``limit`` items, then ``' and N more'`` (for error messages)."""
+    shown = ", ".join(items[:limit])
+    if len(items) > limit:
+        shown += f" and {len(items) - limit} more"
+    return shown
+
+
+def images_by_stem(folder: PathLike, what: str = "image") -> dict[str, Path]:
+    """The images of ``folder`` (:func:`list_images`) keyed by file stem, for matching images,
+    masks, trimaps and predictions by name.
+
+    Raises:
+        FileNotFoundError: no such folder. ValueError: ``folder`` is a file, or several images
+        share a stem (``a.png`` and ``a.jpg``), so they cannot be matched by name.
+    """
+    folder = Path(folder)
+    if not folder.exists():
+        raise FileNotFoundError(f"{what} folder not found: {folder}")
+    if not folder.is_dir():
+        raise ValueError(f"expected a folder of {what} images, got the file {folder}")
+    by_stem: dict[str, Path] = {}
+    duplicates: list[str] = []
+    for path in list_images(folder):
+        if path.stem in by_stem:
+            duplicates.append(f"{by_stem[path.stem].name}/{path.name}")
+        by_stem[path.stem] = path
+    if duplicates:
+        raise ValueError(
+            f"{what} folder {folder} has several images with the same stem, so they cannot be "
+            f"matched by name: {short_listing(duplicates)}"
+        )
+    return by_stem
+
+
 def load_rgba(path: PathLike) -> tuple[np.ndarray, np.ndarray | None]:
     """Load an image and its alpha channel, if it has one.
 

@@ -83,7 +83,7 @@ def _register(table: dict[str, Callable], kind: str, name: str) -> Callable[[F],
 
 
 def register_inpainter(name: str) -> Callable[[F], F]:
-    """Decorator registering a factory (class or function taking keyword options) of an Inpainter."""
+    """Decorator registering an Inpainter factory (a class or function taking keyword options)."""
     return _register(_INPAINTERS, "inpainting method", name)
 
 
@@ -177,7 +177,8 @@ def check_matte_inputs(
         raise ValueError(f"matting method {name!r} needs a background image")
     if trimap is not None and tuple(trimap.shape) != (b, 1, h, w):
         raise ValueError(
-            f"trimap must be (B, 1, H, W) like image {tuple(image.shape)}, got {tuple(trimap.shape)}"
+            f"trimap must be (B, 1, H, W) like image {tuple(image.shape)}, "
+            f"got {tuple(trimap.shape)}"
         )
     if background is not None and tuple(background.shape) != (b, 3, h, w):
         raise ValueError(

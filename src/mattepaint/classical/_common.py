@@ -7,6 +7,7 @@ over the batch. The helpers here keep the validation and the conversions in one 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -134,3 +135,26 @@ def numpy_to_tensor(arrays: list[np.ndarray], like: Tensor) -> Tensor:
     out = torch.from_numpy(np.ascontiguousarray(stacked.transpose(0, 3, 1, 2)))  # (B, C, H, W)
     dtype = like.dtype if like.is_floating_point() else torch.float32
     return out.to(device=like.device, dtype=dtype)
+
+
+def inpaint_batch(
+    image: Tensor, mask: Tensor, fill_one: Callable[[np.ndarray, np.ndarray], np.ndarray]
+) -> Tensor:
+    """Run a one-image numpy inpainting function over a batch (the Inpainter protocol's body).
+
+    Inputs:
+        image: (B, 3, H, W) float in [0, 1]; mask: (B, 1, H, W), 1 = hole.
+        fill_one: (image (H, W, 3) float32, hole (H, W) bool) -> (H, W, 3) float in [0, 1].
+    Outputs:
+        (B, 3, H, W) in the input's dtype and device; pixels outside the hole equal the input
+        bit for bit (:func:`mattepaint.methods.keep_known`). Warns when no image has a hole.
+    """
+    from mattepaint.methods import check_inpaint_inputs, keep_known
+
+    check_inpaint_inputs(image, mask)
+    check_float_tensor(image, "image")
+    holes = (mask > 0.5).detach().cpu().numpy()[:, 0]  # (B, H, W) bool
+    if not holes.any():
+        warnings.warn("mask is empty (no hole): returning the image unchanged", stacklevel=3)
+    filled = [fill_one(tensor_to_numpy(img), hole) for img, hole in zip(image, holes)]
+    return keep_known(image, mask, numpy_to_tensor(filled, like=image))

@@ -23,16 +23,14 @@ import numpy as np
 from torch import Tensor
 
 from mattepaint.classical._common import (
-    check_float_tensor,
+    inpaint_batch,
     check_image,
     is_int,
     check_mask,
-    numpy_to_tensor,
-    tensor_to_numpy,
     to_float,
     to_uint8,
 )
-from mattepaint.methods import check_inpaint_inputs, keep_known, register_inpainter
+from mattepaint.methods import register_inpainter
 
 _FLAGS = {"telea": cv2.INPAINT_TELEA, "ns": cv2.INPAINT_NS}
 
@@ -119,16 +117,10 @@ class _OpenCVInpainter:
     def __call__(self, image: Tensor, mask: Tensor) -> Tensor:
         """image (B, 3, H, W) float in [0, 1], mask (B, 1, H, W) (1 = hole) -> (B, 3, H, W),
         the input's dtype and device; pixels outside the hole equal the input bit for bit."""
-        check_inpaint_inputs(image, mask)
-        check_float_tensor(image, "image")
-        holes = (mask > 0.5).detach().cpu().numpy()[:, 0]  # (B, H, W) bool
-        if not holes.any():
-            warnings.warn("mask is empty (no hole): returning the image unchanged", stacklevel=2)
-        filled = [
-            _inpaint_opencv(tensor_to_numpy(img), hole, self.radius, _FLAGS[self.name])
-            for img, hole in zip(image, holes)
-        ]
-        return keep_known(image, mask, numpy_to_tensor(filled, like=image))
+        flag = _FLAGS[self.name]
+        return inpaint_batch(
+            image, mask, lambda img, hole: _inpaint_opencv(img, hole, self.radius, flag)
+        )
 
 
 @register_inpainter("telea")

@@ -22,6 +22,8 @@ S. Conrad, S. Harmeling, "Fast Multi-Level Foreground Estimation", ICPR 2020) un
 
 from __future__ import annotations
 
+import abc
+
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -236,7 +238,7 @@ def _foreground(image64: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     return np.clip(fg, 0.0, 1.0).astype(np.float32)
 
 
-class _PymattingMatter:
+class _PymattingMatter(abc.ABC):
     """Batched wrapper: runs ``self._alpha(image, trimap)`` per image (the Matter protocol)."""
 
     name: str
@@ -247,8 +249,9 @@ class _PymattingMatter:
             raise TypeError(f"foreground must be a bool, got {foreground!r}")
         self.foreground = foreground
 
+    @abc.abstractmethod
     def _alpha(self, image: np.ndarray, trimap: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
+        """alpha (H, W) float64 of one image (H, W, 3) and trimap (H, W) {0, 0.5, 1}."""
 
     def __call__(
         self, image: Tensor, *, trimap: Tensor | None = None, background: Tensor | None = None

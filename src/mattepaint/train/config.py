@@ -207,7 +207,9 @@ def _convert(value: Any, tp: Any, path: str) -> Any:
         return value
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
-            raise ConfigError(f"{path}: expected a mapping of {tp.__name__} fields, got {_describe(value)}")
+            raise ConfigError(
+                f"{path}: expected a mapping of {tp.__name__} fields, got {_describe(value)}"
+            )
         return _dataclass_from_dict(tp, value, path)
     if origin in (Union, types.UnionType):
         options = get_args(tp)
@@ -236,7 +238,9 @@ def _convert(value: Any, tp: Any, path: str) -> Any:
     if origin is tuple:
         items = get_args(tp)
         if not isinstance(value, (list, tuple)) or len(value) != len(items):
-            raise ConfigError(f"{path}: expected a list of {len(items)} values, got {_describe(value)}")
+            raise ConfigError(
+                f"{path}: expected a list of {len(items)} values, got {_describe(value)}"
+            )
         return tuple(_convert(v, t, f"{path}[{i}]") for i, (v, t) in enumerate(zip(value, items)))
     if origin is dict:
         if not isinstance(value, dict):

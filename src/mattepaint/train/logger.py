@@ -238,21 +238,12 @@ class TrainProgress:
         if not (enabled and sys.stderr.isatty()):
             return
         from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
+        from rich.progress import Progress, TextColumn
+
+        from mattepaint._progress import bar_columns
 
         self.progress = Progress(
-            TextColumn("[progress.description]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
+            *bar_columns(),
             TextColumn("loss {task.fields[loss]:.4g}  {task.fields[ips]:.1f} img/s"),
             console=Console(stderr=True),
         )
