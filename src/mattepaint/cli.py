@@ -14,6 +14,7 @@ command                    library function
 ``masks OUT_DIR``          :func:`mattepaint.masks.write_mask_set`
 ``methods``                :func:`mattepaint.methods.inpainter_names` / ``matter_names``
 ``demo``                   :func:`mattepaint.demo.run_demo`
+``serve``                  :func:`mattepaint.server.serve`
 =========================  ======================================================================
 
 Flags worth knowing:
@@ -527,6 +528,38 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    """``mattepaint serve``: run the HTTP API and the web UI (mattepaint.server.serve)."""
+    if args.max_upload_mb <= 0:
+        raise UsageError(f"--max-upload-mb must be > 0, got {args.max_upload_mb}")
+    if args.max_queue < 0:
+        raise UsageError(f"--max-queue must be >= 0, got {args.max_queue}")
+    import logging
+
+    from mattepaint.server import serve
+    from mattepaint.server.services import ServerLimits
+
+    logging.basicConfig(level=logging.INFO, format="mattepaint: %(message)s")
+    # gradio leaves a few never-used event loops behind while building the page: harmless noise
+    warnings.filterwarnings("ignore", "unclosed event loop", ResourceWarning)
+    limits = ServerLimits(
+        max_upload_bytes=int(args.max_upload_mb * 1024 * 1024),
+        max_pixels=args.max_pixels,
+        max_concurrent=args.max_concurrent,
+        max_queue=args.max_queue,
+    )
+    serve(
+        host=args.host,
+        port=args.port,
+        checkpoints=args.checkpoint,
+        models_dir=args.models_dir,
+        limits=limits,
+        ui=not args.no_ui,
+        device=args.device,
+    )
+    return 0
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -732,6 +765,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     _add_common(p, progress=False)
     p.set_defaults(func=cmd_demo)
+
+    # serve ------------------------------------------------------------------------------------
+    p = commands.add_parser(
+        "serve",
+        help="run the web app and the HTTP API (inpaint and matte in the browser or with curl)",
+        description=(
+            "Serve the web UI at / and the HTTP API at /api (POST /api/inpaint, POST /api/matte, "
+            "GET /api/methods, GET /api/health; documentation at /docs). Trained checkpoints "
+            "given with --checkpoint or found in --models-dir appear as checkpoint:<file name>. "
+            "No authentication: binds to 127.0.0.1 unless --host says otherwise."
+        ),
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: "
+                   "127.0.0.1, this machine only)")
+    p.add_argument("--port", type=int, default=7860, help="port (default: 7860)")
+    p.add_argument("--checkpoint", type=Path, action="append", default=[], metavar="CKPT",
+                   help="offer a trained checkpoint (.pt); repeatable")
+    p.add_argument("--models-dir", type=Path, metavar="DIR", help="offer every *.pt checkpoint "
+                   "in DIR")
+    p.add_argument("--device", default="cpu", help="device for checkpoint models (cpu, cuda; "
+                   "default: cpu)")
+    p.add_argument("--max-upload-mb", type=float, default=20.0, metavar="MB",
+                   help="largest uploaded file in MiB (default: 20)")
+    p.add_argument("--max-pixels", type=_positive_int, default=4096 * 4096, metavar="N",
+                   help="largest image, width x height (default: 16777216 = 4096x4096)")
+    p.add_argument("--max-concurrent", type=_positive_int, default=1, metavar="N",
+                   help="jobs running at the same time (default: 1)")
+    p.add_argument("--max-queue", type=int, default=8, metavar="N",
+                   help="jobs waiting for a slot before requests get 503 (default: 8)")
+    p.add_argument("--no-ui", action="store_true", help="serve the HTTP API only, no web UI")
+    p.set_defaults(func=cmd_serve)
     return parser
 
 

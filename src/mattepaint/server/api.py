@@ -1,0 +1,321 @@
+"""The HTTP API: inpainting and matting over multipart uploads, PNG results.
+
+Endpoints (interactive documentation at ``/docs``):
+
+=======================  =====================================================================
+``GET  /api/health``     ``{"status": "ok", "version", "running", "waiting", "limits"}``
+``GET  /api/methods``    ``{"inpainting": [name, ...], "matting": [{"name", "needs"}, ...]}``
+``POST /api/inpaint``    form: ``image`` (file), ``mask`` (file, white = hole), ``method``
+                         (default telea), ``dilate`` (pixels, default 0), ``strategy``
+                         (auto | crop | resize | full) -> ``image/png`` (RGB)
+``POST /api/matte``      form: ``image`` (file), ``trimap`` or ``background`` (file),
+                         ``method`` (default: closed_form with a trimap, background_difference
+                         with a background), ``output`` (rgba | alpha | foreground, default
+                         rgba) -> ``image/png``
+=======================  =====================================================================
+
+Errors are JSON ``{"detail": "..."}``: 400 bad input (unreadable file, sizes that differ,
+unknown method, missing trimap ...), 413 an upload over the byte or pixel limit, 422 a missing
+or malformed form field, 503 (with ``Retry-After``) when the queue is full.
+
+Example::
+
+    curl -sf -F image=@photo.png -F mask=@mask.png -F method=telea \\
+        http://127.0.0.1:7860/api/inpaint -o filled.png
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import numpy as np
+from fastapi import FastAPI, File, Form, HTTPException, Request, UploadFile
+from fastapi.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from mattepaint import __version__, io
+from mattepaint.server.catalog import MethodCatalog
+from mattepaint.server.services import (
+    JobGate,
+    QueueFullError,
+    ServerLimits,
+    TooLargeError,
+    check_upload_bytes,
+    decode_upload,
+    encode_png,
+    inspect_upload,
+    run_inpaint,
+    run_matte,
+    set_work_slots,
+)
+
+__all__ = ["create_api"]
+
+#: Room for the multipart boundaries and the text fields, on top of the files themselves.
+_FORM_OVERHEAD = 64 * 1024
+
+#: Files each endpoint accepts (its body limit is this many times the per-file limit).
+_FILES_PER_ENDPOINT = {"/api/inpaint": 2, "/api/matte": 3}
+
+
+class _BodyLimit:
+    """ASGI middleware refusing request bodies over a per-endpoint limit with 413.
+
+    Checked twice: the Content-Length header before anything is read (so a huge upload is
+    refused at once), and the bytes actually received (for chunked uploads without the header,
+    or a header that lies).
+    """
+
+    def __init__(self, app: ASGIApp, limits: ServerLimits) -> None:
+        self.app = app
+        self.limits = limits
+
+    def _too_large(self, path: str, size: int | None, limit: int) -> HTTPException:
+        files = _FILES_PER_ENDPOINT[path]
+        got = "" if size is None else f" ({size} bytes)"
+        return HTTPException(
+            413,
+            f"the request body{got} is larger than the limit of {limit} bytes for {path} "
+            f"({files} files of at most {self.limits.max_upload_bytes} bytes each)",
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or path not in _FILES_PER_ENDPOINT:
+            await self.app(scope, receive, send)
+            return
+        limit = _FILES_PER_ENDPOINT[path] * self.limits.max_upload_bytes + _FORM_OVERHEAD
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            error = self._too_large(path, int(declared), limit)
+            response = JSONResponse({"detail": error.detail}, status_code=413)
+            await response(scope, receive, send)
+            return
+        received = 0
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:  # FastAPI turns this into a JSON 413 response
+                    raise self._too_large(path, None, limit)
+            return message
+
+        await self.app(scope, counting_receive, send)
+
+
+async def _read_upload(upload: UploadFile, kind: str, limits: ServerLimits) -> bytes:
+    """The bytes of an uploaded file, reading at most limit + 1 bytes (413 beyond the limit)."""
+    data = await upload.read(limits.max_upload_bytes + 1)
+    check_upload_bytes(len(data), kind, limits)
+    return data
+
+
+def _png(data: bytes) -> Response:
+    return Response(content=data, media_type="image/png")
+
+
+def create_api(
+    catalog: MethodCatalog | None = None, limits: ServerLimits | None = None
+) -> FastAPI:
+    """Build the FastAPI application of the HTTP API (no web UI; see
+    :func:`mattepaint.server.create_server` for both).
+
+    Inputs:
+        catalog: the methods offered (default: the registered methods only).
+        limits: upload, pixel and queue limits (default :class:`ServerLimits`).
+    Outputs: a FastAPI app with the routes listed in this module's docstring; ``app.state``
+        holds ``catalog``, ``limits`` and ``gate`` (the :class:`JobGate`).
+    """
+    catalog = MethodCatalog() if catalog is None else catalog
+    limits = ServerLimits() if limits is None else limits
+    if not isinstance(limits, ServerLimits):
+        raise TypeError(f"limits must be a ServerLimits, got {type(limits).__name__}")
+    gate = JobGate(limits)
+    set_work_slots(limits.max_concurrent)  # one process-wide limit, shared with the gradio UI
+    app = FastAPI(
+        title="mattepaint",
+        version=__version__,
+        description=(
+            "Image inpainting and matting. Upload files as multipart form data; results come "
+            "back as PNG. Errors are JSON {\"detail\": ...}: 400 bad input, 413 too large, "
+            "422 missing field, 503 busy (see Retry-After)."
+        ),
+    )
+    app.state.catalog, app.state.limits, app.state.gate = catalog, limits, gate
+    app.add_middleware(_BodyLimit, limits=limits)
+
+    @app.exception_handler(QueueFullError)
+    async def _queue_full(request: Request, exc: QueueFullError) -> JSONResponse:
+        return JSONResponse(
+            {"detail": str(exc)},
+            status_code=503,
+            headers={"Retry-After": str(exc.retry_after)},
+        )
+
+    async def _work(func: Any, *args: Any) -> Any:
+        """Run ``func`` through the gate; ValueError -> 400, TooLargeError -> 413."""
+        try:
+            return await gate.run(func, *args)
+        except TooLargeError as exc:
+            raise HTTPException(413, str(exc)) from None
+        except ValueError as exc:
+            raise HTTPException(400, str(exc)) from None
+
+    def _inspect(data: bytes, kind: str) -> tuple[int, int]:
+        try:
+            return inspect_upload(data, kind, limits).size
+        except TooLargeError as exc:
+            raise HTTPException(413, str(exc)) from None
+        except ValueError as exc:
+            raise HTTPException(400, str(exc)) from None
+
+    def _same_size(image: tuple[int, int], other: tuple[int, int], kind: str) -> None:
+        try:
+            io.check_same_size(image, other, names=("image", kind))
+        except ValueError as exc:
+            raise HTTPException(400, str(exc)) from None
+
+    async def _read(upload: UploadFile, kind: str) -> bytes:
+        try:
+            return await _read_upload(upload, kind, limits)
+        except TooLargeError as exc:
+            raise HTTPException(413, str(exc)) from None
+
+    @app.get("/api/health")
+    async def health() -> dict[str, Any]:
+        """Liveness and load: version, jobs running and waiting, and the limits in force."""
+        return {
+            "status": "ok",
+            "version": __version__,
+            "running": gate.running,
+            "waiting": gate.waiting,
+            "limits": {
+                "max_upload_bytes": limits.max_upload_bytes,
+                "max_pixels": limits.max_pixels,
+                "max_concurrent": limits.max_concurrent,
+                "max_queue": limits.max_queue,
+            },
+        }
+
+    @app.get("/api/methods")
+    async def methods() -> dict[str, list[Any]]:
+        """The methods on offer: inpainting names, and matting names with what each needs
+        ("trimap", "background" or "nothing"). Trained checkpoints appear as
+        ``checkpoint:<file name>``."""
+        return catalog.describe()
+
+    @app.post(
+        "/api/inpaint",
+        response_class=Response,
+        responses={200: {"content": {"image/png": {}}, "description": "the filled image"}},
+    )
+    async def inpaint(
+        image: Annotated[UploadFile, File(description="the image (PNG, JPEG, BMP, TIFF, WebP)")],
+        mask: Annotated[UploadFile, File(description="the hole mask, same size; white = hole")],
+        method: Annotated[str, Form(description="inpainting method, see /api/methods")] = "telea",
+        dilate: Annotated[int, Form(ge=0, le=256, description="grow the hole by N px")] = 0,
+        strategy: Annotated[
+            Literal["auto", "crop", "resize", "full"],
+            Form(description="large images: auto (full up to 1024 px, else crops), crop, "
+                 "resize or full"),
+        ] = "auto",
+    ) -> Response:
+        """Fill the holes of ``image`` where ``mask`` is white; returns the result as an RGB PNG.
+
+        Pixels outside the hole are returned unchanged. The mask is binarised at 127 (a
+        non-binary mask is accepted). Errors: 400 unreadable file, sizes that differ, unknown
+        method (the message lists the valid names); 413 a file over the byte or pixel limit.
+
+        ``curl -sf -F image=@photo.png -F mask=@mask.png -F method=telea
+        http://127.0.0.1:7860/api/inpaint -o filled.png``
+        """
+        image_bytes = await _read(image, "image")
+        mask_bytes = await _read(mask, "mask")
+        size = _inspect(image_bytes, "image")
+        _same_size(size, _inspect(mask_bytes, "mask"), "mask")
+        try:
+            catalog.inpainter(method)  # an unknown method fails before queueing
+        except ValueError as exc:
+            raise HTTPException(400, str(exc)) from None
+
+        def job() -> bytes:
+            picture = decode_upload(image_bytes, "image", limits)
+            hole = decode_upload(mask_bytes, "mask", limits)
+            filled = run_inpaint(catalog, picture, hole, method, dilate=dilate, strategy=strategy)
+            return encode_png(filled)
+
+        return _png(await _work(job))
+
+    @app.post(
+        "/api/matte",
+        response_class=Response,
+        responses={200: {"content": {"image/png": {}}, "description": "the matting result"}},
+    )
+    async def matte(
+        image: Annotated[UploadFile, File(description="the image (PNG, JPEG, BMP, TIFF, WebP)")],
+        trimap: Annotated[
+            UploadFile | None, File(description="trimap, 0 bg / 128 unknown / 255 fg")
+        ] = None,
+        background: Annotated[
+            UploadFile | None, File(description="clean background plate, same size")
+        ] = None,
+        method: Annotated[
+            str | None,
+            Form(description="matting method (default: closed_form with a trimap, "
+                 "background_difference with a background), see /api/methods"),
+        ] = None,
+        output: Annotated[
+            Literal["rgba", "alpha", "foreground"],
+            Form(description="rgba: cut-out; alpha: gray matte; foreground: RGB colours"),
+        ] = "rgba",
+    ) -> Response:
+        """Estimate the alpha matte of ``image`` from a ``trimap`` or a clean ``background``.
+
+        ``output``: ``rgba`` (default) the cut-out, foreground colours with alpha as an RGBA
+        PNG; ``alpha`` the matte as a gray PNG; ``foreground`` the estimated foreground colours
+        as an RGB PNG (estimated with pymatting's multi-level method when the matting method
+        gives none). Errors: 400 unreadable file, sizes that differ, unknown method (lists the
+        valid names), a trimap missing for a trimap method (or a background for a background
+        method); 413 a file over the byte or pixel limit.
+
+        ``curl -sf -F image=@photo.png -F trimap=@trimap.png -F output=rgba
+        http://127.0.0.1:7860/api/matte -o cutout.png``
+        """
+        image_bytes = await _read(image, "image")
+        size = _inspect(image_bytes, "image")
+        extra: dict[str, bytes] = {}
+        for kind, upload in (("trimap", trimap), ("background", background)):
+            if upload is not None:
+                extra[kind] = await _read(upload, kind)
+                _same_size(size, _inspect(extra[kind], kind), kind)
+        chosen = method or None  # an empty form field means "pick by the input"
+        if chosen is not None:
+            try:
+                catalog.matter(chosen)  # an unknown method fails before queueing
+            except ValueError as exc:
+                raise HTTPException(400, str(exc)) from None
+
+        def job() -> bytes:
+            picture = decode_upload(image_bytes, "image", limits)
+            given = {kind: decode_upload(data, kind, limits) for kind, data in extra.items()}
+            alpha, foreground = run_matte(catalog, picture, method=chosen, **given)
+            if output == "alpha":
+                return encode_png(alpha)
+            if foreground is None:
+                from mattepaint.compositing import estimate_foreground
+
+                foreground = np.clip(
+                    np.asarray(estimate_foreground(picture, alpha), np.float32), 0.0, 1.0
+                )
+            if output == "foreground":
+                return encode_png(foreground)
+            from mattepaint.compositing import cutout
+
+            return encode_png(cutout(picture, alpha, foreground))
+
+        return _png(await _work(job))
+
+    return app

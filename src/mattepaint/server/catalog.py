@@ -1,0 +1,279 @@
+"""The methods the server offers: registered methods plus trained checkpoints.
+
+:class:`MethodCatalog` joins three sources under one list of names, so the HTTP API and the web
+UI never need to know where a method comes from:
+
+- every method registered with :mod:`mattepaint.methods` (``telea``, ``closed_form``, ...);
+- trained checkpoints given explicitly (``--checkpoint FILE``) or found as ``*.pt`` in a models
+  folder (``--models-dir DIR``), named ``checkpoint:<file name>``. The task stored in each
+  checkpoint decides where it is listed. Inpainting checkpoints load with
+  :func:`mattepaint.models.loading.load_inpainter`; matting checkpoints are listed only when
+  :mod:`mattepaint.models.loading` provides a ``load_matter`` loader (skipped with a logged
+  warning otherwise);
+- method objects passed in directly (``inpainters=`` / ``matters=``), e.g. a model built in a
+  notebook or a stub in a test.
+
+A new deep model therefore appears in the app as soon as it is registered or its checkpoint is
+dropped into the models folder, without any change to the app.
+
+Methods are built on first use and cached (one instance per name, shared by all requests).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from mattepaint.methods import (
+    Inpainter,
+    Matter,
+    get_inpainter,
+    get_matter,
+    inpainter_names,
+    matter_names,
+)
+
+__all__ = ["CHECKPOINT_PREFIX", "MethodCatalog"]
+
+log = logging.getLogger(__name__)
+
+#: Prefix of the names of trained checkpoints, e.g. ``checkpoint:best.pt``.
+CHECKPOINT_PREFIX = "checkpoint:"
+
+_NEEDS = ("trimap", "background", "nothing")
+
+
+def _checkpoint_task(path: Path) -> str:
+    """The task ("inpainting", "matting", ...) stored in a checkpoint, or of its model name."""
+    from mattepaint.models.loading import load_checkpoint
+    from mattepaint.models.registry import model_task
+
+    ckpt = load_checkpoint(path)
+    task = ckpt.get("task")
+    if isinstance(task, str):
+        return task
+    try:
+        return model_task(ckpt["model"]["name"])
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
+
+
+def _unique_names(paths: Sequence[Path]) -> dict[str, Path]:
+    """``checkpoint:<file name>`` for each path; when file names clash (``a/best.pt`` and
+    ``b/best.pt``), enough parent folders are added to tell them apart (``checkpoint:a/best.pt``)."""
+    names: dict[str, Path] = {}
+    depth = {path: 1 for path in paths}
+
+    def label(path: Path) -> str:
+        parts = path.parts[-depth[path] :]
+        return CHECKPOINT_PREFIX + "/".join(parts)
+
+    for _ in range(64):  # grows the clashing labels by one folder a round
+        labels: dict[str, list[Path]] = {}
+        for path in paths:
+            labels.setdefault(label(path), []).append(path)
+        clashes = [group for group in labels.values() if len(group) > 1]
+        if not clashes:
+            break
+        for group in clashes:
+            for path in group:
+                depth[path] = min(depth[path] + 1, len(path.parts))
+    for path in paths:
+        names[label(path)] = path
+    return names
+
+
+class MethodCatalog:
+    """Registered methods plus trained checkpoints, by name.
+
+    Inputs:
+        checkpoints: checkpoint files to offer (``--checkpoint``). A file that is missing or is
+            not a mattepaint checkpoint raises at construction (the user named it explicitly).
+        models_dir: a folder whose ``*.pt`` files are offered (``--models-dir``; not searched
+            recursively). Files there that cannot be read, or whose task has no loader, are
+            skipped with a logged warning.
+        inpainters, matters: extra ready-built method objects by name (they take precedence
+            over registered methods of the same name).
+        device: where checkpoint models run ("cpu", "cuda").
+
+    Names: registered names as in :func:`mattepaint.methods.inpainter_names`; checkpoints as
+    ``checkpoint:<file name>`` (with parent folders added when two files share a name).
+
+    Raises:
+        FileNotFoundError: a ``checkpoints`` file or ``models_dir`` does not exist.
+        ValueError: a ``checkpoints`` file is not a mattepaint checkpoint, holds a model of a
+            task that cannot be served, or a matting model while no matting loader exists.
+    """
+
+    def __init__(
+        self,
+        checkpoints: Sequence[str | Path] = (),
+        models_dir: str | Path | None = None,
+        *,
+        inpainters: Mapping[str, Inpainter] | None = None,
+        matters: Mapping[str, Matter] | None = None,
+        device: str = "cpu",
+    ) -> None:
+        if isinstance(checkpoints, (str, Path)):
+            raise TypeError(
+                f"checkpoints must be a sequence of paths, got the single path {checkpoints!r}; "
+                "wrap it in a list"
+            )
+        self.device = device
+        self._lock = threading.Lock()
+        self._cache: dict[tuple[str, str], Any] = {}
+        self._extra_inpainters = dict(inpainters or {})
+        self._extra_matters = dict(matters or {})
+        for name, matter in self._extra_matters.items():
+            if getattr(matter, "needs", None) not in _NEEDS:
+                raise ValueError(
+                    f"matter {name!r} must have needs in {_NEEDS}, got "
+                    f"{getattr(matter, 'needs', None)!r}"
+                )
+        self._checkpoints: dict[str, tuple[str, Path]] = {}  # name -> (task, path)
+        self._scan(
+            [Path(p) for p in checkpoints],
+            None if models_dir is None else Path(models_dir),
+        )
+
+    # ---------------------------------------------------------------------------- scanning
+
+    def _scan(self, explicit: list[Path], models_dir: Path | None) -> None:
+        from mattepaint.models import loading
+
+        found: list[tuple[Path, bool]] = [(p, True) for p in explicit]
+        if models_dir is not None:
+            if not models_dir.exists():
+                raise FileNotFoundError(f"models folder not found: {models_dir}")
+            if not models_dir.is_dir():
+                raise ValueError(f"--models-dir must be a folder, got the file {models_dir}")
+            found += [(p, False) for p in sorted(models_dir.glob("*.pt")) if p.is_file()]
+        seen: set[Path] = set()
+        accepted: list[tuple[Path, str]] = []
+        for path, strict in found:
+            key = path.resolve()
+            if key in seen:
+                continue
+            seen.add(key)
+            try:
+                task = _checkpoint_task(path)
+                if task == "matting" and not hasattr(loading, "load_matter"):
+                    raise ValueError(
+                        f"checkpoint {path} holds a matting model, and matting checkpoints "
+                        "cannot be loaded yet (no mattepaint.models.loading.load_matter)"
+                    )
+                if task not in ("inpainting", "matting"):
+                    raise ValueError(
+                        f"checkpoint {path} holds a {task} model; only inpainting and matting "
+                        "models can be served"
+                    )
+            except (ValueError, OSError) as exc:
+                if strict:
+                    raise
+                log.warning("skipping %s: %s", path, exc)
+                continue
+            accepted.append((path, task))
+        names = _unique_names([path for path, _ in accepted])
+        by_path = {path: name for name, path in names.items()}
+        for path, task in accepted:
+            self._checkpoints[by_path[path]] = (task, path)
+            log.info("offering %s model %s (%s)", task, by_path[path], path)
+
+    # ---------------------------------------------------------------------------- listing
+
+    def inpainting_methods(self) -> list[str]:
+        """Names of the inpainting methods: registered (sorted), extra ones, then checkpoints."""
+        names = [n for n in inpainter_names() if n not in self._extra_inpainters]
+        names += list(self._extra_inpainters)
+        names += [n for n, (task, _) in self._checkpoints.items() if task == "inpainting"]
+        return names
+
+    def matting_methods(self) -> list[str]:
+        """Names of the matting methods: registered (sorted), extra ones, then checkpoints."""
+        names = [n for n in matter_names() if n not in self._extra_matters]
+        names += list(self._extra_matters)
+        names += [n for n, (task, _) in self._checkpoints.items() if task == "matting"]
+        return names
+
+    def checkpoint_path(self, name: str) -> Path | None:
+        """The file behind a ``checkpoint:...`` name, or None for other names."""
+        entry = self._checkpoints.get(name)
+        return None if entry is None else entry[1]
+
+    # ---------------------------------------------------------------------------- building
+
+    def _unknown(self, kind: str, name: object, valid: list[str]) -> ValueError:
+        return ValueError(f"unknown {kind} method {name!r}; valid names: {', '.join(valid)}")
+
+    def _cached(self, key: tuple[str, str], build: Any) -> Any:
+        with self._lock:  # one build per name, even when two requests ask at once
+            if key not in self._cache:
+                self._cache[key] = build()
+            return self._cache[key]
+
+    def inpainter(self, name: str) -> Inpainter:
+        """The inpainting method called ``name`` (built on first use, then cached).
+
+        Raises:
+            ValueError: unknown name; the message lists the valid names.
+        """
+        if not isinstance(name, str) or name not in self.inpainting_methods():
+            raise self._unknown("inpainting", name, self.inpainting_methods())
+        if name in self._extra_inpainters:
+            return self._extra_inpainters[name]
+        if name in self._checkpoints:
+            from mattepaint.models.loading import load_inpainter
+
+            path = self._checkpoints[name][1]
+
+            def build() -> Inpainter:
+                inpainter = load_inpainter(path, device=self.device)
+                inpainter.name = name
+                return inpainter
+
+            return self._cached(("inpainting", name), build)
+        return self._cached(("inpainting", name), lambda: get_inpainter(name))
+
+    def matter(self, name: str) -> Matter:
+        """The matting method called ``name`` (built on first use, then cached).
+
+        Raises:
+            ValueError: unknown name; the message lists the valid names.
+        """
+        if not isinstance(name, str) or name not in self.matting_methods():
+            raise self._unknown("matting", name, self.matting_methods())
+        if name in self._extra_matters:
+            return self._extra_matters[name]
+        if name in self._checkpoints:
+            from mattepaint.models import loading
+
+            path = self._checkpoints[name][1]
+            load_matter = loading.load_matter  # type: ignore[attr-defined]  # listed only if present
+            return self._cached(("matting", name), lambda: load_matter(path, device=self.device))
+        return self._cached(("matting", name), lambda: get_matter(name))
+
+    def needs(self, name: str) -> str:
+        """What the matting method ``name`` needs besides the image: "trimap", "background" or
+        "nothing".
+
+        Raises:
+            ValueError: unknown name (lists the valid names).
+        """
+        return str(self.matter(name).needs)
+
+    def describe(self) -> dict[str, list[Any]]:
+        """``{"inpainting": [name, ...], "matting": [{"name": ..., "needs": ...}, ...]}``."""
+        return {
+            "inpainting": self.inpainting_methods(),
+            "matting": [{"name": n, "needs": self.needs(n)} for n in self.matting_methods()],
+        }
+
+    def __repr__(self) -> str:
+        return (
+            f"MethodCatalog({len(self.inpainting_methods())} inpainting, "
+            f"{len(self.matting_methods())} matting methods, "
+            f"{len(self._checkpoints)} checkpoints)"
+        )
