@@ -50,10 +50,16 @@ class ConfigError(ValueError):
 
 @dataclass
 class ModelConfig:
-    """A registered model (``mattepaint.models.registry``) and its keyword arguments."""
+    """A registered model (``mattepaint.models.registry``) and its keyword arguments.
+
+    init_from: a checkpoint whose model weights initialise this model before training (not when
+        resuming); keys that do not match are reported, not fatal (e.g. the stages of seed 001's
+        late-fusion training). "" = random initialisation.
+    """
 
     name: str = "unet_inpaint"
     params: dict[str, Any] = field(default_factory=dict)
+    init_from: str = ""
 
 
 @dataclass
