@@ -27,6 +27,9 @@ from mattepaint.models.registry import (
 SMALL_PARAMS: dict[str, dict[str, object]] = {
     "unet_inpaint": {"base": 4, "depth": 2},
     "patch_discriminator": {"base": 4, "n_layers": 2},
+    "unet_matte": {"base": 4, "depth": 2},
+    "late_fusion": {"base": 4, "depth": 2, "fusion_width": 4},
+    "trimap_matte": {"base": 4, "depth": 2},
 }
 # Extra variants of the built-in models (other code paths than the defaults).
 VARIANTS: list[tuple[str, dict[str, object]]] = [
@@ -34,6 +37,9 @@ VARIANTS: list[tuple[str, dict[str, object]]] = [
     ("unet_inpaint", {"base": 4, "depth": 1}),
     ("patch_discriminator", {"base": 4, "n_layers": 3, "spectral_norm": True}),
     ("patch_discriminator", {"base": 4, "n_layers": 2, "norm": "instance"}),
+    ("unet_matte", {"base": 4, "depth": 2, "background": "rgb", "predict_foreground": True}),
+    ("late_fusion", {"base": 4, "depth": 3, "fusion_width": 4, "freeze": ["encoder"]}),
+    ("trimap_matte", {"base": 4, "depth": 3, "trimap_input": "value"}),
 ]
 SIZE = 32  # input side; divisible by 2**depth of the U-Nets above, >= 3 * 2**n_layers
 
@@ -49,6 +55,17 @@ def _case_id(case: tuple[str, dict[str, object]]) -> str:
 _ARG_CHANNELS = {"image": 3, "background": 3, "bg": 3, "mask": 1, "trimap": 1, "alpha": 1}
 
 
+def _example_inputs_named(
+    name: str, batch: int, gen: torch.Generator, default_channels: int = 3
+) -> dict[str, Tensor]:
+    x = torch.rand(batch, _ARG_CHANNELS.get(name, default_channels), SIZE, SIZE, generator=gen)
+    if name == "mask":
+        x = (x > 0.7).float()  # binary, 1 = hole
+    elif name == "trimap":
+        x = torch.round(x * 2) / 2  # {0, 0.5, 1}
+    return {name: x}
+
+
 def _example_inputs(model: nn.Module, task: str, batch: int = 2) -> dict[str, Tensor]:
     """Inputs for ``model.forward`` built from its parameter names (image (B,3,S,S), mask ...)."""
     gen = torch.Generator().manual_seed(0)
@@ -59,13 +76,9 @@ def _example_inputs(model: nn.Module, task: str, batch: int = 2) -> dict[str, Te
     ]
     inputs = {}
     for name in names:
-        channels = _ARG_CHANNELS.get(name, getattr(model, "in_channels", 3))
-        x = torch.rand(batch, channels, SIZE, SIZE, generator=gen)
-        if name == "mask":
-            x = (x > 0.7).float()  # binary, 1 = hole
-        elif name == "trimap":
-            x = torch.round(x * 2) / 2  # {0, 0.5, 1}
-        inputs[name] = x
+        inputs.update(_example_inputs_named(name, batch, gen, getattr(model, "in_channels", 3)))
+    if task == "matting" and getattr(model, "needs", "nothing") != "nothing":
+        inputs.update(_example_inputs_named(model.needs, batch, gen))  # keyword-only input
     if task == "discriminator" and len(inputs) == 1:  # discriminators judge C-channel images
         (key,) = inputs
         inputs[key] = torch.rand(batch, getattr(model, "in_channels", 3), SIZE, SIZE, generator=gen)
@@ -132,8 +145,12 @@ def test_forward_shape_and_finite(case: tuple[str, dict[str, object]]) -> None:
     elif task == "discriminator":
         assert isinstance(output, Tensor) and output.shape[:2] == (2, 1)
         assert output.ndim in (2, 4)
-    else:
+    else:  # matting: a dict with "alpha" (B, 1, H, W) in [0, 1]
         assert all(t.shape[0] == 2 for t in tensors)
+        assert isinstance(output, dict) and output["alpha"].shape == (2, 1, SIZE, SIZE)
+        assert all(float(t.min()) >= 0.0 and float(t.max()) <= 1.0 for t in tensors)
+        assert model.needs in ("background", "trimap", "nothing")
+        assert isinstance(model.size_multiple, int) and SIZE % model.size_multiple == 0
 
 
 @pytest.mark.parametrize("case", CASES, ids=[_case_id(c) for c in CASES])

@@ -1,0 +1,158 @@
+"""UNetMatte: background-aware U-Net matting network of seed report 000 (section 3.2).
+
+The network sees the composite together with the clean background plate, which turns matting
+into a learned, non-linear background subtraction: where the composite equals the background,
+alpha is 0; elsewhere the network has to explain the difference with ``alpha F + (1 - alpha) B``.
+
+References:
+    Seed report 000, "Deep Image Matting and Semantic Image Inpainting", section 3.2
+    ("Network Architecture: UNetMatte": RGB composite + grayscale background, 4 input channels,
+    32 base filters, 3 poolings, sigmoid alpha).
+    Ronneberger, Fischer & Brox, "U-Net: Convolutional Networks for Biomedical Image
+    Segmentation", MICCAI 2015.
+
+This module also holds the input checks shared by the matting models (:func:`check_image`,
+:func:`check_guide`).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+
+from mattepaint.models.layers.unet import Norm, UNet, Up
+from mattepaint.models.registry import register_model
+
+__all__ = ["LUMA_WEIGHTS", "UNetMatte", "check_guide", "check_image", "rgb_to_luma"]
+
+LUMA_WEIGHTS: tuple[float, float, float] = (0.299, 0.587, 0.114)
+"""ITU-R BT.601 luma weights for R, G, B."""
+
+
+def rgb_to_luma(rgb: Tensor) -> Tensor:
+    """Grayscale of an RGB batch with the ITU-R BT.601 luma weights.
+
+    Inputs: (B, 3, H, W) in [0, 1]. Outputs: (B, 1, H, W) in [0, 1],
+    ``Y = 0.299 R + 0.587 G + 0.114 B``.
+    """
+    weights = rgb.new_tensor(LUMA_WEIGHTS).view(1, 3, 1, 1)  # (1, 3, 1, 1)
+    return (rgb * weights).sum(dim=1, keepdim=True)  # (B, 1, H, W)
+
+
+def check_image(model: str, image: Tensor, size_multiple: int) -> None:
+    """Raise ValueError unless ``image`` is (B, 3, H, W) with H, W divisible by ``size_multiple``."""
+    if not isinstance(image, Tensor):
+        raise TypeError(f"{model}: image must be a torch.Tensor, got {type(image).__name__}")
+    if image.ndim != 4 or image.shape[1] != 3:
+        raise ValueError(f"{model}: image must be (B, 3, H, W), got {tuple(image.shape)}")
+    h, w = image.shape[-2:]
+    if h % size_multiple or w % size_multiple:
+        raise ValueError(
+            f"{model}: image height and width must be divisible by {size_multiple} "
+            f"(size_multiple), got {h}x{w}; pad the input first (ModelMatter does)"
+        )
+
+
+def check_guide(
+    model: str, name: str, guide: Tensor | None, image: Tensor, channels: int
+) -> Tensor:
+    """Raise ValueError unless the needed input ``name`` is given as (B, channels, H, W) like image.
+
+    Outputs: ``guide`` cast to the image's dtype.
+    """
+    if guide is None:
+        raise ValueError(
+            f"{model} needs a {name}: call model(image, {name}=...) with a "
+            f"(B, {channels}, H, W) tensor, got {name}=None"
+        )
+    if not isinstance(guide, Tensor):
+        raise TypeError(f"{model}: {name} must be a torch.Tensor, got {type(guide).__name__}")
+    b, _, h, w = image.shape
+    if tuple(guide.shape) != (b, channels, h, w):
+        raise ValueError(
+            f"{model}: {name} must be (B, {channels}, H, W) like image {tuple(image.shape)}, "
+            f"got {tuple(guide.shape)}"
+        )
+    return guide.to(image.dtype)
+
+
+@register_model("unet_matte", task="matting")
+class UNetMatte(nn.Module):
+    """Background-aware U-Net matting (seed 000 section 3.2): composite + background -> alpha.
+
+    ``alpha = sigmoid(UNet(concat(image, bg'))[:, :1])`` with :class:`mattepaint.models.layers.UNet`,
+    where ``bg'`` is the background's ITU-R BT.601 luma ``0.299 R + 0.587 G + 0.114 B``
+    (``background="gray"``, 4 input channels, as in the seed) or the RGB background itself
+    (``background="rgb"``, 6 input channels). With ``predict_foreground=True`` the network has
+    3 more output channels, ``foreground = sigmoid(...)``.
+
+    Args:
+        base: first-level width (seed 000: 32).
+        depth: number of 2x poolings (seed 000: 3); ``size_multiple = 2**depth``.
+        background: "gray" (4 input channels) or "rgb" (6 input channels).
+        predict_foreground: also predict the foreground colours F.
+        norm, up: see :class:`~mattepaint.models.layers.UNet`.
+
+    Attributes: ``needs = "background"``, ``size_multiple = 2**depth``, ``in_channels`` (4 or 6).
+
+    Inputs:
+        image: (B, 3, H, W) float in [0, 1], the composite ``alpha F + (1 - alpha) B``.
+        background: (B, 3, H, W) float in [0, 1], the clean background plate B (required).
+        trimap: ignored (accepted for the common matting signature).
+        H and W must be divisible by ``size_multiple`` (the model does not pad;
+        :class:`~mattepaint.models.matter.ModelMatter` does).
+
+    Outputs: dict with "alpha" (B, 1, H, W) in [0, 1] and, with ``predict_foreground``,
+    "foreground" (B, 3, H, W) in [0, 1].
+
+    Raises:
+        ValueError: no background, or image/background shapes that do not match.
+    """
+
+    needs: Literal["background"] = "background"
+
+    def __init__(
+        self,
+        base: int = 32,
+        depth: int = 3,
+        background: Literal["gray", "rgb"] = "gray",
+        predict_foreground: bool = False,
+        norm: Norm = "batch",
+        up: Up = "transpose",
+    ) -> None:
+        super().__init__()
+        if background not in ("gray", "rgb"):
+            raise ValueError(f"background must be 'gray' or 'rgb', got {background!r}")
+        if not isinstance(predict_foreground, bool):
+            raise TypeError(
+                f"predict_foreground must be a bool, got {type(predict_foreground).__name__}"
+            )
+        self.background = background
+        self.predict_foreground = predict_foreground
+        self.in_channels = 4 if background == "gray" else 6
+        self.unet = UNet(
+            self.in_channels,
+            4 if predict_foreground else 1,
+            base=base,
+            depth=depth,
+            norm=norm,
+            up=up,
+        )
+        self.size_multiple = self.unet.size_multiple
+
+    def forward(
+        self, image: Tensor, *, background: Tensor | None = None, trimap: Tensor | None = None
+    ) -> dict[str, Tensor]:
+        """(B, 3, H, W) composite + (B, 3, H, W) background -> {"alpha" (B, 1, H, W), ...}."""
+        check_image("unet_matte", image, self.size_multiple)
+        bg = check_guide("unet_matte", "background", background, image, 3)
+        if self.background == "gray":
+            bg = rgb_to_luma(bg)  # (B, 1, H, W)
+        x = torch.cat([image, bg], dim=1)  # (B, 4 or 6, H, W)
+        out = self.unet(x)  # (B, 1 or 4, H, W) raw scores
+        result = {"alpha": torch.sigmoid(out[:, :1])}  # (B, 1, H, W)
+        if self.predict_foreground:
+            result["foreground"] = torch.sigmoid(out[:, 1:])  # (B, 3, H, W)
+        return result
