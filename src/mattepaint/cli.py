@@ -7,7 +7,7 @@ command                    library function
 =========================  ======================================================================
 ``inpaint IMAGE``          :func:`mattepaint.batch.inpaint_file`
 ``inpaint --input-dir``    :func:`mattepaint.batch.inpaint_folder`
-``matte IMAGE``            :func:`mattepaint.batch.matte_file`
+``matte IMAGE``            :func:`mattepaint.batch.matte_file` (``--checkpoint``: load_matter)
 ``matte --input-dir``      :func:`mattepaint.batch.matte_folder`
 ``evaluate inpainting``    :func:`mattepaint.evaluate.evaluate_inpainting`
 ``evaluate matting``       :func:`mattepaint.evaluate.evaluate_matting`
@@ -173,6 +173,19 @@ def _inpaint_method(args: argparse.Namespace) -> tuple[Any, dict[str, object] | 
     return load_inpainter(checkpoint, device=getattr(args, "device", "cpu")), None
 
 
+def _matte_method(args: argparse.Namespace) -> Any:
+    """The matting method to run: a registered name (None = the default for the inputs given),
+    or a trained matting checkpoint (mattepaint.models.loading.load_matter)."""
+    checkpoint = getattr(args, "checkpoint", None)
+    if checkpoint is None:
+        return args.method
+    if args.method is not None:
+        raise UsageError("give --method NAME or --checkpoint FILE, not both")
+    from mattepaint.models.loading import load_matter
+
+    return load_matter(checkpoint, device=getattr(args, "device", "cpu"))
+
+
 def cmd_inpaint(args: argparse.Namespace) -> int:
     """``mattepaint inpaint``: one image (inpaint_file) or a folder (inpaint_folder)."""
     batch_mode = _is_batch(args)
@@ -247,13 +260,14 @@ def cmd_matte(args: argparse.Namespace) -> int:
 
     from mattepaint import batch
 
+    method = _matte_method(args)
     if batch_mode:
         written = batch.matte_folder(
             args.input_dir,
             args.output_dir,
             trimap_dir=args.trimap_dir,
             background=args.background_dir if args.background_dir is not None else args.background,
-            method=args.method,
+            method=method,
             save_foreground=args.foreground is True,
             save_cutout=args.cutout is True,
             overwrite=args.overwrite,
@@ -274,7 +288,7 @@ def cmd_matte(args: argparse.Namespace) -> int:
         alpha_path,
         trimap=args.trimap,
         background=args.background,
-        method=args.method,
+        method=method,
         foreground_path=foreground,
         cutout_path=cutout,
         overwrite=args.overwrite,
@@ -641,6 +655,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--method", default=None, help="matting method (default: closed_form with a "
                    "trimap, background_difference with a background; see "
                    f"'{PROG} methods')")
+    p.add_argument("--checkpoint", type=Path, help="use a matting model trained with "
+                   "'mattepaint train' (a checkpoint .pt file) instead of a named method; give "
+                   "what it needs (--trimap or --background)")
+    p.add_argument("--device", default="cpu", help="device for --checkpoint models (cpu, cuda; "
+                   "default: cpu)")
     p.add_argument("--foreground", nargs="?", const=True, default=None, metavar="F.png",
                    help="also write the estimated foreground colours (single image: to F.png, "
                    "or <ALPHA stem>_fg.png when no name is given; batch: <stem>_fg.png)")

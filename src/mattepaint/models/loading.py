@@ -7,7 +7,8 @@ A checkpoint (written by ``mattepaint.train.checkpoint``) is a ``torch.save`` di
 
 :func:`load_model` rebuilds the model from the registry with the stored name and params and
 loads the weights strictly; :func:`load_inpainter` wraps an inpainting checkpoint as a
-:class:`~mattepaint.methods.Inpainter` using the input transform it was trained with.
+:class:`~mattepaint.methods.Inpainter` using the input transform it was trained with, and
+:func:`load_matter` a matting checkpoint as a :class:`~mattepaint.methods.Matter`.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ import torch
 from torch import nn
 
 from mattepaint.models.inpainter import ModelInpainter
+from mattepaint.models.matter import ModelMatter
 from mattepaint.models.registry import build_model, model_task
 
-__all__ = ["CHECKPOINT_FORMAT", "load_checkpoint", "load_inpainter", "load_model"]
+__all__ = ["CHECKPOINT_FORMAT", "load_checkpoint", "load_inpainter", "load_matter", "load_model"]
 
 CHECKPOINT_FORMAT = "mattepaint-checkpoint-v1"
 
@@ -155,3 +157,30 @@ def load_inpainter(
     return ModelInpainter(
         model, name=f"checkpoint:{path.name}", device=device, input_transform=transform
     )
+
+
+def load_matter(checkpoint_path: str | Path, device: str | torch.device = "cpu") -> ModelMatter:
+    """Load a matting checkpoint as a :class:`~mattepaint.methods.Matter`.
+
+    The model is rebuilt as in :func:`load_model` and wrapped in
+    :class:`~mattepaint.models.matter.ModelMatter` (padding, trimap clamping; ``needs`` comes from
+    the model); the name is ``"checkpoint:<file name>"``. The task is the checkpoint's "task"
+    entry, or the registered task of its model when the entry is missing.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: not a mattepaint checkpoint, or it holds a model of another task.
+    """
+    path = Path(checkpoint_path)
+    ckpt = load_checkpoint(path)
+    task = ckpt.get("task")
+    if not isinstance(task, str):
+        try:
+            task = model_task(ckpt["model"]["name"])
+        except ValueError as exc:
+            raise ValueError(f"{path}: {exc}") from None
+    if task != "matting":
+        article = "an" if task[:1] in ("a", "e", "i", "o", "u") else "a"
+        raise ValueError(f"checkpoint {path} holds {article} {task} model, not a matting model")
+    model = _build(path, ckpt, device)
+    return ModelMatter(model, name=f"checkpoint:{path.name}", device=device)

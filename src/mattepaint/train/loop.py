@@ -1,7 +1,8 @@
 """The training loop: one function, :func:`train`, that reads top to bottom.
 
     setup:  distributed -> run dir + config.yaml -> seeding -> task, data -> model(s),
-            optimisers, schedulers, scalers -> resume -> DDP wrappers -> logger, checkpoints
+            optimisers, schedulers, scalers -> init_from or resume -> DDP wrappers -> logger,
+            checkpoints
     loop:   for each step (a generator step):
               n_critic times (only with a discriminator), each on its own batch:
                   forward G (no grad) -> critic terms -> non-finite check -> backward -> clip
@@ -221,7 +222,9 @@ def _train(
     scaler_d = torch.amp.GradScaler(device.type) if use_scaler and gan else None
     critic_channels = getattr(disc, "in_channels", 3) if gan else 3
 
-    # ---------------------------------------------------------------- resume
+    # ---------------------------------------------------------------- init_from / resume
+    if checkpoint is None and config.model.init_from:
+        _init_from(model, config.model.init_from, is_main)
     step, best_value = 0, None
     guard = _NonFiniteGuard(run_cfg.max_nonfinite, run_dir / "checkpoints" / "last.pt")
     if checkpoint is not None:
@@ -547,6 +550,30 @@ def _check_config(config: Config) -> None:
         raise ConfigError(
             f"run.best_metric: expected one of {', '.join(valid_best)}, got {run.best_metric!r}"
         )
+
+
+def _init_from(model: nn.Module, path_text: str, is_main: bool) -> None:
+    """Load the "model_state" of the checkpoint ``model.init_from`` into ``model`` before
+    training (not when resuming): ``load_state_dict(strict=False)``; weights whose shape does not
+    fit are skipped. Missing, unexpected and skipped keys are logged (a warning), not fatal, so
+    a stage of a multi-stage training (e.g. seed 001's late fusion) can start from the last."""
+    path = expand_path(path_text)
+    state = ckpt_io.load_checkpoint(path)["model_state"]
+    own = model.state_dict()
+    mismatched = [k for k, v in state.items() if k in own and own[k].shape != v.shape]
+    state = {k: v for k, v in state.items() if k not in mismatched}
+    result = model.load_state_dict(state, strict=False)
+    if not is_main:
+        return
+    loaded = len(state) - len(result.unexpected_keys)
+    log.info("model.init_from: loaded %d weight tensors from %s", loaded, path)
+    missing = [k for k in result.missing_keys if k not in mismatched]
+    for what, keys in (("missing (kept at their initial values)", missing),
+                       ("unexpected (ignored)", result.unexpected_keys),
+                       ("of another shape (skipped)", mismatched)):
+        if keys:
+            shown = ", ".join(keys[:8]) + (", ..." if len(keys) > 8 else "")
+            log.warning("model.init_from %s: %d keys %s: %s", path, len(keys), what, shown)
 
 
 def _total_steps(max_steps: int, epochs: int, steps_per_epoch: float) -> int:

@@ -28,6 +28,21 @@ adv            generator GAN loss of the discriminator on comp (``loss.gan``)   
 
 ``total = sum_k weight_k * term_k``. The "adv" term is added by the loop, which owns the
 discriminator (see :func:`mattepaint.train.loop.train`).
+
+Matting loss terms (:class:`MattingTask`; functions of :mod:`mattepaint.losses.matting`;
+``a`` = predicted alpha, ``alpha`` = true alpha, F / B = true foreground / background):
+
+===========  ===================================================================  ============
+name         formula                                                              reference
+===========  ===================================================================  ============
+alpha        charbonnier(a, alpha): mean sqrt((a - alpha)^2 + eps^2)               seed 000 (7)
+composition  charbonnier(a F + (1 - a) B, alpha F + (1 - alpha) B)                 seed 000 (8)
+laplacian    sum_i 2^i mean |Lap_i(a) - Lap_i(alpha)| (5-level pyramid)            Hou & Liu 2019
+gradient     mean |d_x (a - alpha)| + mean |d_y (a - alpha)|                       seed 001 L_g
+lf_fg        late fusion: mean over side outputs of CE + L_d + L_g on fg_prob      seed 001
+lf_bg        the same on bg_prob against 1 - alpha                                 seed 001
+lf_fusion    mean w |a - alpha|, w = 1 in the transition, 0.1 elsewhere            seed 001 L_u
+===========  ===================================================================  ============
 """
 
 from __future__ import annotations
@@ -37,15 +52,22 @@ from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
+from mattepaint.losses import matting as matting_losses
 from mattepaint.losses import reconstruction as rec
+from mattepaint.methods import apply_trimap
 from mattepaint.metrics import inpainting as metrics
+from mattepaint.metrics import matting as matting_metrics
+from mattepaint.train.checkpoint import unwrap
 from mattepaint.train.config import Config, ConfigError, expand_path
 
-__all__ = ["INPAINTING_TERMS", "InpaintingTask", "TASKS", "build_task"]
+__all__ = [
+    "INPAINTING_TERMS", "MATTING_TERMS", "TASKS", "InpaintingTask", "MattingTask", "build_task",
+]
 
 Batch = dict[str, Any]
 Outputs = dict[str, Tensor]
@@ -230,10 +252,326 @@ class InpaintingTask:
         return rows
 
 
-TASKS: dict[str, type[InpaintingTask]] = {"inpainting": InpaintingTask}
+MATTING_TERMS: tuple[str, ...] = (
+    "alpha", "composition", "laplacian", "gradient", "lf_fg", "lf_bg", "lf_fusion",
+)
+_MATTING_LOSS_PARAMS = {"charbonnier_eps": 1e-3, "laplacian_levels": 5}
+_MATTING_DATA_PARAMS = ("foregrounds", "trimap_width", "colour_jitter")
+_FOREGROUND_KINDS = ("rgba", "dim", "procedural")
+_FOREGROUND_KEYS = ("kind", "path", "count", "size", "seed")
 
 
-def build_task(config: Config) -> InpaintingTask:
+class _ItemSubset:
+    """The items ``indices`` of a foreground source (``__len__`` / ``load(i)``)."""
+
+    def __init__(self, source: Any, indices: list[int]) -> None:
+        self.source, self.indices = source, list(indices)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def load(self, index: int) -> Any:
+        return self.source.load(self.indices[index])
+
+    def __repr__(self) -> str:
+        return f"_ItemSubset({self.source!r}, {len(self.indices)} items)"
+
+
+def _split_items(n: int, val_fraction: float, seed: int, key: int) -> tuple[list[int], list[int]]:
+    """(train, val) item indices: ``max(1, round(n * val_fraction))`` held out (none when the
+    fraction is 0 or n < 2), chosen by ``default_rng([seed, key]).permutation(n)``; sorted."""
+    if val_fraction <= 0 or n < 2:
+        return list(range(n)), []
+    n_val = min(n - 1, max(1, round(n * val_fraction)))
+    order = np.random.default_rng([seed, key]).permutation(n)
+    return sorted(order[n_val:].tolist()), sorted(order[:n_val].tolist())
+
+
+class MattingTask:
+    """Supervised matting on synthetic composites ``C = alpha F + (1 - alpha) B``.
+
+    Data (:class:`mattepaint.data.matting.CompositeDataset`):
+
+    - foregrounds: ``data.params["foregrounds"]``, a list of sources ``{"kind": "rgba" | "dim" |
+      "procedural", "path": folder, "count": N}``: "rgba" = a folder of RGBA cut-outs
+      (``RGBACutoutSource``), "dim" = a Deep-Image-Matting style folder with fg/ and alpha/
+      (``DIMFolderSource``), "procedural" = ``ProceduralForegrounds(count, size, seed)`` (no
+      path; optional "size", default ``data.image_size``, and "seed", default ``run.seed``).
+      For files, "count" > 0 keeps the first N items (0 / absent = all).
+    - backgrounds: the images of ``data.train_dirs`` (the ``data.max_images`` first when > 0).
+    - ``data.params["trimap_width"]`` ([min, max] pixels of the trimap's unknown band) and
+      ``data.params["colour_jitter"]`` (bool) are passed to the dataset.
+
+    Validation: ``CompositeDataset(train=False)`` over held-out FOREGROUND ITEMS, a
+    ``data.val_fraction`` of every source (chosen by ``run.seed``; a single-item source stays in
+    training), composited on the backgrounds of ``data.val_dirs`` or, when empty, on a
+    ``data.val_fraction`` split of the training backgrounds (``split_files``); so validation
+    composites share neither foreground nor background with training. At most
+    ``data.max_val_images`` composites; no validation set when ``val_fraction`` is 0.
+
+    Model inputs follow ``model.needs``: "background" -> ``model(comp, background=bg)``,
+    "trimap" -> ``model(comp, trimap=trimap)``, "nothing" -> ``model(comp)``.
+
+    Loss terms: ``loss.weights`` names in :data:`MATTING_TERMS` (see the table in the module
+    docstring); ``loss.params``: "charbonnier_eps" (1e-3; 0 = L1 as in seed 000 eq. 8),
+    "laplacian_levels" (5). The lf_* terms need a late-fusion model (outputs "fg_prob" /
+    "bg_prob"). Losses are computed on the whole image, for every model kind.
+
+    Validation metrics (:mod:`mattepaint.metrics.matting`, per image, averaged): sad (/1000),
+    mse (x1e3), grad (/1000) and iou (alpha > 0.5). For trimap models the prediction first gets
+    the known trimap regions fixed (as at inference) and sad / mse / grad are summed over the
+    trimap's UNKNOWN region; for background / trimap-free models over the WHOLE image. iou is
+    always over the whole image.
+
+    Raises ConfigError at construction for unknown loss terms (listing the valid names),
+    loss.params or data.params keys, negative weights, an "adv" weight, or a discriminator.
+    """
+
+    name = "matting"
+    terms = MATTING_TERMS
+    metric_names: tuple[str, ...] = ("sad", "mse", "grad", "iou")
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        weights = config.loss.weights
+        unknown = [k for k in weights if k not in MATTING_TERMS]
+        if unknown:
+            raise ConfigError(
+                f"loss.weights: unknown term {unknown[0]!r} for the matting task; valid terms: "
+                f"{', '.join(MATTING_TERMS)}"
+            )
+        negative = {k: w for k, w in weights.items() if w < 0}
+        if negative:
+            raise ConfigError(f"loss.weights must be >= 0, got {negative}")
+        if not any(w > 0 for w in weights.values()):
+            raise ConfigError(f"loss.weights: at least one term needs a weight > 0, got {weights}")
+        if config.discriminator is not None:
+            raise ConfigError(
+                "the matting task trains without a discriminator; remove that section"
+            )
+        bad = [k for k in config.loss.params if k not in _MATTING_LOSS_PARAMS]
+        if bad:
+            raise ConfigError(
+                f"loss.params: unknown key {bad[0]!r} for the matting task; valid keys: "
+                f"{', '.join(_MATTING_LOSS_PARAMS)}"
+            )
+        bad = [k for k in config.data.params if k not in _MATTING_DATA_PARAMS]
+        if bad:
+            raise ConfigError(
+                f"data.params: unknown key {bad[0]!r} for the matting task; valid keys: "
+                f"{', '.join(_MATTING_DATA_PARAMS)}"
+            )
+        self.loss_params = {**_MATTING_LOSS_PARAMS, **config.loss.params}
+        self.weights = {k: float(w) for k, w in weights.items() if w != 0}
+        self._guide = "bg"  # the second sample column: "trimap" for trimap models (forward)
+
+    # ------------------------------------------------------------------ data
+
+    def _sources(self) -> list[Any]:
+        """The foreground sources of ``data.params["foregrounds"]`` (ConfigError when bad)."""
+        from mattepaint.data.matting import DIMFolderSource, RGBACutoutSource
+        from mattepaint.data.procedural import ProceduralForegrounds
+
+        specs = self.config.data.params.get("foregrounds")
+        if not isinstance(specs, list) or not specs:
+            raise ConfigError(
+                'data.params.foregrounds: list at least one source {"kind": rgba | dim | '
+                f'procedural, "path": ..., "count": N}}, got {specs!r}'
+            )
+        sources = []
+        for i, spec in enumerate(specs):
+            where = f"data.params.foregrounds[{i}]"
+            if not isinstance(spec, dict) or spec.get("kind") not in _FOREGROUND_KINDS:
+                raise ConfigError(
+                    f"{where}: expected a dict with kind one of {', '.join(_FOREGROUND_KINDS)}, "
+                    f"got {spec!r}"
+                )
+            extra = [k for k in spec if k not in _FOREGROUND_KEYS]
+            if extra:
+                raise ConfigError(
+                    f"{where}: unknown key {extra[0]!r}; valid keys: {', '.join(_FOREGROUND_KEYS)}"
+                )
+            count = spec.get("count", 0)
+            if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+                raise ConfigError(f"{where}.count must be an int >= 0, got {count!r}")
+            kind = spec["kind"]
+            if kind == "procedural":
+                if count < 1:
+                    raise ConfigError(f"{where}: a procedural source needs count >= 1, got {count}")
+                size = spec.get("size", self.config.data.image_size)
+                seed = spec.get("seed", self.config.run.seed)
+                sources.append(ProceduralForegrounds(count, size=size, seed=seed))
+                continue
+            if not spec.get("path"):
+                raise ConfigError(f"{where}: a {kind} source needs a 'path'")
+            path = expand_path(spec["path"])
+            source = RGBACutoutSource(path) if kind == "rgba" else DIMFolderSource(path)
+            if 0 < count < len(source):
+                source = _ItemSubset(source, list(range(count)))
+            sources.append(source)
+        return sources
+
+    def datasets(self) -> tuple[Dataset, Dataset | None]:
+        """(train, val) composite datasets; val is None without held-out data."""
+        from torch.utils.data import Subset
+
+        from mattepaint.data.inpainting import find_images, split_files
+        from mattepaint.data.matting import CompositeDataset
+
+        data = self.config.data
+        seed = self.config.run.seed
+        if not data.train_dirs:
+            raise ConfigError("data.train_dirs: list at least one background image folder")
+        backgrounds = find_images([expand_path(d) for d in data.train_dirs])
+        if data.val_dirs:
+            train_bgs = backgrounds
+            val_bgs = find_images([expand_path(d) for d in data.val_dirs])
+        else:
+            train_bgs, val_bgs = split_files(backgrounds, data.val_fraction, seed)
+        if data.max_images > 0:
+            train_bgs = train_bgs[: data.max_images]
+        train_sources, val_sources = [], []
+        for k, source in enumerate(self._sources()):
+            train_idx, val_idx = _split_items(len(source), data.val_fraction, seed, k)
+            train_sources.append(_ItemSubset(source, train_idx) if val_idx else source)
+            if val_idx:
+                val_sources.append(_ItemSubset(source, val_idx))
+        common: dict[str, Any] = {"size": data.image_size, "seed": seed}
+        if "trimap_width" in data.params:
+            common["trimap_width"] = tuple(data.params["trimap_width"])
+        if "colour_jitter" in data.params:
+            common["colour_jitter"] = bool(data.params["colour_jitter"])
+        train = CompositeDataset(train_sources, train_bgs, train=True, **common)
+        val = None
+        if val_sources and val_bgs:
+            val = CompositeDataset(val_sources, val_bgs, train=False, **common)
+            if 0 < data.max_val_images < len(val):
+                val = Subset(val, range(data.max_val_images))
+        return train, val
+
+    # ------------------------------------------------------------------ model step
+
+    def forward(self, model: nn.Module, batch: Batch) -> Outputs:
+        """The model's outputs (float32) given what it needs; "alpha" always, plus "foreground",
+        "fg_prob" / "bg_prob" (lists) and "beta" when the model predicts them."""
+        needs = getattr(unwrap(model), "needs", "nothing")
+        self._guide = "trimap" if needs == "trimap" else "bg"  # what sample_rows shows
+        comp = batch["comp"]
+        if needs == "background":
+            out = model(comp, background=batch["bg"])
+        elif needs == "trimap":
+            out = model(comp, trimap=batch["trimap"])
+        else:
+            out = model(comp)
+        outputs: Outputs = {}
+        for key, value in out.items():
+            if isinstance(value, (list, tuple)):
+                outputs[key] = [v.float() for v in value]
+            else:
+                outputs[key] = value.float()
+        return outputs
+
+    def losses(self, outputs: Outputs, batch: Batch) -> dict[str, Tensor]:
+        """The weighted matting terms and their weighted sum "total"."""
+        pred = outputs["alpha"]  # (B, 1, H, W)
+        alpha = batch["alpha"].float()
+        eps = float(self.loss_params["charbonnier_eps"])
+
+        def late_fusion(key: str) -> list[Tensor]:
+            if key not in outputs:
+                raise ConfigError(
+                    f"loss.weights: the lf_* terms need a late-fusion model (output {key!r}); "
+                    f"model {self.config.model.name!r} gives {', '.join(outputs)}"
+                )
+            return outputs[key]
+
+        compute: dict[str, Callable[[], Tensor]] = {
+            "alpha": lambda: matting_losses.charbonnier(pred, alpha, eps=eps),
+            "composition": lambda: matting_losses.composition_loss(
+                pred, alpha, batch["fg"].float(), batch["bg"].float(), eps=eps
+            ),
+            "laplacian": lambda: matting_losses.laplacian_loss(
+                pred, alpha, levels=int(self.loss_params["laplacian_levels"])
+            ),
+            "gradient": lambda: matting_losses.gradient_l1(pred, alpha),
+            "lf_fg": lambda: matting_losses.lf_branch_loss(late_fusion("fg_prob"), alpha),
+            "lf_bg": lambda: matting_losses.lf_branch_loss(late_fusion("bg_prob"), 1 - alpha),
+            "lf_fusion": lambda: matting_losses.fusion_loss(pred, alpha),
+        }
+        terms = {name: compute[name]() for name in self.weights}
+        terms["total"] = sum((self.weights[n] * v for n, v in terms.items()),
+                             start=pred.new_zeros(()))
+        return terms
+
+    def critic_inputs(
+        self, outputs: Outputs, batch: Batch, channels: int = 3
+    ) -> tuple[Tensor, Tensor]:
+        """Not used: the matting task has no discriminator (ConfigError)."""
+        raise ConfigError("the matting task trains without a discriminator")
+
+    # ------------------------------------------------------------------ evaluation
+
+    @torch.no_grad()
+    def validate(
+        self,
+        model: nn.Module,
+        batches: Iterable[Batch],
+        autocast: Callable[[], AbstractContextManager],
+    ) -> dict[str, float]:
+        """Mean sad, mse, grad, iou over the validation composites (see the class docstring
+        for the regions). The model is left in training mode."""
+        was_training = model.training
+        model.eval()
+        trimap_model = getattr(unwrap(model), "needs", "nothing") == "trimap"
+        sums = dict.fromkeys(self.metric_names, 0.0)
+        counts = dict.fromkeys(self.metric_names, 0)
+        try:
+            for batch in batches:
+                with autocast():
+                    pred = self.forward(model, batch)["alpha"].clamp(0, 1)  # (B, 1, H, W)
+                trimap = batch["trimap"].float()
+                if trimap_model:
+                    pred = apply_trimap(pred, trimap)
+                preds = pred[:, 0].cpu().numpy().astype(np.float64)  # (B, H, W)
+                gts = batch["alpha"][:, 0].float().cpu().numpy().astype(np.float64)
+                trimaps = trimap[:, 0].cpu().numpy()
+                for p, g, t in zip(preds, gts, trimaps):
+                    region = "unknown" if trimap_model and bool((t == 0.5).any()) else "all"
+                    if trimap_model and region == "all":
+                        continue  # no unknown pixel: nothing to evaluate for a trimap model
+                    region_t = t if region == "unknown" else None
+                    values = {
+                        "sad": matting_metrics.sad(p, g, region_t, region=region),
+                        "mse": matting_metrics.mse(p, g, region_t, region=region),
+                        "grad": matting_metrics.gradient_error(p, g, region_t, region=region),
+                        "iou": matting_metrics.alpha_iou(p, g, threshold=0.5),
+                    }
+                    for name, value in values.items():
+                        sums[name] += value
+                        counts[name] += 1
+        finally:
+            model.train(was_training)
+        return {k: sums[k] / counts[k] if counts[k] else math.nan for k in self.metric_names}
+
+    def sample_rows(self, outputs: Outputs, batch: Batch, n: int = 4) -> list[list[Tensor]]:
+        """Rows ``[comp | trimap (trimap models) or background | predicted alpha | true alpha]``
+        of (3, H, W) images for the first ``n`` samples of the batch."""
+        rows = []
+        for i in range(min(n, batch["comp"].shape[0])):
+            guide = batch[self._guide][i]
+            rows.append([
+                batch["comp"][i].float(),
+                guide.float().expand(3, -1, -1),
+                outputs["alpha"][i].float().clamp(0, 1).expand(3, -1, -1),
+                batch["alpha"][i].float().expand(3, -1, -1),
+            ])
+        return rows
+
+
+TASKS: dict[str, type] = {"inpainting": InpaintingTask, "matting": MattingTask}
+
+
+def build_task(config: Config) -> InpaintingTask | MattingTask:
     """The task of ``config.data.task`` (ConfigError listing the valid tasks otherwise)."""
     if config.data.task not in TASKS:
         raise ConfigError(

@@ -1,0 +1,97 @@
+"""Wrap a learned matting model as a :class:`mattepaint.methods.Matter`.
+
+The wrapper does what the model itself does not: input checks against what the model ``needs``,
+padding to the model's ``size_multiple`` (reflect, or replicate for tiny images), eval mode and
+``torch.no_grad``, cropping back, clamping to [0, 1], and fixing the known trimap regions
+(:func:`mattepaint.methods.apply_trimap`) for trimap models, so alpha is exactly 0 / 1 where the
+trimap says background / foreground. Build one from a checkpoint with
+:func:`mattepaint.models.loading.load_matter`.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from mattepaint.methods import MatteResult, apply_trimap, check_matte_inputs
+from mattepaint.models.inpainter import pad_to_multiple
+
+__all__ = ["ModelMatter"]
+
+_NEEDS = ("trimap", "background", "nothing")
+
+
+class ModelMatter:
+    """A :class:`~mattepaint.methods.Matter` around a registered matting model.
+
+    Args:
+        model: a matting model (``forward(image, *, background=None, trimap=None) -> {"alpha":
+            (B, 1, H, W), optionally "foreground": (B, 3, H, W)}``, attributes ``needs`` and
+            ``size_multiple``); it is moved to ``device`` and put in eval mode.
+        name: the method name reported downstream (e.g. "checkpoint:last.pt").
+        device: where the model runs; inputs are moved there and the results back.
+
+    Attributes: ``name``, ``needs`` (the model's: "trimap", "background" or "nothing"),
+    ``size_multiple``, ``device``, ``model``.
+
+    Call: ``matter(image (B, 3, H, W) in [0, 1], *, trimap (B, 1, H, W) | None, background
+    (B, 3, H, W) | None) -> MatteResult``: image (and the input the model needs) padded at the
+    bottom / right to multiples of ``size_multiple``, the model run, the result cropped back to
+    H x W and clamped to [0, 1]; for trimap models alpha = 0 where trimap == 0 and 1 where
+    trimap == 1 exactly (:func:`~mattepaint.methods.apply_trimap`). ``foreground`` is the model's
+    (B, 3, H, W) estimate when it predicts one, else None. Outputs have image's dtype and device.
+    Inputs the model does not need are ignored (not passed to it). Any H, W work.
+    """
+
+    def __init__(self, model: nn.Module, *, name: str, device: str | torch.device = "cpu") -> None:
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"model must be a torch nn.Module, got {type(model).__name__}")
+        needs = getattr(model, "needs", None)
+        if needs not in _NEEDS:
+            raise ValueError(
+                f"model.needs must be one of {', '.join(_NEEDS)}, got {needs!r} "
+                f"({type(model).__name__} is not a matting model?)"
+            )
+        multiple = getattr(model, "size_multiple", 1)
+        if isinstance(multiple, bool) or not isinstance(multiple, int) or multiple < 1:
+            raise ValueError(f"model.size_multiple must be a positive int, got {multiple!r}")
+        self.name = name
+        self.needs = needs
+        self.size_multiple = multiple
+        self.device = torch.device(device)
+        self.model = model.to(self.device).eval()
+
+    def __repr__(self) -> str:
+        return (
+            f"ModelMatter(name={self.name!r}, model={type(self.model).__name__}, "
+            f"needs={self.needs!r}, device={str(self.device)!r})"
+        )
+
+    def __call__(
+        self, image: Tensor, *, trimap: Tensor | None = None, background: Tensor | None = None
+    ) -> MatteResult:
+        check_matte_inputs(image, trimap, background, self.needs, self.name)
+        self.model.eval()  # in case someone switched it back to training mode
+        kwargs: dict[str, Tensor] = {}
+        if self.needs == "trimap":
+            kwargs["trimap"] = self._prepare(trimap)  # (B, 1, H', W')
+        elif self.needs == "background":
+            kwargs["background"] = self._prepare(background)  # (B, 3, H', W')
+        x, (h, w) = pad_to_multiple(self._to_device(image), self.size_multiple)  # (B, 3, H', W')
+        with torch.no_grad():
+            out = self.model(x, **kwargs)
+        alpha = out["alpha"][..., :h, :w].float().clamp(0, 1)  # (B, 1, H, W)
+        alpha = alpha.to(device=image.device, dtype=image.dtype)
+        if self.needs == "trimap":
+            alpha = apply_trimap(alpha, trimap.to(device=image.device, dtype=image.dtype))
+        foreground = out.get("foreground")
+        if foreground is not None:
+            foreground = foreground[..., :h, :w].float().clamp(0, 1)  # (B, 3, H, W)
+            foreground = foreground.to(device=image.device, dtype=image.dtype)
+        return MatteResult(alpha=alpha, foreground=foreground)
+
+    def _to_device(self, x: Tensor) -> Tensor:
+        return x.to(device=self.device, dtype=torch.float32)
+
+    def _prepare(self, x: Tensor) -> Tensor:
+        return pad_to_multiple(self._to_device(x), self.size_multiple)[0]
