@@ -125,6 +125,29 @@ def load_model(
     return _build(path, ckpt, device), ckpt
 
 
+def _load_task_checkpoint(path: Path, expected: str) -> dict[str, Any]:
+    """Read a checkpoint and check that it holds a model of the ``expected`` task (the
+    checkpoint's "task" entry, or the registered task of its model when the entry is missing)."""
+    ckpt = load_checkpoint(path)
+    task = ckpt.get("task")
+    if not isinstance(task, str):
+        try:
+            task = model_task(ckpt["model"]["name"])
+        except ValueError as exc:
+            raise ValueError(f"{path}: {exc}") from None
+    if task != expected:
+        raise ValueError(
+            f"checkpoint {path} holds {article_of(task)} {task} model, not {article_of(expected)} "
+            f"{expected} model"
+        )
+    return ckpt
+
+
+def article_of(word: str) -> str:
+    """'an' before a vowel, else 'a'."""
+    return "an" if word[:1] in ("a", "e", "i", "o", "u") else "a"
+
+
 def load_inpainter(
     checkpoint_path: str | Path, device: str | torch.device = "cpu"
 ) -> ModelInpainter:
@@ -139,15 +162,7 @@ def load_inpainter(
         ValueError: not a mattepaint checkpoint, or it holds a model of another task.
     """
     path = Path(checkpoint_path)
-    ckpt = load_checkpoint(path)
-    task = ckpt.get("task")
-    if not isinstance(task, str):
-        try:
-            task = model_task(ckpt["model"]["name"])
-        except ValueError as exc:
-            raise ValueError(f"{path}: {exc}") from None
-    if task != "inpainting":
-        raise ValueError(f"checkpoint {path} holds a {task} model, not an inpainting model")
+    ckpt = _load_task_checkpoint(path, "inpainting")
     config = ckpt.get("config")
     data_config = config.get("data") if isinstance(config, dict) else None
     transform = "hole"
@@ -172,15 +187,6 @@ def load_matter(checkpoint_path: str | Path, device: str | torch.device = "cpu")
         ValueError: not a mattepaint checkpoint, or it holds a model of another task.
     """
     path = Path(checkpoint_path)
-    ckpt = load_checkpoint(path)
-    task = ckpt.get("task")
-    if not isinstance(task, str):
-        try:
-            task = model_task(ckpt["model"]["name"])
-        except ValueError as exc:
-            raise ValueError(f"{path}: {exc}") from None
-    if task != "matting":
-        article = "an" if task[:1] in ("a", "e", "i", "o", "u") else "a"
-        raise ValueError(f"checkpoint {path} holds {article} {task} model, not a matting model")
+    ckpt = _load_task_checkpoint(path, "matting")
     model = _build(path, ckpt, device)
     return ModelMatter(model, name=f"checkpoint:{path.name}", device=device)

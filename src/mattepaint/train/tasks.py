@@ -48,7 +48,7 @@ lf_fusion    mean w |a - alpha|, w = 1 in the transition, 0.1 elsewhere         
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -91,6 +91,24 @@ def to_device(batch: Batch, device: str | torch.device, channels_last: bool = Fa
     return out
 
 
+def check_loss_weights(weights: dict[str, float], terms: Sequence[str], task: str) -> None:
+    """loss.weights must name only ``terms`` of ``task``, be >= 0, and have one weight > 0.
+
+    Raises ConfigError naming the first unknown term and listing the valid ones.
+    """
+    unknown = [k for k in weights if k not in terms]
+    if unknown:
+        raise ConfigError(
+            f"loss.weights: unknown term {unknown[0]!r} for the {task} task; valid terms: "
+            f"{', '.join(terms)}"
+        )
+    negative = {k: w for k, w in weights.items() if w < 0}
+    if negative:
+        raise ConfigError(f"loss.weights must be >= 0, got {negative}")
+    if not any(w > 0 for w in weights.values()):
+        raise ConfigError(f"loss.weights: at least one term needs a weight > 0, got {weights}")
+
+
 class InpaintingTask:
     """Self-supervised inpainting: image folders, generated holes, reconstruction (+ GAN) loss.
 
@@ -114,17 +132,7 @@ class InpaintingTask:
     def __init__(self, config: Config) -> None:
         self.config = config
         weights = config.loss.weights
-        unknown = [k for k in weights if k not in INPAINTING_TERMS]
-        if unknown:
-            raise ConfigError(
-                f"loss.weights: unknown term {unknown[0]!r} for the inpainting task; valid "
-                f"terms: {', '.join(INPAINTING_TERMS)}"
-            )
-        negative = {k: w for k, w in weights.items() if w < 0}
-        if negative:
-            raise ConfigError(f"loss.weights must be >= 0, got {negative}")
-        if not any(w > 0 for w in weights.values()):
-            raise ConfigError(f"loss.weights: at least one term needs a weight > 0, got {weights}")
+        check_loss_weights(weights, INPAINTING_TERMS, "inpainting")
         if weights.get("adv", 0) > 0 and config.discriminator is None:
             raise ConfigError("loss.weights.adv > 0 needs a discriminator section")
         bad = [k for k in config.loss.params if k not in _LOSS_PARAMS]
@@ -334,17 +342,7 @@ class MattingTask:
     def __init__(self, config: Config) -> None:
         self.config = config
         weights = config.loss.weights
-        unknown = [k for k in weights if k not in MATTING_TERMS]
-        if unknown:
-            raise ConfigError(
-                f"loss.weights: unknown term {unknown[0]!r} for the matting task; valid terms: "
-                f"{', '.join(MATTING_TERMS)}"
-            )
-        negative = {k: w for k, w in weights.items() if w < 0}
-        if negative:
-            raise ConfigError(f"loss.weights must be >= 0, got {negative}")
-        if not any(w > 0 for w in weights.values()):
-            raise ConfigError(f"loss.weights: at least one term needs a weight > 0, got {weights}")
+        check_loss_weights(weights, MATTING_TERMS, "matting")
         if config.discriminator is not None:
             raise ConfigError(
                 "the matting task trains without a discriminator; remove that section"
