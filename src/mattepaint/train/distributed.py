@@ -102,9 +102,20 @@ def init_distributed(device: str = "cpu") -> DistInfo:
 
 
 def cleanup_distributed(info: DistInfo) -> None:
-    """Destroy the process group if :func:`init_distributed` created it."""
+    """Destroy the process group if :func:`init_distributed` created it.
+
+    Every rank first waits for the others and drops the DDP wrappers (their reducers hold gloo
+    state): destroying the group while a peer still talks, or while a reducer is alive, can abort
+    the process at exit ("terminate called without an active exception").
+    """
     if info.initialized_here and dist.is_initialized():
-        dist.destroy_process_group()
+        import gc
+
+        gc.collect()  # free DDP wrappers kept alive by reference cycles of the training frame
+        try:
+            dist.barrier()
+        finally:
+            dist.destroy_process_group()
 
 
 def barrier(info: DistInfo) -> None:
