@@ -93,7 +93,7 @@ def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
 
 
 class CheckpointManager:
-    """Writes ``step_XXXXXXX.pt`` + ``last.pt``, prunes to the newest ``keep_last`` step files,
+    """Writes ``step_NNNNNNN.pt`` + ``last.pt``, prunes to the newest ``keep_last`` step files,
     and keeps ``best.pt`` for the best value of one validation metric.
 
     Inputs:

@@ -120,8 +120,8 @@ def train(
         max_steps: overrides ``run.max_steps`` (e.g. to extend a finished run).
         progress: overrides ``run.progress`` (the bar is only drawn on a terminal).
     Outputs: the run folder:
-        config.yaml, metrics.csv, metrics.jsonl, tb/, samples/step_XXXXXXX.png,
-        checkpoints/{step_XXXXXXX,last,best}.pt, curves.png.
+        config.yaml, metrics.csv, metrics.jsonl, tb/, samples/step_NNNNNNN.png,
+        checkpoints/{step_NNNNNNN,last,best}.pt, curves.png.
     Raises:
         ConfigError: an invalid or inconsistent config (or a resume with a changed one).
         FileExistsError: ``run.out_dir`` already holds a run and ``resume`` was not given.
@@ -713,7 +713,7 @@ def _first_batch(dataset: Dataset, batch_size: int, device: torch.device,
 def _save_samples(task: Any, model: nn.Module, batch: dict[str, Any],
                   autocast: Callable[[], contextlib.AbstractContextManager], run_dir: Path,
                   step: int, logger: MetricLogger) -> None:
-    """samples/step_XXXXXXX.png: rows input | mask | prediction | ground truth (+ TensorBoard)."""
+    """samples/step_NNNNNNN.png: rows input | mask | prediction | ground truth (+ TensorBoard)."""
     was_training = model.training
     model.eval()
     try:

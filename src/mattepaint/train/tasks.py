@@ -50,6 +50,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -63,7 +64,7 @@ from mattepaint.methods import apply_trimap
 from mattepaint.metrics import inpainting as metrics
 from mattepaint.metrics import matting as matting_metrics
 from mattepaint.train.checkpoint import unwrap
-from mattepaint.train.config import Config, ConfigError, expand_path
+from mattepaint.train.config import Config, ConfigError, DataConfig, expand_path
 
 __all__ = [
     "INPAINTING_TERMS", "MATTING_TERMS", "TASKS", "InpaintingTask", "MattingTask", "build_task",
@@ -109,6 +110,24 @@ def check_loss_weights(weights: dict[str, float], terms: Sequence[str], task: st
         raise ConfigError(f"loss.weights: at least one term needs a weight > 0, got {weights}")
 
 
+def train_val_images(data: DataConfig, seed: int, what: str) -> tuple[list[Path], list[Path]]:
+    """The training and validation image files of ``data``: ``train_dirs`` (at most
+    ``max_images`` of them) and ``val_dirs``, or a ``val_fraction`` split of ``train_dirs``
+    (chosen by ``seed``) when ``val_dirs`` is empty. ``what`` names the images in errors."""
+    from mattepaint.data.inpainting import find_images, split_files
+
+    if not data.train_dirs:
+        raise ConfigError(f"data.train_dirs: list at least one {what} folder")
+    files = find_images([expand_path(d) for d in data.train_dirs])
+    if data.val_dirs:
+        train_files, val_files = files, find_images([expand_path(d) for d in data.val_dirs])
+    else:
+        train_files, val_files = split_files(files, data.val_fraction, seed)
+    if data.max_images > 0:
+        train_files = train_files[: data.max_images]
+    return train_files, val_files
+
+
 class InpaintingTask:
     """Self-supervised inpainting: image folders, generated holes, reconstruction (+ GAN) loss.
 
@@ -148,19 +167,11 @@ class InpaintingTask:
 
     def datasets(self) -> tuple[Dataset, Dataset | None]:
         """(train, val) datasets; val is None when there is no validation image."""
-        from mattepaint.data.inpainting import InpaintingDataset, find_images, split_files
+        from mattepaint.data.inpainting import InpaintingDataset
 
         data = self.config.data
         seed = self.config.run.seed
-        if not data.train_dirs:
-            raise ConfigError("data.train_dirs: list at least one image folder")
-        files = find_images([expand_path(d) for d in data.train_dirs])
-        if data.val_dirs:
-            train_files, val_files = files, find_images([expand_path(d) for d in data.val_dirs])
-        else:
-            train_files, val_files = split_files(files, data.val_fraction, seed)
-        if data.max_images > 0:
-            train_files = train_files[: data.max_images]
+        train_files, val_files = train_val_images(data, seed, "image")
         if data.max_val_images > 0:
             val_files = val_files[: data.max_val_images]
         common = dict(
@@ -413,21 +424,11 @@ class MattingTask:
         """(train, val) composite datasets; val is None without held-out data."""
         from torch.utils.data import Subset
 
-        from mattepaint.data.inpainting import find_images, split_files
         from mattepaint.data.matting import CompositeDataset
 
         data = self.config.data
         seed = self.config.run.seed
-        if not data.train_dirs:
-            raise ConfigError("data.train_dirs: list at least one background image folder")
-        backgrounds = find_images([expand_path(d) for d in data.train_dirs])
-        if data.val_dirs:
-            train_bgs = backgrounds
-            val_bgs = find_images([expand_path(d) for d in data.val_dirs])
-        else:
-            train_bgs, val_bgs = split_files(backgrounds, data.val_fraction, seed)
-        if data.max_images > 0:
-            train_bgs = train_bgs[: data.max_images]
+        train_bgs, val_bgs = train_val_images(data, seed, "background image")
         train_sources, val_sources = [], []
         for k, source in enumerate(self._sources()):
             train_idx, val_idx = _split_items(len(source), data.val_fraction, seed, k)
