@@ -5,11 +5,24 @@ reconstruction.py: l1, mse (optionally weighted), masked_l1, hole_l1, valid_l1, 
     discounted_l1 (Yu et al. 2018, DeepFill v1).
 adversarial.py: d_loss / g_loss for "nsgan", "hinge", "wgan_gp" and gradient_penalty
     (Gulrajani et al. 2017; masked as in DeepFill v1).
+perceptual.py: VGGFeatures (frozen VGG16 pool1-pool3 from a local weights file), perceptual_loss,
+    gram_matrix, style_loss, liu_perceptual (Liu et al. 2018), feature_matching_loss.
 
 The training task combines them into a dict of named terms plus "total".
 """
 
 from mattepaint.losses.adversarial import GAN_KINDS, d_loss, g_loss, gradient_penalty
+from mattepaint.losses.perceptual import (
+    LIU_LAYERS,
+    LIU_WEIGHTS,
+    VGGFeatures,
+    feature_matching_loss,
+    gram_matrix,
+    liu_perceptual,
+    perceptual_loss,
+    sequential_features,
+    style_loss,
+)
 from mattepaint.losses.reconstruction import (
     discounted_l1,
     hole_l1,
@@ -24,6 +37,15 @@ from mattepaint.losses.reconstruction import (
 
 __all__ = [
     "GAN_KINDS",
+    "LIU_LAYERS",
+    "LIU_WEIGHTS",
+    "VGGFeatures",
+    "feature_matching_loss",
+    "gram_matrix",
+    "liu_perceptual",
+    "perceptual_loss",
+    "sequential_features",
+    "style_loss",
     "d_loss",
     "discounted_l1",
     "g_loss",

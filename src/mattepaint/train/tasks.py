@@ -23,11 +23,21 @@ valid_l1       mean over valid pixels |pred - image|                            
 hole_mse       mean over hole pixels (pred - image)^2                            Pathak 2016
 tv             total variation of comp on the 1-px dilated hole                  Liu 2018
 discounted_l1  hole L1 weighted by gamma^dist (``loss.params.discount_gamma``)    Yu 2018
+perceptual     sum_p mean|phi_p(pred) - phi_p(image)| + the same for comp         Liu 2018
+style_out      sum_p mean|gram(phi_p(pred)) - gram(phi_p(image))|                 Liu 2018
+style_comp     sum_p mean|gram(phi_p(comp)) - gram(phi_p(image))|                 Liu 2018
 adv            generator GAN loss of the discriminator on comp (``loss.gan``)     Goodfellow 2014
+coarse_<term>  <term> (a pixel term above) on the first stage of a two-stage      Yu 2018
+               model (DeepFill v1's coarse output), e.g. coarse_discounted_l1
 =============  ================================================================  =============
 
 ``total = sum_k weight_k * term_k``. The "adv" term is added by the loop, which owns the
-discriminator (see :func:`mattepaint.train.loop.train`).
+discriminator (see :func:`mattepaint.train.loop.train`). phi_p are the VGG16 pool1..pool3
+features of :class:`mattepaint.losses.perceptual.VGGFeatures`, loaded from
+``loss.params.vgg_weights`` (a local file: a torchvision vgg16 state dict or the safetensors file
+of ``../shared/data/weights``); a perceptual or style weight without that file stops the run at
+start. Liu et al.'s total is ``{valid_l1: 1, hole_l1: 6, perceptual: 0.05, style_out: 120,
+style_comp: 120, tv: 0.1}``.
 
 Matting loss terms (:class:`MattingTask`; functions of :mod:`mattepaint.losses.matting`;
 ``a`` = predicted alpha, ``alpha`` = true alpha, F / B = true foreground / background):
@@ -73,10 +83,14 @@ __all__ = [
 Batch = dict[str, Any]
 Outputs = dict[str, Tensor]
 
-INPAINTING_TERMS: tuple[str, ...] = (
-    "l1", "mse", "hole_l1", "valid_l1", "hole_mse", "tv", "discounted_l1", "adv",
+_PIXEL_TERMS: tuple[str, ...] = (
+    "l1", "mse", "hole_l1", "valid_l1", "hole_mse", "tv", "discounted_l1",
 )
-_LOSS_PARAMS = {"discount_gamma": 0.9}  # loss.params names -> defaults
+_VGG_TERMS: tuple[str, ...] = ("perceptual", "style_out", "style_comp")
+INPAINTING_TERMS: tuple[str, ...] = (
+    *_PIXEL_TERMS, *_VGG_TERMS, "adv", *(f"coarse_{t}" for t in _PIXEL_TERMS),
+)
+_LOSS_PARAMS = {"discount_gamma": 0.9, "vgg_weights": ""}  # loss.params names -> defaults
 _SAMPLE_COLUMNS = ("input", "mask", "prediction", "ground truth")
 
 
@@ -137,7 +151,8 @@ class InpaintingTask:
     when empty, ``data.val_fraction`` held out by ``split_files`` (at most
     ``data.max_val_images``). ``data.params`` are the input transform's options (e.g.
     ``{"unit_size": 12}`` for "mosaic"). Validation metrics, on comp against the ground truth,
-    averaged over the validation images: psnr, ssim, hole_l1, mse
+    averaged over the validation images: psnr, ssim, hole_l1, mse, dice (seed 004's
+    2 sum(AB) / (sum A + sum B))
     (:mod:`mattepaint.metrics.inpainting`, images in [0, 1]).
 
     Raises ConfigError at construction for unknown loss terms (listing the valid names) or
@@ -146,7 +161,7 @@ class InpaintingTask:
 
     name = "inpainting"
     terms = INPAINTING_TERMS
-    metric_names: tuple[str, ...] = ("psnr", "ssim", "hole_l1", "mse")
+    metric_names: tuple[str, ...] = ("psnr", "ssim", "hole_l1", "mse", "dice")
 
     def __init__(self, config: Config) -> None:
         self.config = config
@@ -162,6 +177,12 @@ class InpaintingTask:
             )
         self.loss_params = {**_LOSS_PARAMS, **config.loss.params}
         self.weights = {k: float(w) for k, w in weights.items() if w != 0}
+        self.vgg: nn.Module | None = None
+        if any(name in self.weights for name in _VGG_TERMS):
+            from mattepaint.losses.perceptual import VGGFeatures
+
+            path = str(self.loss_params["vgg_weights"])
+            self.vgg = VGGFeatures(expand_path(path) if path else None)  # fails at start
 
     # ------------------------------------------------------------------ data
 
@@ -185,28 +206,58 @@ class InpaintingTask:
     # ------------------------------------------------------------------ model step
 
     def forward(self, model: nn.Module, batch: Batch) -> Outputs:
-        """pred = model(input, mask) (float32); comp = mask * pred + (1 - mask) * image."""
-        pred = model(batch["input"], batch["mask"]).float()  # (B, 3, H, W)
+        """pred = model(input, mask) (float32); comp = mask * pred + (1 - mask) * image.
+
+        A two-stage model (attribute ``stages``, e.g. DeepFill v1) is called with
+        ``return_stages=True``; its first stage comes back as outputs["coarse"]."""
         mask = batch["mask"]
-        comp = mask * pred + (1 - mask) * batch["image"]
-        return {"pred": pred, "comp": comp}
+        outputs: Outputs = {}
+        if getattr(unwrap(model), "stages", ()):
+            stages = model(batch["input"], mask, return_stages=True)
+            pred = stages["pred"].float()  # (B, 3, H, W)
+            outputs["coarse"] = stages["coarse"].float()  # (B, 3, H, W)
+        else:
+            pred = model(batch["input"], mask).float()  # (B, 3, H, W)
+        outputs["pred"] = pred
+        outputs["comp"] = mask * pred + (1 - mask) * batch["image"]
+        return outputs
 
     def losses(self, outputs: Outputs, batch: Batch) -> dict[str, Tensor]:
         """The weighted reconstruction terms (not "adv") and their weighted sum "total"."""
         pred, comp = outputs["pred"], outputs["comp"]
         image, mask = batch["image"].float(), batch["mask"].float()
-        compute: dict[str, Callable[[], Tensor]] = {
-            "l1": lambda: rec.l1(pred, image),
-            "mse": lambda: rec.mse(pred, image),
-            "hole_l1": lambda: rec.hole_l1(pred, image, mask),
-            "valid_l1": lambda: rec.valid_l1(pred, image, mask),
-            "hole_mse": lambda: rec.hole_mse(pred, image, mask),
-            "tv": lambda: rec.total_variation(comp, mask),
-            "discounted_l1": lambda: rec.discounted_l1(
-                pred, image, mask, gamma=self.loss_params["discount_gamma"]
-            ),
+        gamma = self.loss_params["discount_gamma"]
+
+        def pixel_terms(pred: Tensor, comp: Tensor) -> dict[str, Callable[[], Tensor]]:
+            return {
+                "l1": lambda: rec.l1(pred, image),
+                "mse": lambda: rec.mse(pred, image),
+                "hole_l1": lambda: rec.hole_l1(pred, image, mask),
+                "valid_l1": lambda: rec.valid_l1(pred, image, mask),
+                "hole_mse": lambda: rec.hole_mse(pred, image, mask),
+                "tv": lambda: rec.total_variation(comp, mask),
+                "discounted_l1": lambda: rec.discounted_l1(pred, image, mask, gamma=gamma),
+            }
+
+        compute = pixel_terms(pred, comp)
+        if any(name.startswith("coarse_") for name in self.weights):
+            if "coarse" not in outputs:
+                raise ConfigError(
+                    f"loss.weights: coarse_* terms need a two-stage model (e.g. deepfill_v1), "
+                    f"got {self.config.model.name!r}"
+                )
+            coarse = outputs["coarse"]
+            coarse_comp = mask * coarse + (1 - mask) * image
+            compute |= {f"coarse_{k}": v for k, v in pixel_terms(coarse, coarse_comp).items()}
+        terms = {
+            name: compute[name]() for name in self.weights if name != "adv" and name in compute
         }
-        terms = {name: compute[name]() for name in self.weights if name != "adv"}
+        if self.vgg is not None:
+            from mattepaint.losses.perceptual import liu_perceptual
+
+            self.vgg.to(pred.device)
+            vgg_terms = liu_perceptual(self.vgg, pred, comp, image)
+            terms |= {name: vgg_terms[name] for name in _VGG_TERMS if name in self.weights}
         total = sum((self.weights[name] * value for name, value in terms.items()),
                     start=pred.new_zeros(()))
         terms["total"] = total
@@ -236,7 +287,7 @@ class InpaintingTask:
         batches: Iterable[Batch],
         autocast: Callable[[], AbstractContextManager],
     ) -> dict[str, float]:
-        """Mean psnr, ssim, hole_l1, mse of comp vs the ground truth over all validation images
+        """Mean psnr, ssim, hole_l1, mse, dice of comp vs the ground truth over all validation images
         (hole_l1 over the images with a non-empty hole). The model is left in training mode."""
         was_training = model.training
         model.eval()
@@ -252,6 +303,7 @@ class InpaintingTask:
                     "ssim": metrics.ssim(comp, image),
                     "hole_l1": metrics.hole_l1(comp, image, mask),  # nan for empty holes
                     "mse": metrics.mse(comp, image),
+                    "dice": metrics.dice(comp, image),  # seed 004's overlap score
                 }
                 for name, value in values.items():
                     value = value[~torch.isnan(value)]
