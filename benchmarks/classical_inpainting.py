@@ -33,6 +33,7 @@ import platform
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -42,6 +43,10 @@ from mattepaint import io
 from mattepaint.batch import inpaint_folder
 from mattepaint.evaluate import InpaintingReport, evaluate_inpainting
 from mattepaint.masks import HOLE_RATIO_BUCKETS, resize_mask
+
+if TYPE_CHECKING:  # pragma: no cover
+    from mattepaint.methods import Inpainter
+    from mattepaint.metrics.lpips import LPIPS
 
 IMAGE_SOURCES = ("images/kodak24", "images/bsds500/test")
 MASK_SOURCE = "masks/nvidia_irregular_test"
@@ -82,18 +87,24 @@ def plan_cases(data: Path, n_cases: int, seed: int) -> list[dict[str, object]]:
         )
     per_bucket = -(-n_cases // n_buckets)  # ceil
     if any(len(files) < per_bucket for files in by_bucket):
-        _fail(f"--cases {n_cases} needs {per_bucket} masks per bucket; the data has fewer")
+        _fail(
+            f"--cases {n_cases} needs {per_bucket} masks per bucket; the data has fewer"
+        )
 
     rng = np.random.default_rng(seed)
     image_order: list[Path] = []
     while len(image_order) < n_cases:  # every image once before any is reused
         image_order += [images[i] for i in rng.permutation(len(images))]
-    mask_order = [[files[i] for i in rng.permutation(len(files))] for files in by_bucket]
+    mask_order = [
+        [files[i] for i in rng.permutation(len(files))] for files in by_bucket
+    ]
     return [
         {
             "case": f"case_{i:04d}",
             "image": image_order[i].relative_to(data).as_posix(),
-            "mask": mask_order[i % n_buckets][i // n_buckets].relative_to(data).as_posix(),
+            "mask": mask_order[i % n_buckets][i // n_buckets]
+            .relative_to(data)
+            .as_posix(),
             "source_bucket": i % n_buckets,
         }
         for i in range(n_cases)
@@ -125,14 +136,25 @@ def build_cases(
     case folder built with the same plan."""
     plan = plan_cases(data, n_cases, seed)
     cases = out / "cases"
-    images_dir, masks_dir, manifest = cases / "images", cases / "masks", cases / "manifest.csv"
+    images_dir, masks_dir, manifest = (
+        cases / "images",
+        cases / "masks",
+        cases / "manifest.csv",
+    )
     text = _manifest_text(plan, size)
-    if manifest.is_file() and manifest.read_text() == text and not overwrite:
-        if len(io.list_images(images_dir)) == n_cases and len(io.list_images(masks_dir)) == n_cases:
-            print(f"reusing the {n_cases} cases in {cases}")
-            return images_dir, masks_dir
+    if (
+        manifest.is_file()
+        and manifest.read_text() == text
+        and not overwrite
+        and len(io.list_images(images_dir)) == n_cases
+        and len(io.list_images(masks_dir)) == n_cases
+    ):
+        print(f"reusing the {n_cases} cases in {cases}")
+        return images_dir, masks_dir
     if cases.exists() and not overwrite:
-        _fail(f"{cases} exists and was built with other settings; pass --overwrite to rebuild it")
+        _fail(
+            f"{cases} exists and was built with other settings; pass --overwrite to rebuild it"
+        )
     keep = {str(row["case"]) for row in plan}
     for folder in (images_dir, masks_dir):
         remove_stale_cases(folder, keep)
@@ -147,6 +169,65 @@ def build_cases(
     return images_dir, masks_dir
 
 
+def run_method(
+    name: str,
+    method: str | Inpainter,
+    images_dir: Path,
+    masks_dir: Path,
+    out: Path,
+    *,
+    options: dict[str, object] | None = None,
+    lpips: LPIPS | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> tuple[InpaintingReport, dict[str, float]]:
+    """Inpaint every case with ``method`` into ``out/<name>/``, then evaluate the results.
+
+    Inputs:
+        name: the label of the method (folder and file names).
+        method: a registered method name or an :class:`~mattepaint.methods.Inpainter` (e.g. a
+            checkpoint loaded by :func:`mattepaint.models.loading.load_inpainter`).
+        images_dir, masks_dir: the cases of :func:`build_cases`.
+        out: the benchmark's output folder.
+        options: the method's keyword options (only with a method name).
+        lpips: an LPIPS model for the ``lpips`` column, or None.
+        overwrite: replace earlier results (stale ``case_NNNN.png`` files are removed first).
+        progress: draw progress bars on stderr.
+
+    Outputs:
+        (the report, timings ``{"inpaint_s", "inpaint_ms_per_image", "evaluate_s"}``); writes
+        ``out/<name>_eval.json``, ``out/<name>_eval.csv`` (per case) and ``out/<name>_summary.csv``.
+    """
+    n_cases = len(io.list_images(images_dir))
+    if overwrite:
+        remove_stale_cases(out / name, {p.stem for p in io.list_images(images_dir)})
+    start = time.perf_counter()
+    inpaint_folder(
+        images_dir,
+        masks_dir,
+        out / name,
+        method=method,
+        options=options,
+        overwrite=overwrite,
+        progress=progress,
+    )
+    inpaint_s = time.perf_counter() - start
+    start = time.perf_counter()
+    report = evaluate_inpainting(
+        out / name, images_dir, masks_dir, lpips=lpips, progress=progress
+    )
+    eval_s = time.perf_counter() - start
+    report.to_json(out / f"{name}_eval.json", overwrite=overwrite)
+    report.to_csv(out / f"{name}_eval.csv", overwrite=overwrite)
+    report.to_csv(out / f"{name}_summary.csv", overwrite=overwrite, table="summary")
+    timings = {
+        "inpaint_s": inpaint_s,
+        "inpaint_ms_per_image": 1000 * inpaint_s / max(n_cases, 1),
+        "evaluate_s": eval_s,
+    }
+    return report, timings
+
+
 def _comparison(reports: dict[str, InpaintingReport], key: str, fmt: str) -> object:
     from rich.table import Table
 
@@ -157,7 +238,9 @@ def _comparison(reports: dict[str, InpaintingReport], key: str, fmt: str) -> obj
         table.add_column(str(label), justify="right")
     for method, report in reports.items():
         values = {row["bucket"]: row[key] for row in report.summary}
-        cells = (format(values[label], fmt) if label in values else "-" for label in labels)
+        cells = (
+            format(values[label], fmt) if label in values else "-" for label in labels
+        )
         table.add_row(method, *cells)
     return table
 
@@ -167,18 +250,34 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--data", type=Path, default=Path("../shared/data"), help="real data folder"
     )
-    parser.add_argument("--cases", type=int, default=300, help="number of cases (default 300)")
-    parser.add_argument("--size", type=int, default=256, help="image side (default 256)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the case selection")
-    parser.add_argument("--out", type=Path, default=Path("results/bench_classical"))
-    parser.add_argument("--methods", default="telea,ns", help="comma-separated (default telea,ns)")
-    parser.add_argument("--with-biharmonic", action="store_true", help="also run biharmonic (slow)")
-    parser.add_argument("--radius", type=int, default=None, help="telea / ns radius option")
     parser.add_argument(
-        "--lpips", choices=("alex", "vgg", "none"), default="alex",
+        "--cases", type=int, default=300, help="number of cases (default 300)"
+    )
+    parser.add_argument(
+        "--size", type=int, default=256, help="image side (default 256)"
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of the case selection"
+    )
+    parser.add_argument("--out", type=Path, default=Path("results/bench_classical"))
+    parser.add_argument(
+        "--methods", default="telea,ns", help="comma-separated (default telea,ns)"
+    )
+    parser.add_argument(
+        "--with-biharmonic", action="store_true", help="also run biharmonic (slow)"
+    )
+    parser.add_argument(
+        "--radius", type=int, default=None, help="telea / ns radius option"
+    )
+    parser.add_argument(
+        "--lpips",
+        choices=("alex", "vgg", "none"),
+        default="alex",
         help="LPIPS backbone, weights from DATA/weights (default alex)",
     )
-    parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace existing outputs"
+    )
     parser.add_argument("--no-progress", dest="progress", action="store_false")
     args = parser.parse_args(argv)
 
@@ -211,30 +310,22 @@ def main(argv: list[str] | None = None) -> int:
             options = None
             if args.radius is not None and method != "biharmonic":
                 options = {"radius": args.radius}
-            if args.overwrite:
-                remove_stale_cases(args.out / method, {p.stem for p in io.list_images(images_dir)})
-            start = time.perf_counter()
-            inpaint_folder(
-                images_dir, masks_dir, args.out / method, method=method, options=options,
-                overwrite=args.overwrite, progress=args.progress,
+            report, timings[method] = run_method(
+                method,
+                method,
+                images_dir,
+                masks_dir,
+                args.out,
+                options=options,
+                lpips=lpips,
+                overwrite=args.overwrite,
+                progress=args.progress,
             )
-            inpaint_s = time.perf_counter() - start
-            start = time.perf_counter()
-            report = evaluate_inpainting(
-                args.out / method, images_dir, masks_dir, lpips=lpips, progress=args.progress
-            )
-            eval_s = time.perf_counter() - start
-            report.to_json(args.out / f"{method}_eval.json", overwrite=args.overwrite)
-            report.to_csv(args.out / f"{method}_eval.csv", overwrite=args.overwrite)
-            report.to_csv(
-                args.out / f"{method}_summary.csv", overwrite=args.overwrite, table="summary"
-            )
-            timings[method] = {
-                "inpaint_s": inpaint_s,
-                "inpaint_ms_per_image": 1000 * inpaint_s / args.cases,
-                "evaluate_s": eval_s,
-            }
             reports[method] = report
+            inpaint_s, eval_s = (
+                timings[method]["inpaint_s"],
+                timings[method]["evaluate_s"],
+            )
             title = f"{method}: {args.cases} cases, {args.size}x{args.size}"
             console.print(report.format_table(title=title))
             console.print(
@@ -250,7 +341,9 @@ def main(argv: list[str] | None = None) -> int:
         if lpips is not None:
             console.print(_comparison(reports, "lpips", ".4f"))
     run = {
-        "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+        "args": {
+            k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()
+        },
         "methods": methods,
         "timings": timings,
         "mattepaint": mattepaint.__version__,

@@ -1,0 +1,679 @@
+"""Benchmark trained inpainting models against Telea / NS on the classical benchmark's cases.
+
+The cases are those of ``benchmarks/classical_inpainting.py`` (same builder, same ``--seed`` 0,
+``--cases`` 300 and ``--size`` 256 by default), so the numbers line up with the README's classical
+table: Kodak24 + BSDS500 test photos, centre-cropped and resized to 256x256, each with an NVIDIA
+irregular mask (Liu et al., ECCV 2018), 50 per hole-ratio bucket. They are written to
+``OUT/cases/`` (reused when already there).
+
+Each ``--method`` (a registered classical method) and each ``--checkpoint NAME=PATH`` (a model
+trained with ``mattepaint train``, loaded by :func:`mattepaint.models.loading.load_inpainter`, so
+the checkpoint's input transform, e.g. "hole_ns", is applied as in training and pixels outside
+the hole are copied from the input) inpaints every case into ``OUT/NAME/``, and the results are
+evaluated by :func:`mattepaint.evaluate.evaluate_inpainting` (whole-image metrics of the
+composited output against the original).
+
+Printed, and written to ``OUT/tables.md`` as markdown:
+
+(a) per metric (PSNR, SSIM, hole L1, LPIPS), rows = methods, columns = the six hole-ratio buckets
+    and "all". PSNR in dB (data range 1), SSIM (Wang et al. 2004, 11x11 Gaussian), hole L1 = mean
+    |pred - gt| over the hole pixels on the [0, 1] scale, LPIPS v0.1 (``--lpips`` backbone).
+(b) the columns of seed 002's Table II (MSE, L1, PSNR, LPIPS, TV) over all cases. MSE, L1 and TV
+    are on the **0-255 scale** like seed 002 (Telea there: MSE 821.73, L1 9.66, TV 7.97):
+    ``MSE_255 = 255^2 * MSE_[0,1]``, ``L1_255 = 255 * L1_[0,1]``, ``TV_255 = 255 * TV_[0,1]``, means
+    over the whole 256x256 image (3 channels). TV is mattepaint's mean-normalised anisotropic
+    total variation of the output (:func:`mattepaint.metrics.inpainting.total_variation`); seed
+    002 does not state its normalisation, so compare TV between rows, not with the paper.
+(c) "beats telea?": for every other method and bucket, whether its PSNR is higher, its SSIM
+    higher and its LPIPS lower than Telea's on the same cases.
+(d) ``OUT/grid.png``: ``--grid`` cases spread over the hole ratios (rows), columns masked input
+    (holes white) | telea | each checkpoint | ground truth.
+
+Also written: ``OUT/<name>_eval.json`` / ``_eval.csv`` (per case) / ``_summary.csv`` (per bucket)
+for every method, and ``OUT/run.json`` (arguments, the methods and their checkpoints, wall time
+per method, the tables' numbers, library versions).
+
+Usage:
+    python benchmarks/deep_inpainting.py --data ../shared/data --cases 300 --size 256 \
+        --out results/bench_deep --method telea --method ns \
+        --checkpoint unet=runs/unet_hole_ns_irregular_small/checkpoints/best.pt \
+        [--lpips alex] [--grid 6] [--grid-cell 128] [--overwrite] [--device cpu]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import math
+import platform
+import re
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+import mattepaint
+from mattepaint import io
+from mattepaint.evaluate import OTHER_BUCKET, InpaintingReport
+from mattepaint.masks import HOLE_RATIO_BUCKETS, bucket_label
+
+
+def _load_classical() -> ModuleType:
+    """benchmarks/classical_inpainting.py as a module (benchmarks/ is not a package)."""
+    name = "classical_inpainting"
+    if name in sys.modules:
+        return sys.modules[name]
+    path = Path(__file__).resolve().with_name(f"{name}.py")
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+classical = _load_classical()
+_fail = classical._fail
+
+#: Per-bucket tables (a): (metric key, title, format, higher is better).
+BUCKET_METRICS: tuple[tuple[str, str, str, bool], ...] = (
+    ("psnr", "PSNR (dB)", ".2f", True),
+    ("ssim", "SSIM", ".4f", True),
+    ("hole_l1", "hole L1 ([0, 1] scale)", ".4f", False),
+    ("lpips", "LPIPS", ".4f", False),
+)
+#: Table II columns (b): (column, report key, factor to the 0-255 scale, format).
+TABLE2_COLUMNS: tuple[tuple[str, str, float, str], ...] = (
+    ("MSE", "mse", 255.0**2, ".2f"),
+    ("L1", "l1", 255.0, ".2f"),
+    ("PSNR", "psnr", 1.0, ".2f"),
+    ("LPIPS", "lpips", 1.0, ".4f"),
+    ("TV", "tv", 255.0, ".2f"),
+)
+RESERVED_NAMES = {"cases", "grid", "tables", "run"}
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+# --------------------------------------------------------------------------- methods
+
+
+@dataclass
+class Method:
+    """One row of the benchmark: a classical method name or a loaded checkpoint."""
+
+    name: str
+    kind: str  # "classical" or "checkpoint"
+    inpainter: Any  # the method name (classical) or a ModelInpainter
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def parse_checkpoint(spec: str) -> tuple[str, Path]:
+    """``NAME=PATH`` -> (NAME, PATH); a bare PATH is named after its run folder
+    (``runs/<run>/checkpoints/best.pt`` -> ``<run>``) or else the file stem."""
+    left, sep, right = spec.partition("=")
+    if sep and _NAME.match(left) and right:
+        return left, Path(right)
+    path = Path(spec)
+    if path.parent.name == "checkpoints" and path.parent.parent.name:
+        return path.parent.parent.name, path
+    return path.stem, path
+
+
+def load_methods(
+    names: list[str], checkpoints: list[str], device: str
+) -> tuple[list[Method], dict[str, float]]:
+    """Build every method before any work starts; a bad name or checkpoint stops the run.
+
+    Outputs: the methods in order (classical first) and the load time of each checkpoint (s).
+    """
+    from mattepaint.methods import get_inpainter
+    from mattepaint.models.loading import load_checkpoint, load_inpainter
+
+    methods: list[Method] = []
+    load_s: dict[str, float] = {}
+    for name in names:
+        try:
+            get_inpainter(name)
+        except ValueError as exc:
+            _fail(str(exc))
+        methods.append(Method(name, "classical", name, {"method": name}))
+    for spec in checkpoints:
+        name, path = parse_checkpoint(spec)
+        if not _NAME.match(name) or name in RESERVED_NAMES:
+            _fail(
+                f"bad checkpoint name {name!r} in --checkpoint {spec}: use NAME=PATH with "
+                f"letters, digits, '_', '.', '-' (not {', '.join(sorted(RESERVED_NAMES))})"
+            )
+        if name in {m.name for m in methods}:
+            _fail(
+                f"two methods are named {name!r}; give --checkpoint NAME=PATH another NAME"
+            )
+        if not path.is_file():
+            _fail(f"checkpoint not found: {path}")
+        start = time.perf_counter()
+        try:
+            inpainter = load_inpainter(path, device=device)
+            ckpt = load_checkpoint(path)
+        except (FileNotFoundError, ValueError, RuntimeError) as exc:
+            _fail(f"cannot load checkpoint {path}: {exc}")
+        load_s[name] = time.perf_counter() - start
+        config = ckpt.get("config") if isinstance(ckpt.get("config"), dict) else {}
+        info = {
+            "checkpoint": str(path),
+            "model": ckpt["model"]["name"],
+            "params": ckpt["model"].get("params") or {},
+            "input_transform": inpainter.input_transform,
+            "step": ckpt.get("step"),
+            "epoch": ckpt.get("epoch"),
+            "best": ckpt.get("best"),
+            "train_mask": (config.get("data") or {}).get("mask"),
+            "train_image_size": (config.get("data") or {}).get("image_size"),
+            "n_parameters": sum(p.numel() for p in inpainter.model.parameters()),
+        }
+        methods.append(Method(name, "checkpoint", inpainter, info))
+    return methods, load_s
+
+
+# --------------------------------------------------------------------------- tables
+
+
+@dataclass
+class TextTable:
+    """A table of already formatted cells, printable with rich and writable as markdown."""
+
+    title: str
+    headers: list[str]
+    rows: list[list[str]]
+    note: str = ""
+
+    def markdown(self) -> str:
+        lines = [f"**{self.title}**", ""]
+        lines.append("| " + " | ".join(self.headers) + " |")
+        lines.append("|" + "|".join("---" for _ in self.headers) + "|")
+        lines += ["| " + " | ".join(row) + " |" for row in self.rows]
+        if self.note:
+            lines += ["", self.note]
+        return "\n".join(lines) + "\n"
+
+    def rich(self) -> Any:
+        from rich.table import Table
+
+        table = Table(title=self.title, caption=self.note or None)
+        for index, header in enumerate(self.headers):
+            table.add_column(header, justify="left" if index == 0 else "right")
+        for row in self.rows:
+            table.add_row(*row)
+        return table
+
+
+def bucket_labels(reports: dict[str, InpaintingReport]) -> list[str]:
+    """The summary groups present in any report, in order: buckets, "other", "all"."""
+    present = {row["bucket"] for report in reports.values() for row in report.summary}
+    order = [bucket_label(i) for i in range(len(HOLE_RATIO_BUCKETS))] + [
+        OTHER_BUCKET,
+        "all",
+    ]
+    return [label for label in order if label in present]
+
+
+def _summary(report: InpaintingReport) -> dict[str, dict[str, Any]]:
+    return {row["bucket"]: row for row in report.summary}
+
+
+def _cell(value: Any, fmt: str) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if isinstance(value, float) and math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    return format(value, fmt)
+
+
+def bucket_tables(reports: dict[str, InpaintingReport]) -> list[TextTable]:
+    """(a) one table per metric: rows = methods, columns = buckets + all."""
+    labels = bucket_labels(reports)
+    first = _summary(next(iter(reports.values())))
+    counts = ", ".join(
+        f"{label}: {first[label]['count']}" for label in labels if label in first
+    )
+    tables = []
+    for key, title, fmt, higher in BUCKET_METRICS:
+        if not all(key in report.metrics for report in reports.values()):
+            continue
+        rows = []
+        for name, report in reports.items():
+            summary = _summary(report)
+            rows.append(
+                [name]
+                + [_cell(summary.get(label, {}).get(key), fmt) for label in labels]
+            )
+        better = "higher" if higher else "lower"
+        tables.append(
+            TextTable(
+                f"{title} per hole-ratio bucket ({better} is better)",
+                ["method", *labels],
+                rows,
+                note=f"cases per bucket: {counts}",
+            )
+        )
+    return tables
+
+
+def table2_values(reports: dict[str, InpaintingReport]) -> dict[str, dict[str, float]]:
+    """(b) seed 002 Table II numbers over all cases: MSE, L1, TV on the 0-255 scale."""
+    values: dict[str, dict[str, float]] = {}
+    for name, report in reports.items():
+        overall = _summary(report)["all"]
+        values[name] = {
+            column: float(overall[key]) * factor
+            for column, key, factor, _ in TABLE2_COLUMNS
+            if key in overall
+        }
+    return values
+
+
+def table2(reports: dict[str, InpaintingReport], n_cases: int, size: int) -> TextTable:
+    values = table2_values(reports)
+    columns = [c for c in TABLE2_COLUMNS if all(c[0] in v for v in values.values())]
+    rows = [
+        [name] + [_cell(values[name][column], fmt) for column, _, _, fmt in columns]
+        for name in reports
+    ]
+    return TextTable(
+        f"Seed 002 Table II columns, all {n_cases} cases ({size}x{size})",
+        ["method", *[c[0] for c in columns]],
+        rows,
+        note=(
+            "MSE, L1 and TV on the 0-255 scale (seed 002's Telea: MSE 821.73, L1 9.66, "
+            "PSNR 19.61, LPIPS 0.17, TV 7.97, on its own test images and ~128x128 square "
+            "holes, so compare the rows here with each other)."
+        ),
+    )
+
+
+def beats_telea(
+    reports: dict[str, InpaintingReport], reference: str = "telea"
+) -> dict[str, dict[str, dict[str, bool]]]:
+    """(c) ``{method: {bucket: {"psnr": bool, "ssim": bool, "lpips": bool}}}``: True where the
+    method is better than ``reference`` (PSNR, SSIM higher; LPIPS lower). Empty without the
+    reference."""
+    if reference not in reports:
+        return {}
+    ref = _summary(reports[reference])
+    labels = bucket_labels(reports)
+    out: dict[str, dict[str, dict[str, bool]]] = {}
+    for name, report in reports.items():
+        if name == reference:
+            continue
+        summary = _summary(report)
+        out[name] = {}
+        for label in labels:
+            if label not in summary or label not in ref:
+                continue
+            mine, theirs = summary[label], ref[label]
+            result = {
+                "psnr": bool(mine["psnr"] > theirs["psnr"]),
+                "ssim": bool(mine["ssim"] > theirs["ssim"]),
+            }
+            if "lpips" in mine and "lpips" in theirs:
+                result["lpips"] = bool(mine["lpips"] < theirs["lpips"])
+            out[name][label] = result
+    return out
+
+
+def beats_table(
+    reports: dict[str, InpaintingReport], reference: str = "telea"
+) -> TextTable | None:
+    beats = beats_telea(reports, reference)
+    if not beats:
+        return None
+    labels = bucket_labels(reports)
+    keys = [
+        k for k in ("psnr", "ssim", "lpips") if k in next(iter(beats.values()))["all"]
+    ]
+    names = {"psnr": "PSNR higher", "ssim": "SSIM higher", "lpips": "LPIPS lower"}
+    rows = []
+    for name, by_bucket in beats.items():
+        cells = []
+        for label in labels:
+            result = by_bucket.get(label)
+            cells.append(
+                "-"
+                if result is None
+                else " ".join("✓" if result[k] else "✗" for k in keys)
+            )
+        rows.append([name, *cells])
+    legend = " / ".join(names[k] for k in keys)
+    return TextTable(
+        f"Beats {reference}? ({legend})",
+        ["method", *labels],
+        rows,
+        note=f"Each cell: {legend} than {reference} on the same cases (✓ yes, ✗ no).",
+    )
+
+
+# --------------------------------------------------------------------------- grid
+
+
+def pick_grid_cases(report: InpaintingReport, n: int) -> list[dict[str, Any]]:
+    """``n`` cases spread over the hole ratios: the cases sorted by hole ratio, taken at the
+    quantiles ``(k + 0.5) / n`` (one per bucket for n = 6 and equal bucket sizes)."""
+    rows = sorted(report.rows, key=lambda row: (row["hole_ratio"], row["name"]))
+    n = min(n, len(rows))
+    picks = [rows[min(len(rows) - 1, int((k + 0.5) * len(rows) / n))] for k in range(n)]
+    seen: set[str] = set()
+    return [row for row in picks if not (row["name"] in seen or seen.add(row["name"]))]
+
+
+def _font(size: int) -> Any:
+    from PIL import ImageFont
+
+    try:
+        return ImageFont.load_default(size)
+    except TypeError:  # Pillow < 10.1: a fixed bitmap font
+        return ImageFont.load_default()
+
+
+def _fit_title(draw: Any, text: str, width: int, size: int) -> tuple[list[str], Any]:
+    """Lines and font for a column title: one line at the largest size (>= 10 px) that fits,
+    else two lines broken at a '_' / '-' / ' ' (>= 8 px), else one line cut with '…'."""
+    for s in range(size, 9, -1):
+        font = _font(s)
+        if draw.textlength(text, font=font) <= width:
+            return [text], font
+    cuts = [i + 1 for i, ch in enumerate(text[:-1]) if ch in "_- "]
+    if cuts:
+        cut = min(cuts, key=lambda i: abs(2 * i - len(text)))  # the most even split
+        lines = [text[:cut], text[cut:]]
+        for s in range(size - 2, 7, -1):
+            font = _font(s)
+            if all(draw.textlength(line, font=font) <= width for line in lines):
+                return lines, font
+    font = _font(8)
+    while len(text) > 1 and draw.textlength(text + "…", font=font) > width:
+        text = text[:-1]
+    return [text + "…"], font
+
+
+def _thumb(image: np.ndarray, cell: int) -> Any:
+    from PIL import Image
+
+    array = np.clip(np.round(image * 255), 0, 255).astype(np.uint8)
+    return Image.fromarray(array).resize((cell, cell), Image.Resampling.LANCZOS)
+
+
+def make_grid(
+    out: Path,
+    images_dir: Path,
+    masks_dir: Path,
+    cases: list[dict[str, Any]],
+    columns: list[str],
+    cell: int,
+) -> Path:
+    """Write ``out/grid.png``: rows = ``cases``, columns = masked input (holes white) | each of
+    ``columns`` (folders ``out/<name>/``) | ground truth, titled."""
+    from PIL import Image, ImageDraw
+
+    titles = ["masked input", *columns, "ground truth"]
+    pad, header = 4, 34
+    width = len(titles) * (cell + pad) + pad
+    height = header + len(cases) * (cell + pad) + pad
+    canvas = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(canvas)
+    for j, title in enumerate(titles):
+        lines, font = _fit_title(draw, title, cell, 14)
+        for k, line in enumerate(lines):
+            x = pad + j * (cell + pad) + (cell - draw.textlength(line, font=font)) / 2
+            y = 4 + k * 14 if len(lines) > 1 else 10
+            draw.text((x, y), line, fill="black", font=font)
+    label_font = _font(11)
+    gts = io.images_by_stem(images_dir, "ground truth")
+    masks = io.images_by_stem(masks_dir, "mask")
+    results = {c: io.images_by_stem(out / c, "result") for c in columns}
+    for i, case in enumerate(cases):
+        name = case["name"]
+        gt = io.load_image(gts[name])  # (H, W, 3)
+        mask = io.load_mask(masks[name], like=gt)  # (H, W) bool
+        masked = np.where(mask[..., None], 1.0, gt)  # holes white
+        tiles = [masked, *(io.load_image(results[c][name]) for c in columns), gt]
+        y = header + pad + i * (cell + pad)
+        for j, tile in enumerate(tiles):
+            canvas.paste(_thumb(tile, cell), (pad + j * (cell + pad), y))
+        label = f"{name}: {100 * case['hole_ratio']:.0f}% hole"
+        box = draw.textbbox((pad + 2, y + 2), label, font=label_font)
+        draw.rectangle(box, fill="black")
+        draw.text((pad + 2, y + 2), label, fill="white", font=label_font)
+    path = out / "grid.png"
+    with io.atomic_path(path, overwrite=True) as tmp:
+        canvas.save(tmp, format="PNG", optimize=True)
+    return path
+
+
+# --------------------------------------------------------------------------- main
+
+
+def _strict_json(value: Any) -> Any:
+    """``value`` with inf / nan floats as the strings "inf", "-inf", "nan" (strict JSON)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    if isinstance(value, dict):
+        return {str(k): _strict_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_strict_json(v) for v in value]
+    return value
+
+
+def _versions(device: str) -> dict[str, Any]:
+    import cv2
+    import torch
+
+    info: dict[str, Any] = {
+        "mattepaint": mattepaint.__version__,
+        "torch": str(torch.__version__),
+        "opencv": cv2.__version__,
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+        "machine": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "torch_threads": torch.get_num_threads(),
+        "device": device,
+    }
+    if device.startswith("cuda") and torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name(torch.device(device))
+    return info
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--data", type=Path, default=Path("../shared/data"), help="real data"
+    )
+    parser.add_argument(
+        "--cases", type=int, default=300, help="number of cases (default 300)"
+    )
+    parser.add_argument(
+        "--size", type=int, default=256, help="image side (default 256)"
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="case selection seed (default 0)"
+    )
+    parser.add_argument("--out", type=Path, default=Path("results/bench_deep"))
+    parser.add_argument(
+        "--method",
+        action="append",
+        default=None,
+        metavar="NAME",
+        help="a classical method (repeatable; default: telea and ns)",
+    )
+    parser.add_argument(
+        "--checkpoint",
+        action="append",
+        default=[],
+        metavar="NAME=PATH",
+        help="a trained inpainting checkpoint, labelled NAME (repeatable)",
+    )
+    parser.add_argument(
+        "--lpips",
+        choices=("alex", "vgg", "none"),
+        default="alex",
+        help="LPIPS backbone, weights from DATA/weights (default alex)",
+    )
+    parser.add_argument(
+        "--grid",
+        type=int,
+        default=6,
+        help="rows of OUT/grid.png (0: no grid; default 6)",
+    )
+    parser.add_argument(
+        "--grid-cell",
+        type=int,
+        default=128,
+        help="grid thumbnail side in pixels (default 128)",
+    )
+    parser.add_argument(
+        "--device", default="cpu", help="device of the models and LPIPS"
+    )
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace existing outputs"
+    )
+    parser.add_argument("--no-progress", dest="progress", action="store_false")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    wall_start = time.perf_counter()
+    args = build_parser().parse_args(argv)
+    if not args.data.is_dir():
+        _fail(
+            f"data folder not found: {args.data} (the real data lives in ../shared/data beside "
+            f"the repository; pass --data PATH)"
+        )
+    if args.cases < 1 or args.size < 32:
+        _fail("--cases must be >= 1 and --size >= 32")
+    if args.grid < 0 or args.grid_cell < 16:
+        _fail("--grid must be >= 0 and --grid-cell >= 16")
+    names = args.method if args.method is not None else ["telea", "ns"]
+    if len(set(names)) != len(names):
+        _fail(f"a --method is given twice: {names}")
+    methods, load_s = load_methods(names, args.checkpoint, args.device)
+
+    from rich.console import Console
+
+    console = Console(
+        width=max(Console().width, 120)
+    )  # keep the tables unwrapped in logs
+    lpips = None
+    reports: dict[str, InpaintingReport] = {}
+    timings: dict[str, dict[str, float]] = {}
+    try:
+        if args.lpips != "none":
+            from mattepaint.metrics.lpips import LPIPS
+
+            lpips = LPIPS.from_dir(args.lpips, args.data / "weights").to(args.device)
+        images_dir, masks_dir = classical.build_cases(
+            args.data, args.out, args.cases, args.size, args.seed, args.overwrite
+        )
+        for method in methods:
+            console.print(f"[bold]{method.name}[/bold] ({method.kind})")
+            report, timing = classical.run_method(
+                method.name,
+                method.inpainter,
+                images_dir,
+                masks_dir,
+                args.out,
+                lpips=lpips,
+                overwrite=args.overwrite,
+                progress=args.progress,
+            )
+            if method.name in load_s:
+                timing["load_s"] = load_s[method.name]
+            timing["total_s"] = sum(
+                timing[k] for k in ("inpaint_s", "evaluate_s", "load_s") if k in timing
+            )
+            timings[method.name], reports[method.name] = timing, report
+            console.print(
+                f"{method.name}: inpainting {timing['inpaint_s']:.1f} s "
+                f"({timing['inpaint_ms_per_image']:.1f} ms per image), "
+                f"evaluation {timing['evaluate_s']:.1f} s\n"
+            )
+    except (FileNotFoundError, FileExistsError, ValueError) as exc:
+        _fail(str(exc))
+
+    tables = bucket_tables(reports)
+    tables.append(table2(reports, args.cases, args.size))
+    beats = beats_table(reports)
+    if beats is not None:
+        tables.append(beats)
+    for table in tables:
+        console.print(table.rich())
+
+    grid_path = None
+    if args.grid > 0:
+        shown = [m.name for m in methods if m.kind == "classical"][:1]
+        if "telea" in reports:
+            shown = ["telea"]
+        shown += [m.name for m in methods if m.kind == "checkpoint"]
+        cases = pick_grid_cases(next(iter(reports.values())), args.grid)
+        grid_path = make_grid(
+            args.out, images_dir, masks_dir, cases, shown, args.grid_cell
+        )
+        size_mb = grid_path.stat().st_size / 1e6
+        console.print(f"grid: {grid_path} ({size_mb:.2f} MB)")
+        if size_mb > 2:
+            console.print(
+                "[yellow]note:[/yellow] the grid is over 2 MB; lower --grid-cell"
+            )
+
+    header = (
+        f"# Deep inpainting benchmark\n\n{args.cases} cases of {args.size}x{args.size} "
+        f"(Kodak24 + BSDS500 test, NVIDIA irregular masks, seed {args.seed}), "
+        f"{'no LPIPS' if args.lpips == 'none' else 'LPIPS-' + args.lpips}. Command:\n\n```bash\npython benchmarks/deep_inpainting.py "
+        + " ".join(sys.argv[1:] if argv is None else argv)
+        + "\n```\n"
+    )
+    timing_rows = [
+        [
+            name,
+            f"{t['inpaint_ms_per_image']:.1f}",
+            f"{t['inpaint_s']:.1f}",
+            f"{t['evaluate_s']:.1f}",
+        ]
+        for name, t in timings.items()
+    ]
+    timing_table = TextTable(
+        f"Wall time ({args.device})",
+        ["method", "ms / image", "inpainting (s)", "evaluation (s)"],
+        timing_rows,
+    )
+    text = header + "\n" + "\n".join(t.markdown() for t in [*tables, timing_table])
+    with io.atomic_path(args.out / "tables.md", overwrite=True) as tmp:
+        Path(tmp).write_text(text, encoding="utf-8")
+
+    run = {
+        "args": {
+            k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()
+        },
+        "methods": {m.name: {"kind": m.kind, **m.info} for m in methods},
+        "timings": timings,
+        "table2": table2_values(reports),
+        "beats_telea": beats_telea(reports),
+        "summary": {name: report.summary for name, report in reports.items()},
+        "grid": None if grid_path is None else str(grid_path),
+        "versions": _versions(args.device),
+        "wall_s": time.perf_counter() - wall_start,
+    }
+    text = json.dumps(_strict_json(run), indent=2, default=str, allow_nan=False) + "\n"
+    with io.atomic_path(args.out / "run.json", overwrite=True) as tmp:
+        Path(tmp).write_text(text, encoding="utf-8")
+    print(
+        f"wrote {args.out}/tables.md, run.json, <method>_eval.json/.csv, _summary.csv"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
