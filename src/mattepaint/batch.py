@@ -278,6 +278,7 @@ def inpaint_file(
     method: str | Inpainter = "telea",
     options: Mapping[str, object] | None = None,
     overwrite: bool = False,
+    attention_path: PathLike | None = None,
 ) -> Path:
     """Fill the holes of one image and save the result.
 
@@ -288,7 +289,10 @@ def inpaint_file(
         method: a registered inpainting method name (see ``methods.inpainter_names()``), or an
             already built :class:`~mattepaint.methods.Inpainter`.
         options: keyword options of the method (only with a method name), e.g. ``{"radius": 5}``.
-        overwrite: replace ``output_path`` if it exists.
+        overwrite: replace ``output_path`` (and ``attention_path``) if it exists.
+        attention_path: also write the colour-coded contextual-attention map here (seed 002
+            Fig. 5); only for a model with contextual attention (a deepfill_v1 checkpoint
+            loaded with :func:`mattepaint.models.loading.load_inpainter`).
 
     Outputs:
         the path written. Outside the hole the output equals the input (up to 8-bit rounding).
@@ -300,11 +304,25 @@ def inpaint_file(
     image_path = _require_file(image_path, "image")
     mask_path = _require_file(mask_path, "mask")
     output_path = Path(output_path)
-    _check_outputs([output_path], [image_path, mask_path], overwrite)
+    outputs = [output_path] + ([Path(attention_path)] if attention_path is not None else [])
+    _check_outputs(outputs, [image_path, mask_path], overwrite)
     _check_sizes([(image_path, mask_path, "mask")])
     inpainter = _build_inpainter(method, options)
+    picture = None
+    if attention_path is not None:  # before writing anything: a model without attention fails
+        if not getattr(inpainter, "has_attention", False):
+            raise ValueError(
+                f"an attention map needs a model with contextual attention (e.g. a deepfill_v1 "
+                f"checkpoint), not {getattr(inpainter, 'name', inpainter)!r}"
+            )
+        image = io.load_image(image_path)
+        mask = io.load_mask(mask_path, like=image).astype(np.float32)
+        picture = inpainter.attention_picture(io.to_tensor(image), io.to_tensor(mask))
     filled = _inpaint_one(inpainter, image_path, mask_path)
-    return io.save_image(output_path, filled, overwrite=overwrite)
+    written = io.save_image(output_path, filled, overwrite=overwrite)
+    if picture is not None:
+        io.save_image(Path(attention_path), picture.astype(np.float32) / 255, overwrite=overwrite)
+    return written
 
 
 def inpaint_folder(

@@ -189,8 +189,11 @@ def _matte_method(args: argparse.Namespace) -> Any:
 def cmd_inpaint(args: argparse.Namespace) -> int:
     """``mattepaint inpaint``: one image (inpaint_file) or a folder (inpaint_folder)."""
     batch_mode = _is_batch(args)
+    if args.attention_map is not None and args.checkpoint is None:
+        raise UsageError("--attention-map needs --checkpoint (a model with contextual attention, "
+                         "e.g. one trained from seed002_deepfill_hole_small)")
     if batch_mode:
-        _forbid(args, "batch", output="-o/--output")
+        _forbid(args, "batch", output="-o/--output", attention_map="--attention-map")
         _require(args, "batch", output_dir="--output-dir")
         if args.mask is not None and args.mask_dir is not None:
             raise UsageError("give --mask-dir DIR or --mask FILE, not both")
@@ -225,8 +228,11 @@ def cmd_inpaint(args: argparse.Namespace) -> int:
         method=method,
         options=options,
         overwrite=args.overwrite,
+        attention_path=args.attention_map,
     )
     print(f"wrote {path}")
+    if args.attention_map is not None:
+        print(f"wrote {args.attention_map}")
     return 0
 
 
@@ -627,6 +633,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "train' (a checkpoint .pt file) instead of a named method")
     p.add_argument("--device", default="cpu", help="device for --checkpoint models (cpu, cuda; "
                    "default: cpu)")
+    p.add_argument("--attention-map", type=Path, metavar="PNG", help="single image, "
+                   "--checkpoint of a contextual-attention model (deepfill_v1): also save the "
+                   "colour-coded attention map (hue = direction, saturation = distance of the "
+                   "background patch each pixel copies from; white = itself)")
     p.add_argument("--radius", type=_positive_int, help="neighbourhood radius in pixels for "
                    "telea / ns (method default when omitted)")
     p.add_argument("--input-dir", type=Path, help="batch: folder of images")

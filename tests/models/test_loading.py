@@ -297,3 +297,50 @@ def test_model_inpainter_input_errors(tmp_path: Path) -> None:
         ModelInpainter(model, name="m", input_transform="blur")
     with pytest.raises(TypeError, match="model must be a torch nn.Module, got str"):
         ModelInpainter("unet", name="m")  # type: ignore[arg-type]
+
+
+# ----------------------------------------------------------------------------- attention map
+
+
+def test_attention_picture_of_a_deepfill_checkpoint(tmp_path: Path) -> None:
+    path = _save(tmp_path, _checkpoint("deepfill_v1", {"base": 4}))
+    inpainter = load_inpainter(path)
+    assert inpainter.has_attention
+    image, mask = _image_and_mask(1, 37, 45)  # not a multiple of size_multiple
+    picture = inpainter.attention_picture(image, mask)
+    assert picture.shape == (37, 45, 3) and picture.dtype == np.uint8
+    with pytest.raises(ValueError, match="one image"):
+        inpainter.attention_picture(*_image_and_mask(2, 32, 32))
+
+
+def test_attention_picture_needs_contextual_attention(tmp_path: Path) -> None:
+    inpainter = load_inpainter(_save(tmp_path, _checkpoint()))
+    assert not inpainter.has_attention
+    with pytest.raises(ValueError, match="no contextual attention"):
+        inpainter.attention_picture(*_image_and_mask(1, 32, 32))
+
+
+def test_cli_writes_the_attention_map(tmp_path: Path) -> None:
+    from mattepaint import io
+    from mattepaint.cli import main
+
+    ckpt = _save(tmp_path, _checkpoint("deepfill_v1", {"base": 4}))
+    image, mask = _image_and_mask(1, 40, 48)
+    io.save_image(tmp_path / "in.png", io.to_numpy(image))
+    io.save_image(tmp_path / "mask.png", io.to_numpy(mask))
+    out, att = tmp_path / "out.png", tmp_path / "att.png"
+    argv = ["inpaint", str(tmp_path / "in.png"), "--mask", str(tmp_path / "mask.png"), "-o",
+            str(out), "--checkpoint", str(ckpt), "--attention-map", str(att)]
+    assert main(argv) == 0
+    assert io.load_image(att).shape == (40, 48, 3) and out.is_file()
+    # a model without attention: an error and nothing written
+    plain = _save(tmp_path, _checkpoint(), "plain.pt")
+    out2, att2 = tmp_path / "out2.png", tmp_path / "att2.png"
+    argv = ["inpaint", str(tmp_path / "in.png"), "--mask", str(tmp_path / "mask.png"), "-o",
+            str(out2), "--checkpoint", str(plain), "--attention-map", str(att2)]
+    assert main(argv) != 0
+    assert not out2.exists() and not att2.exists()
+    # --attention-map without --checkpoint is a usage error
+    argv = ["inpaint", str(tmp_path / "in.png"), "--mask", str(tmp_path / "mask.png"), "-o",
+            str(out2), "--attention-map", str(att2)]
+    assert main(argv) != 0

@@ -30,6 +30,13 @@ SMALL_PARAMS: dict[str, dict[str, object]] = {
     "unet_matte": {"base": 4, "depth": 2},
     "late_fusion": {"base": 4, "depth": 2, "fusion_width": 4},
     "trimap_matte": {"base": 4, "depth": 2},
+    "autoencoder": {"base": 4},
+    "context_encoder": {"base": 4, "image_size": 32, "bottleneck": 16},
+    "glcic": {"base": 4},
+    "global_local_critic": {"base": 4, "local_size": 16},
+    "deepfill_v1": {"base": 4},
+    "pconv_unet": {"layout": "seed004", "base": 4},
+    "gated_unet": {"base": 4},
 }
 # Extra variants of the built-in models (other code paths than the defaults).
 VARIANTS: list[tuple[str, dict[str, object]]] = [
@@ -40,6 +47,8 @@ VARIANTS: list[tuple[str, dict[str, object]]] = [
     ("unet_matte", {"base": 4, "depth": 2, "background": "rgb", "predict_foreground": True}),
     ("late_fusion", {"base": 4, "depth": 3, "fusion_width": 4, "freeze": ["encoder"]}),
     ("trimap_matte", {"base": 4, "depth": 3, "trimap_input": "value"}),
+    ("global_local_critic", {"base": 4, "local_size": 16, "mode": "separate"}),
+    ("pconv_unet", {"layout": "liu", "base": 4, "depth": 5}),
 ]
 SIZE = 32  # input side; divisible by 2**depth of the U-Nets above, >= 3 * 2**n_layers
 

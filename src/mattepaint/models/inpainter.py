@@ -105,6 +105,35 @@ class ModelInpainter:
             f"device={str(self.device)!r}, input_transform={self.input_transform!r})"
         )
 
+    @property
+    def has_attention(self) -> bool:
+        """Whether the model exposes contextual-attention offsets (e.g. deepfill_v1)."""
+        return bool(getattr(self.model, "stages", ())) and hasattr(self.model, "offset_step")
+
+    def attention_picture(self, image: Tensor, mask: Tensor) -> np.ndarray:
+        """The colour-coded contextual-attention map of one image (seed 002 Fig. 5).
+
+        Inputs as :meth:`__call__` with B = 1. Outputs: (H, W, 3) uint8 RGB: for every pixel the
+        hue gives the direction and the saturation the distance of the background patch it
+        attends to most (white = itself; see
+        :func:`mattepaint.models.inpainting.deepfill_v1.attention_picture`).
+        Raises ValueError for a model without contextual attention or B != 1.
+        """
+        from mattepaint.models.inpainting.deepfill_v1 import attention_picture
+
+        check_inpaint_inputs(image, mask)
+        if not self.has_attention:
+            raise ValueError(
+                f"{self.name}: model {type(self.model).__name__} has no contextual attention "
+                "(an attention map needs e.g. a deepfill_v1 checkpoint)"
+            )
+        if image.shape[0] != 1:
+            raise ValueError(f"attention_picture takes one image, got a batch of {image.shape[0]}")
+        self.model.eval()
+        holes = (mask > 0.5).to(device=self.device, dtype=torch.float32)  # (1, 1, H, W)
+        x = apply_input_transform(image.to(self.device, torch.float32), holes, self.input_transform)
+        return attention_picture(self.model, x, holes)  # (H, W, 3) uint8
+
     def __call__(self, image: Tensor, mask: Tensor) -> Tensor:
         check_inpaint_inputs(image, mask)
         self.model.eval()  # in case someone switched it back to training mode

@@ -6,6 +6,16 @@ composited; attribute ``size_multiple``. Wrap one in
 :class:`mattepaint.models.inpainter.ModelInpainter` to get a :class:`mattepaint.methods.Inpainter`.
 """
 
+import importlib
+
 from mattepaint.models.inpainting.unet_inpaint import UNetInpaint
+
+_SUBMODULES = ("autoencoder", "context_encoder", "glcic", "deepfill_v1", "pconv_unet", "gated_unet")
+for _name in _SUBMODULES:
+    try:
+        importlib.import_module(f"{__name__}.{_name}")
+    except ModuleNotFoundError as _exc:
+        if _exc.name != f"{__name__}.{_name}":
+            raise
 
 __all__ = ["UNetInpaint"]
