@@ -147,3 +147,18 @@ def test_packaged_configs_all_load() -> None:
 def test_resolve_unknown_config_lists_packaged() -> None:
     with pytest.raises(FileNotFoundError, match="packaged configs: .*seed000_unet_inpaint"):
         resolve_config_path("no_such_experiment")
+
+
+def test_packaged_configs_build_their_models_and_tasks() -> None:
+    """Every shipped config names registered models with valid params, and its loss terms are
+    valid for its task (VGG-weight files are not needed for this check)."""
+    from mattepaint.models.registry import build_model, model_task
+    from mattepaint.train import tasks
+
+    for name, path in packaged_configs().items():
+        cfg = load_config(path)
+        build_model(cfg.model.name, **cfg.model.params)
+        if cfg.discriminator is not None:
+            assert model_task(cfg.discriminator.name) == "discriminator", name
+            build_model(cfg.discriminator.name, **cfg.discriminator.params)
+        tasks.check_loss_weights(cfg.loss.weights, tasks.TASKS[cfg.data.task].terms, name)

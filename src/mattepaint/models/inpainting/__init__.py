@@ -2,20 +2,31 @@
 
 Contract (see :mod:`mattepaint.models.registry`): ``forward(image (B, 3, H, W) with the holes
 filled by the input transform, mask (B, 1, H, W) 1 = hole) -> (B, 3, H, W)`` in [0, 1], not
-composited; attribute ``size_multiple``. Wrap one in
+composited; attribute ``size_multiple``. Two-stage models (attribute ``stages``, DeepFill v1)
+also take ``return_stages=True`` and then return ``{"pred", "coarse", "offsets"}``. Wrap one in
 :class:`mattepaint.models.inpainter.ModelInpainter` to get a :class:`mattepaint.methods.Inpainter`.
+
+=================  ==============================================  =========================
+name               what                                            reference
+=================  ==============================================  =========================
+unet_inpaint       lightweight U-Net, base 16                      seed 000, Ronneberger 2015
+autoencoder        8 conv blocks + 4 pools, 4 transposed convs      seed 002 baseline
+context_encoder    encoder, channel-wise FC, decoder               Pathak et al. CVPR 2016
+glcic              completion network with dilated convs           Iizuka et al. SIGGRAPH 2017
+deepfill_v1        coarse + refinement with contextual attention   Yu et al. CVPR 2018
+pconv_unet         partial-convolution U-Net (seed 004 / Liu)      Liu et al. ECCV 2018
+gated_unet         gated-convolution U-Net                         Yu et al. ICCV 2019
+=================  ==============================================  =========================
 """
 
-import importlib
-
+from mattepaint.models.inpainting.autoencoder import Autoencoder
+from mattepaint.models.inpainting.context_encoder import ContextEncoder
+from mattepaint.models.inpainting.deepfill_v1 import DeepFillV1
+from mattepaint.models.inpainting.gated_unet import GatedUNet
+from mattepaint.models.inpainting.glcic import GLCIC
+from mattepaint.models.inpainting.pconv_unet import PConvUNet
 from mattepaint.models.inpainting.unet_inpaint import UNetInpaint
 
-_SUBMODULES = ("autoencoder", "context_encoder", "glcic", "deepfill_v1", "pconv_unet", "gated_unet")
-for _name in _SUBMODULES:
-    try:
-        importlib.import_module(f"{__name__}.{_name}")
-    except ModuleNotFoundError as _exc:
-        if _exc.name != f"{__name__}.{_name}":
-            raise
-
-__all__ = ["UNetInpaint"]
+__all__ = [
+    "GLCIC", "Autoencoder", "ContextEncoder", "DeepFillV1", "GatedUNet", "PConvUNet", "UNetInpaint",
+]
