@@ -269,3 +269,18 @@ def test_glcic_small_base_has_at_least_one_channel() -> None:
     model = build_model("glcic", base=1)
     image, mask = _inputs(1, 16, 16)
     assert model(image, mask).shape == (1, 3, 16, 16)
+
+
+def test_residual_unet_starts_as_the_identity_and_learns() -> None:
+    from mattepaint.models.registry import build_model
+
+    torch.manual_seed(0)
+    model = build_model("unet_inpaint", base=4, depth=2, residual=True)
+    image = torch.rand(2, 3, 16, 16) * 0.9 + 0.05
+    mask = (torch.rand(2, 1, 16, 16) > 0.5).float()
+    out = model(image, mask)
+    assert torch.allclose(out, image, atol=1e-5)  # an untrained refiner returns its input
+    out.sub(0.5).square().mean().backward()
+    assert float(model.unet.head.weight.grad.abs().sum()) > 0
+    with pytest.raises(ValueError, match="residual must be a bool"):
+        build_model("unet_inpaint", residual="yes")

@@ -42,6 +42,7 @@ SMALL_PARAMS: dict[str, dict[str, object]] = {
 VARIANTS: list[tuple[str, dict[str, object]]] = [
     ("unet_inpaint", {"base": 4, "depth": 3, "norm": "none", "up": "bilinear"}),
     ("unet_inpaint", {"base": 4, "depth": 1}),
+    ("unet_inpaint", {"base": 4, "depth": 2, "residual": True}),
     ("patch_discriminator", {"base": 4, "n_layers": 3, "spectral_norm": True}),
     ("patch_discriminator", {"base": 4, "n_layers": 2, "norm": "instance"}),
     ("unet_matte", {"base": 4, "depth": 2, "background": "rgb", "predict_foreground": True}),

@@ -61,10 +61,10 @@ def test_coarse_terms_apply_to_the_first_stage(tmp_path: Path) -> None:
     assert set(outputs) == {"pred", "comp", "coarse"}
     terms = task.losses(outputs, batch)
     # pred = sigmoid(1) everywhere, coarse = 0.5 everywhere, image = 0.25
-    assert float(terms["hole_l1"]) == pytest.approx(float(torch.sigmoid(torch.tensor(1.0))) - 0.25)
-    assert float(terms["coarse_hole_l1"]) == pytest.approx(0.25)
-    assert float(terms["coarse_valid_l1"]) == pytest.approx(0.25)
-    expected = float(terms["hole_l1"]) + 2 * 0.25 + 0.25
+    assert terms["hole_l1"].item() == pytest.approx(float(torch.sigmoid(torch.tensor(1.0))) - 0.25)
+    assert terms["coarse_hole_l1"].item() == pytest.approx(0.25)
+    assert terms["coarse_valid_l1"].item() == pytest.approx(0.25)
+    expected = terms["hole_l1"].item() + 2 * 0.25 + 0.25
     assert terms["total"].item() == pytest.approx(expected)
 
 

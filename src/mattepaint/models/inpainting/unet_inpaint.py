@@ -37,6 +37,11 @@ class UNetInpaint(nn.Module):
         depth: number of poolings (seed 000: 3); the bottleneck has ``base * 2**depth`` channels.
         norm: "batch" or "none" (see :class:`~mattepaint.models.layers.UNet`).
         up: "transpose" (seed 000) or "bilinear".
+        residual: refine the input instead of predicting from scratch:
+            ``out = sigmoid(logit(image) + UNet(...))`` with the last layer initialised to zero,
+            so an untrained network returns its input. Meant for the seed 002 "hole_ns" input,
+            where the hole is already pre-filled by Navier-Stokes and the network only has to
+            improve on it (default False: seed 000's plain prediction).
 
     Inputs:
         image: (B, 3, H, W) float in [0, 1], holes already filled by the input transform
@@ -51,11 +56,22 @@ class UNetInpaint(nn.Module):
     """
 
     def __init__(
-        self, base: int = 16, depth: int = 3, norm: Norm = "batch", up: Up = "transpose"
+        self,
+        base: int = 16,
+        depth: int = 3,
+        norm: Norm = "batch",
+        up: Up = "transpose",
+        residual: bool = False,
     ) -> None:
         super().__init__()
+        if not isinstance(residual, bool):
+            raise TypeError(f"residual must be a bool, got {residual!r}")
         self.unet = UNet(4, 3, base=base, depth=depth, norm=norm, up=up)
         self.size_multiple = self.unet.size_multiple
+        self.residual = residual
+        if residual:  # start as the identity on the (pre-filled) input
+            nn.init.zeros_(self.unet.head.weight)
+            nn.init.zeros_(self.unet.head.bias)
 
     def forward(self, image: Tensor, mask: Tensor) -> Tensor:
         """(B, 3, H, W) image + (B, 1, H, W) mask -> (B, 3, H, W) in [0, 1]."""
@@ -68,4 +84,7 @@ class UNetInpaint(nn.Module):
                 f"got {tuple(mask.shape)}"
             )
         x = torch.cat([image, mask.to(image.dtype)], dim=1)  # (B, 4, H, W)
-        return torch.sigmoid(self.unet(x))  # (B, 3, H, W) in [0, 1]
+        logits = self.unet(x)  # (B, 3, H, W)
+        if self.residual:
+            logits = logits + torch.logit(image.clamp(1e-3, 1 - 1e-3))  # refine the input
+        return torch.sigmoid(logits)  # (B, 3, H, W) in [0, 1]
