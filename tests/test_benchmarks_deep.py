@@ -3,6 +3,7 @@ data with an untrained tiny checkpoint (the real-data runs live in the benchmark
 
 from __future__ import annotations
 
+import csv
 import importlib.util
 import json
 import sys
@@ -44,9 +45,7 @@ def fake_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # one mask per NVIDIA bucket (file number // 2000), hole ratio about 0.05 + 0.1 * bucket
     for bucket in range(6):
         mask = rng.random((64, 64)) < 0.05 + 0.1 * bucket
-        io.save_mask(
-            root / "masks/nvidia_irregular_test" / f"{2000 * bucket:05d}.png", mask
-        )
+        io.save_mask(root / "masks/nvidia_irregular_test" / f"{2000 * bucket:05d}.png", mask)
     for label in ("cat", "dog"):
         for i in range(5):
             image = np.clip(rng.random((32, 32, 3)) * 0.5 + 0.25, 0, 1)
@@ -80,9 +79,7 @@ def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def test_deep_inpainting_smoke(
-    fake_data: Path, checkpoint: Path, tmp_path: Path
-) -> None:
+def test_deep_inpainting_smoke(fake_data: Path, checkpoint: Path, tmp_path: Path) -> None:
     deep = _module("deep_inpainting")
     out = tmp_path / "bench"
     argv = [
@@ -94,9 +91,7 @@ def test_deep_inpainting_smoke(
 
     for name in ("telea", "ns", "tiny"):
         assert len(io.list_images(out / name)) == 6
-        assert (out / f"{name}_eval.json").is_file() and (
-            out / f"{name}_summary.csv"
-        ).is_file()
+        assert (out / f"{name}_eval.json").is_file() and (out / f"{name}_summary.csv").is_file()
     tables = (out / "tables.md").read_text(encoding="utf-8")
     for title in ("PSNR (dB) per", "SSIM per", "hole L1", "Table II", "Beats telea?"):
         assert title in tables
@@ -106,10 +101,7 @@ def test_deep_inpainting_smoke(
     assert tables.count("| telea |") == 5
     run = json.loads((out / "run.json").read_text(encoding="utf-8"))
     assert run["methods"]["tiny"]["model"] == "unet_inpaint"
-    assert (
-        set(run["timings"]) == {"telea", "ns", "tiny"}
-        and "load_s" in run["timings"]["tiny"]
-    )
+    assert set(run["timings"]) == {"telea", "ns", "tiny"} and "load_s" in run["timings"]["tiny"]
     assert set(run["table2"]["tiny"]) == {"MSE", "L1", "PSNR", "TV"}
     # Table II is on the 0-255 scale: MSE = 255^2 x the [0, 1] MSE of the evaluation
     all_row = next(r for r in run["summary"]["tiny"] if r["bucket"] == "all")
@@ -123,6 +115,68 @@ def test_deep_inpainting_smoke(
     plan = classical.plan_cases(fake_data, 6, 0)
     manifest = (out / "cases" / "manifest.csv").read_text()
     assert all(str(row["mask"]) in manifest for row in plan)
+
+
+def test_deep_inpainting_square_masks(
+    fake_data: Path, checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    deep = _module("deep_inpainting")
+    out = tmp_path / "bench"
+    argv = [
+        "--data", str(fake_data), "--cases", "5", "--size", "32", "--out", str(out),
+        "--masks", "square", "--square-size", "16", "--method", "telea", "--method", "ns",
+        "--checkpoint", f"tiny={checkpoint}", "--lpips", "none", "--grid", "2",
+        "--grid-cell", "32", "--no-progress",
+    ]  # fmt: skip
+    assert deep.main(argv) == 0
+
+    # every mask is one axis-aligned rectangle of side 16 +- 16 // 8 (random_square's jitter),
+    # the one drawn from default_rng([seed, case index]) and described in the manifest
+    manifest = list(csv.DictReader((out / "cases" / "manifest.csv").open()))
+    assert len(manifest) == 5 and {row["mask"] for row in manifest} == {"square"}
+    masks = sorted((out / "cases" / "masks").glob("case_*.png"))
+    assert len(masks) == 5
+    for index, (path, row) in enumerate(zip(masks, manifest, strict=True)):
+        mask = io.load_mask(path)
+        assert mask.shape == (32, 32)
+        ys, xs = np.nonzero(mask)
+        top, left = ys.min(), xs.min()
+        height, width = ys.max() - top + 1, xs.max() - left + 1
+        assert mask.sum() == height * width  # a filled rectangle
+        assert 14 <= height <= 18 and 14 <= width <= 18
+        assert (int(row["top"]), int(row["left"]), int(row["height"]), int(row["width"])) == (
+            top, left, height, width,
+        )  # fmt: skip
+        np.testing.assert_array_equal(mask, deep.square_mask(32, 16, 0, index))
+    # the same image per case index as the NVIDIA cases
+    classical = _module("classical_inpainting")
+    plan = classical.plan_cases(fake_data, 5, 0)
+    assert [row["image"] for row in manifest] == [row["image"] for row in plan]
+
+    tables = (out / "tables.md").read_text(encoding="utf-8")
+    assert "one square hole per case" in tables and "NVIDIA" not in tables
+    assert "--masks square" in tables  # the command
+    for title in ("PSNR (dB) over all cases", "SSIM over all", "Table II", "Beats telea?"):
+        assert title in tables
+    assert "per hole-ratio bucket" not in tables and "0.1-0.2" not in tables
+    assert "| method | all |" in tables
+    # rows: PSNR, SSIM, hole L1, Table II, beats telea (not telea itself), wall time
+    for name in ("ns", "tiny"):
+        assert tables.count(f"| {name} |") == 6
+    assert tables.count("| telea |") == 5
+    run = json.loads((out / "run.json").read_text(encoding="utf-8"))
+    assert run["args"]["masks"] == "square" and run["args"]["square_size"] == 16
+    assert set(run["beats_telea"]["tiny"]) == {"all"}
+    assert (out / "grid.png").is_file()
+
+    # NVIDIA cases in the same folder need --overwrite; --square-size needs --masks square
+    nvidia = [*argv[:8], *argv[12:]]  # without --masks square --square-size 16
+    with pytest.raises(SystemExit):
+        deep.main(nvidia)
+    assert "built with other settings" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        deep.main([*nvidia, "--square-size", "16"])
+    assert "--square-size needs --masks square" in capsys.readouterr().err
 
 
 def test_deep_inpainting_missing_checkpoint(

@@ -13,6 +13,7 @@ command                    library function
 ``evaluate matting``       :func:`mattepaint.evaluate.evaluate_matting`
 ``masks OUT_DIR``          :func:`mattepaint.masks.write_mask_set`
 ``methods``                :func:`mattepaint.methods.inpainter_names` / ``matter_names``
+``export CKPT -o OUT``     :func:`mattepaint.models.loading.export_checkpoint`
 ``demo``                   :func:`mattepaint.demo.run_demo`
 ``serve``                  :func:`mattepaint.server.serve`
 =========================  ======================================================================
@@ -449,6 +450,15 @@ _NEEDS_TEXT = {
 }
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    """``mattepaint export``: :func:`mattepaint.models.loading.export_checkpoint`."""
+    from mattepaint.models.loading import export_checkpoint
+
+    path = export_checkpoint(args.checkpoint, args.output, overwrite=args.overwrite)
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
+    return 0
+
+
 def cmd_methods(args: argparse.Namespace) -> int:
     """``mattepaint methods``: list the registered methods and what each needs."""
     from rich.table import Table
@@ -772,6 +782,20 @@ def build_parser() -> argparse.ArgumentParser:
                    "--size; alone (without --generators) only from it")
     _add_common(p)
     p.set_defaults(func=cmd_masks)
+
+    # export -----------------------------------------------------------------------------------
+    p = commands.add_parser(
+        "export",
+        help="write the inference part of a training checkpoint (model + weights + config)",
+        description=(
+            "Drop what only resuming needs (optimisers, schedulers, RNG states, discriminator): "
+            "the result is about a third of the size and works with --checkpoint everywhere."
+        ),
+    )
+    p.add_argument("checkpoint", type=Path, help="a checkpoint written by 'mattepaint train'")
+    p.add_argument("-o", "--output", type=Path, required=True, help="where to write it")
+    _add_common(p, progress=False)
+    p.set_defaults(func=cmd_export)
 
     # methods ----------------------------------------------------------------------------------
     p = commands.add_parser("methods", help="list the registered inpainting and matting methods")

@@ -344,3 +344,17 @@ def test_cli_writes_the_attention_map(tmp_path: Path) -> None:
     argv = ["inpaint", str(tmp_path / "in.png"), "--mask", str(tmp_path / "mask.png"), "-o",
             str(out2), "--attention-map", str(att2)]
     assert main(argv) != 0
+
+
+def test_export_checkpoint_keeps_what_inference_needs(tmp_path: Path) -> None:
+    from mattepaint.models.loading import export_checkpoint
+
+    src = _save(tmp_path, _checkpoint())
+    out = export_checkpoint(src, tmp_path / "model.pt")
+    data = load_checkpoint(out)
+    assert "optimizers" not in data and "rng" not in data and "disc_state" not in data
+    image, mask = _image_and_mask(1, 24, 24)
+    torch.testing.assert_close(load_inpainter(out)(image, mask), load_inpainter(src)(image, mask))
+    with pytest.raises(FileExistsError, match="model.pt already exists"):
+        export_checkpoint(src, out)
+    export_checkpoint(src, out, overwrite=True)

@@ -24,7 +24,19 @@ from mattepaint.models.inpainter import ModelInpainter
 from mattepaint.models.matter import ModelMatter
 from mattepaint.models.registry import build_model, model_task
 
-__all__ = ["CHECKPOINT_FORMAT", "load_checkpoint", "load_inpainter", "load_matter", "load_model"]
+__all__ = [
+    "CHECKPOINT_FORMAT",
+    "export_checkpoint",
+    "load_checkpoint",
+    "load_inpainter",
+    "load_matter",
+    "load_model",
+]
+
+# What an inference checkpoint keeps of a training checkpoint (optimiser, scheduler, scaler and
+# RNG states, and the discriminator, are only needed to resume training).
+_INFERENCE_KEYS = ("format", "model", "task", "config", "model_state", "step", "epoch", "best",
+                   "versions")
 
 CHECKPOINT_FORMAT = "mattepaint-checkpoint-v1"
 
@@ -190,3 +202,29 @@ def load_matter(checkpoint_path: str | Path, device: str | torch.device = "cpu")
     ckpt = _load_task_checkpoint(path, "matting")
     model = _build(path, ckpt, device)
     return ModelMatter(model, name=f"checkpoint:{path.name}", device=device)
+
+
+def export_checkpoint(
+    checkpoint_path: str | Path, output_path: str | Path, *, overwrite: bool = False
+) -> Path:
+    """Write the inference part of a training checkpoint: model name, params, weights, config.
+
+    Drops what only resuming needs (optimisers, schedulers, scaler, RNG states, discriminator),
+    which makes the file about a third of the size; the result loads with
+    :func:`load_inpainter` / :func:`load_matter` / ``--checkpoint`` like the original, but cannot
+    be resumed. Written atomically.
+
+    Raises:
+        FileNotFoundError / ValueError: as :func:`load_checkpoint`. FileExistsError: the output
+        exists and ``overwrite`` is False.
+    """
+    from mattepaint.train.checkpoint import save_checkpoint
+
+    data = load_checkpoint(checkpoint_path)
+    out = Path(output_path)
+    if out.exists() and not overwrite:
+        raise FileExistsError(
+            f"{out} already exists; pass overwrite=True (--overwrite on the command line) to "
+            "replace it"
+        )
+    return save_checkpoint(out, {k: data[k] for k in _INFERENCE_KEYS if k in data})
