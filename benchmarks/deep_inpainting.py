@@ -6,6 +6,18 @@ table: Kodak24 + BSDS500 test photos, centre-cropped and resized to 256x256, eac
 irregular mask (Liu et al., ECCV 2018), 50 per hole-ratio bucket. They are written to
 ``OUT/cases/`` (reused when already there).
 
+``--masks square`` keeps the same images (case i shows the same crop as with ``--masks nvidia``,
+for any ``--cases``) but gives each case one square hole instead, the "hole" that seed 002's
+autoencoder, GLCIC and DeepFill v1 were trained on: :func:`mattepaint.masks.random_square` with
+side ``--square-size`` (default ``--size // 2``, 128 at 256) and its default jitter (height and
+width each ``side + U{-side//8..side//8}``, so 112..144 at 128), at a uniform random position
+fully inside the image. Case i's square is drawn from ``numpy.random.default_rng([SEED, i])``
+(``SEED`` = ``--seed``), so it depends only on the seed and the case index. The manifest
+``OUT/cases/manifest.csv`` then says ``mask`` = ``square`` and gives the square's ``top``,
+``left``, ``height`` and ``width``. Seed 002's own Table II uses a *central* 128x128 square; the holes here
+are of that size but placed at random (as in its training). All holes are ~25% of the image, so
+the per-metric tables (a) and (c) have a single "all" column.
+
 Each ``--method`` (a registered classical method) and each ``--checkpoint NAME=PATH`` (a model
 trained with ``mattepaint train``, loaded by :func:`mattepaint.models.loading.load_inpainter`, so
 the checkpoint's input transform, e.g. "hole_ns", is applied as in training and pixels outside
@@ -13,19 +25,21 @@ the hole are copied from the input) inpaints every case into ``OUT/NAME/``, and 
 evaluated by :func:`mattepaint.evaluate.evaluate_inpainting` (whole-image metrics of the
 composited output against the original).
 
-Printed, and written to ``OUT/tables.md`` as markdown:
+Printed, and written to ``OUT/tables.md`` as markdown (its header names the mask kind and the
+exact command):
 
 (a) per metric (PSNR, SSIM, hole L1, LPIPS), rows = methods, columns = the six hole-ratio buckets
-    and "all". PSNR in dB (data range 1), SSIM (Wang et al. 2004, 11x11 Gaussian), hole L1 = mean
-    |pred - gt| over the hole pixels on the [0, 1] scale, LPIPS v0.1 (``--lpips`` backbone).
+    and "all" (``--masks square``: "all" only). PSNR in dB (data range 1), SSIM (Wang et al.
+    2004, 11x11 Gaussian), hole L1 = mean |pred - gt| over the hole pixels on the [0, 1] scale,
+    LPIPS v0.1 (``--lpips`` backbone).
 (b) the columns of seed 002's Table II (MSE, L1, PSNR, LPIPS, TV) over all cases. MSE, L1 and TV
     are on the **0-255 scale** like seed 002 (Telea there: MSE 821.73, L1 9.66, TV 7.97):
     ``MSE_255 = 255^2 * MSE_[0,1]``, ``L1_255 = 255 * L1_[0,1]``, ``TV_255 = 255 * TV_[0,1]``, means
     over the whole 256x256 image (3 channels). TV is mattepaint's mean-normalised anisotropic
     total variation of the output (:func:`mattepaint.metrics.inpainting.total_variation`); seed
     002 does not state its normalisation, so compare TV between rows, not with the paper.
-(c) "beats telea?": for every other method and bucket, whether its PSNR is higher, its SSIM
-    higher and its LPIPS lower than Telea's on the same cases.
+(c) "beats telea?": for every other method and bucket (``--masks square``: all cases), whether
+    its PSNR is higher, its SSIM higher and its LPIPS lower than Telea's on the same cases.
 (d) ``OUT/grid.png``: ``--grid`` cases spread over the hole ratios (rows), columns masked input
     (holes white) | telea | each checkpoint | ground truth.
 
@@ -37,12 +51,14 @@ Usage:
     python benchmarks/deep_inpainting.py --data ../shared/data --cases 300 --size 256 \
         --out results/bench_deep --method telea --method ns \
         --checkpoint unet=runs/unet_hole_ns_irregular_small/checkpoints/best.pt \
+        [--masks nvidia|square] [--square-size 128] \
         [--lpips alex] [--grid 6] [--grid-cell 128] [--overwrite] [--device cpu]
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import importlib.util
 import json
 import math
@@ -51,6 +67,7 @@ import re
 import sys
 import time
 from dataclasses import dataclass, field
+from io import StringIO
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -60,7 +77,7 @@ import numpy as np
 import mattepaint
 from mattepaint import io
 from mattepaint.evaluate import OTHER_BUCKET, InpaintingReport
-from mattepaint.masks import HOLE_RATIO_BUCKETS, bucket_label
+from mattepaint.masks import HOLE_RATIO_BUCKETS, bucket_label, random_square
 
 
 def _load_classical() -> ModuleType:
@@ -96,7 +113,96 @@ TABLE2_COLUMNS: tuple[tuple[str, str, float, str], ...] = (
     ("TV", "tv", 255.0, ".2f"),
 )
 RESERVED_NAMES = {"cases", "grid", "tables", "run"}
+#: ``--masks`` choices: the classical benchmark's NVIDIA irregular masks, or one random square.
+MASK_KINDS = ("nvidia", "square")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+# --------------------------------------------------------------------------- square cases
+
+
+def square_mask(size: int, square_size: int, seed: int, index: int) -> np.ndarray:
+    """The (size, size) bool hole of case ``index`` in ``--masks square`` mode:
+    :func:`mattepaint.masks.random_square` (default jitter ``square_size // 8``) drawn from
+    ``np.random.default_rng([seed, index])``, so it depends on nothing but these arguments."""
+    rng = np.random.default_rng([seed, index])
+    return random_square((size, size), rng, size=square_size)
+
+
+def plan_square_cases(
+    data: Path, n_cases: int, size: int, seed: int, square_size: int
+) -> list[dict[str, Any]]:
+    """The classical plan's images (same image for every case index) with one square each.
+
+    Outputs: one row per case: ``case``, ``image`` (relative to ``data``), ``mask`` = "square",
+    ``square_size`` (nominal side), ``top``, ``left``, ``height``, ``width`` (the drawn hole),
+    ``size``.
+    """
+    plan = classical.plan_cases(data, n_cases, seed)
+    rows = []
+    for index, row in enumerate(plan):
+        mask = square_mask(size, square_size, seed, index)
+        ys, xs = np.nonzero(mask)
+        rows.append(
+            {
+                "case": row["case"],
+                "image": row["image"],
+                "mask": "square",
+                "square_size": square_size,
+                "top": int(ys.min()),
+                "left": int(xs.min()),
+                "height": int(ys.max() - ys.min() + 1),
+                "width": int(xs.max() - xs.min() + 1),
+                "size": size,
+            }
+        )
+    return rows
+
+
+def build_square_cases(
+    data: Path,
+    out: Path,
+    n_cases: int,
+    size: int,
+    seed: int,
+    square_size: int,
+    overwrite: bool,
+) -> tuple[Path, Path]:
+    """Write ``out/cases/{images,masks}/case_NNNN.png`` and ``manifest.csv`` for ``--masks
+    square`` (images as :func:`classical_inpainting.build_cases`); reuse a complete case folder
+    built with the same plan, refuse another one without ``overwrite``."""
+    plan = plan_square_cases(data, n_cases, size, seed, square_size)
+    cases = out / "cases"
+    images_dir, masks_dir = cases / "images", cases / "masks"
+    manifest = cases / "manifest.csv"
+    buffer = StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(plan[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(plan)
+    text = buffer.getvalue()
+    if (
+        manifest.is_file()
+        and manifest.read_text() == text
+        and not overwrite
+        and len(io.list_images(images_dir)) == n_cases
+        and len(io.list_images(masks_dir)) == n_cases
+    ):
+        print(f"reusing the {n_cases} cases in {cases}")
+        return images_dir, masks_dir
+    if cases.exists() and not overwrite:
+        _fail(f"{cases} exists and was built with other settings; pass --overwrite to rebuild it")
+    keep = {str(row["case"]) for row in plan}
+    for folder in (images_dir, masks_dir):
+        classical.remove_stale_cases(folder, keep)
+    for index, row in enumerate(plan):
+        image = classical.square_resize(io.load_image(data / str(row["image"])), size)
+        mask = square_mask(size, square_size, seed, index)
+        io.save_image(images_dir / f"{row['case']}.png", image, overwrite=overwrite)
+        io.save_mask(masks_dir / f"{row['case']}.png", mask, overwrite=overwrite)
+    with io.atomic_path(manifest, overwrite=True) as tmp:
+        tmp.write_text(text)
+    print(f"built {n_cases} cases ({size}x{size}, square holes of side ~{square_size}) in {cases}")
+    return images_dir, masks_dir
 
 
 # --------------------------------------------------------------------------- methods
@@ -150,9 +256,7 @@ def load_methods(
                 f"letters, digits, '_', '.', '-' (not {', '.join(sorted(RESERVED_NAMES))})"
             )
         if name in {m.name for m in methods}:
-            _fail(
-                f"two methods are named {name!r}; give --checkpoint NAME=PATH another NAME"
-            )
+            _fail(f"two methods are named {name!r}; give --checkpoint NAME=PATH another NAME")
         if not path.is_file():
             _fail(f"checkpoint not found: {path}")
         start = time.perf_counter()
@@ -190,6 +294,8 @@ class TextTable:
     headers: list[str]
     rows: list[list[str]]
     note: str = ""
+    #: print at least as wide as the title and note (up to 100 columns), for narrow tables
+    fit_text: bool = False
 
     def markdown(self) -> str:
         lines = [f"**{self.title}**", ""]
@@ -203,7 +309,8 @@ class TextTable:
     def rich(self) -> Any:
         from rich.table import Table
 
-        table = Table(title=self.title, caption=self.note or None)
+        width = min(100, max(len(self.title), len(self.note))) if self.fit_text else None
+        table = Table(title=self.title, caption=self.note or None, min_width=width)
         for index, header in enumerate(self.headers):
             table.add_column(header, justify="left" if index == 0 else "right")
         for row in self.rows:
@@ -233,13 +340,28 @@ def _cell(value: Any, fmt: str) -> str:
     return format(value, fmt)
 
 
-def bucket_tables(reports: dict[str, InpaintingReport]) -> list[TextTable]:
-    """(a) one table per metric: rows = methods, columns = buckets + all."""
-    labels = bucket_labels(reports)
-    first = _summary(next(iter(reports.values())))
-    counts = ", ".join(
-        f"{label}: {first[label]['count']}" for label in labels if label in first
+def hole_ratio_note(report: InpaintingReport) -> str:
+    """``"N cases, hole ratio LO-HI (mean M)"`` over the report's cases."""
+    ratios = [float(row["hole_ratio"]) for row in report.rows]
+    return (
+        f"{len(ratios)} cases, hole ratio {min(ratios):.3f}-{max(ratios):.3f} "
+        f"(mean {float(np.mean(ratios)):.3f})"
     )
+
+
+def bucket_tables(reports: dict[str, InpaintingReport], per_bucket: bool = True) -> list[TextTable]:
+    """(a) one table per metric: rows = methods, columns = buckets + all (``per_bucket``) or
+    "all" only (for masks of a single hole ratio, e.g. ``--masks square``)."""
+    first_report = next(iter(reports.values()))
+    labels = bucket_labels(reports) if per_bucket else ["all"]
+    first = _summary(first_report)
+    if per_bucket:
+        counts = ", ".join(
+            f"{label}: {first[label]['count']}" for label in labels if label in first
+        )
+        where, note = "per hole-ratio bucket", f"cases per bucket: {counts}"
+    else:
+        where, note = "over all cases", hole_ratio_note(first_report)
     tables = []
     for key, title, fmt, higher in BUCKET_METRICS:
         if not all(key in report.metrics for report in reports.values()):
@@ -247,17 +369,15 @@ def bucket_tables(reports: dict[str, InpaintingReport]) -> list[TextTable]:
         rows = []
         for name, report in reports.items():
             summary = _summary(report)
-            rows.append(
-                [name]
-                + [_cell(summary.get(label, {}).get(key), fmt) for label in labels]
-            )
+            rows.append([name] + [_cell(summary.get(label, {}).get(key), fmt) for label in labels])
         better = "higher" if higher else "lower"
         tables.append(
             TextTable(
-                f"{title} per hole-ratio bucket ({better} is better)",
+                f"{title} {where} ({better} is better)",
                 ["method", *labels],
                 rows,
-                note=f"cases per bucket: {counts}",
+                note=note,
+                fit_text=not per_bucket,
             )
         )
     return tables
@@ -276,7 +396,21 @@ def table2_values(reports: dict[str, InpaintingReport]) -> dict[str, dict[str, f
     return values
 
 
-def table2(reports: dict[str, InpaintingReport], n_cases: int, size: int) -> TextTable:
+def table2(
+    reports: dict[str, InpaintingReport],
+    n_cases: int,
+    size: int,
+    square_size: int | None = None,
+) -> TextTable:
+    """(b) as a table; ``square_size``: the cases have random squares of that side
+    (``--masks square``), named in the note."""
+    if square_size is None:
+        holes = "~128x128 square holes, so compare the rows here with each other"
+    else:
+        holes = (
+            f"a central 128x128 hole; here ~{square_size}x{square_size} squares at random "
+            f"positions, so compare the rows here with each other"
+        )
     values = table2_values(reports)
     columns = [c for c in TABLE2_COLUMNS if all(c[0] in v for v in values.values())]
     rows = [
@@ -289,22 +423,21 @@ def table2(reports: dict[str, InpaintingReport], n_cases: int, size: int) -> Tex
         rows,
         note=(
             "MSE, L1 and TV on the 0-255 scale (seed 002's Telea: MSE 821.73, L1 9.66, "
-            "PSNR 19.61, LPIPS 0.17, TV 7.97, on its own test images and ~128x128 square "
-            "holes, so compare the rows here with each other)."
+            f"PSNR 19.61, LPIPS 0.17, TV 7.97, on its own test images and {holes})."
         ),
     )
 
 
 def beats_telea(
-    reports: dict[str, InpaintingReport], reference: str = "telea"
+    reports: dict[str, InpaintingReport], reference: str = "telea", per_bucket: bool = True
 ) -> dict[str, dict[str, dict[str, bool]]]:
     """(c) ``{method: {bucket: {"psnr": bool, "ssim": bool, "lpips": bool}}}``: True where the
-    method is better than ``reference`` (PSNR, SSIM higher; LPIPS lower). Empty without the
-    reference."""
+    method is better than ``reference`` (PSNR, SSIM higher; LPIPS lower); buckets + "all", or
+    "all" only without ``per_bucket``. Empty without the reference."""
     if reference not in reports:
         return {}
     ref = _summary(reports[reference])
-    labels = bucket_labels(reports)
+    labels = bucket_labels(reports) if per_bucket else ["all"]
     out: dict[str, dict[str, dict[str, bool]]] = {}
     for name, report in reports.items():
         if name == reference:
@@ -326,15 +459,13 @@ def beats_telea(
 
 
 def beats_table(
-    reports: dict[str, InpaintingReport], reference: str = "telea"
+    reports: dict[str, InpaintingReport], reference: str = "telea", per_bucket: bool = True
 ) -> TextTable | None:
-    beats = beats_telea(reports, reference)
+    beats = beats_telea(reports, reference, per_bucket)
     if not beats:
         return None
-    labels = bucket_labels(reports)
-    keys = [
-        k for k in ("psnr", "ssim", "lpips") if k in next(iter(beats.values()))["all"]
-    ]
+    labels = bucket_labels(reports) if per_bucket else ["all"]
+    keys = [k for k in ("psnr", "ssim", "lpips") if k in next(iter(beats.values()))["all"]]
     names = {"psnr": "PSNR higher", "ssim": "SSIM higher", "lpips": "LPIPS lower"}
     rows = []
     for name, by_bucket in beats.items():
@@ -342,9 +473,7 @@ def beats_table(
         for label in labels:
             result = by_bucket.get(label)
             cells.append(
-                "-"
-                if result is None
-                else " ".join("✓" if result[k] else "✗" for k in keys)
+                "-" if result is None else " ".join("✓" if result[k] else "✗" for k in keys)
             )
         rows.append([name, *cells])
     legend = " / ".join(names[k] for k in keys)
@@ -353,6 +482,7 @@ def beats_table(
         ["method", *labels],
         rows,
         note=f"Each cell: {legend} than {reference} on the same cases (✓ yes, ✗ no).",
+        fit_text=not per_bucket,
     )
 
 
@@ -489,18 +619,10 @@ def _versions(device: str) -> dict[str, Any]:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--data", type=Path, default=Path("../shared/data"), help="real data"
-    )
-    parser.add_argument(
-        "--cases", type=int, default=300, help="number of cases (default 300)"
-    )
-    parser.add_argument(
-        "--size", type=int, default=256, help="image side (default 256)"
-    )
-    parser.add_argument(
-        "--seed", type=int, default=0, help="case selection seed (default 0)"
-    )
+    parser.add_argument("--data", type=Path, default=Path("../shared/data"), help="real data")
+    parser.add_argument("--cases", type=int, default=300, help="number of cases (default 300)")
+    parser.add_argument("--size", type=int, default=256, help="image side (default 256)")
+    parser.add_argument("--seed", type=int, default=0, help="case selection seed (default 0)")
     parser.add_argument("--out", type=Path, default=Path("results/bench_deep"))
     parser.add_argument(
         "--method",
@@ -535,11 +657,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="grid thumbnail side in pixels (default 128)",
     )
     parser.add_argument(
-        "--device", default="cpu", help="device of the models and LPIPS"
+        "--masks",
+        choices=MASK_KINDS,
+        default="nvidia",
+        help="holes: the NVIDIA irregular masks, 50 per hole-ratio bucket (default), or one "
+        "random square per case (mattepaint random_square, seed 002's 'hole')",
     )
     parser.add_argument(
-        "--overwrite", action="store_true", help="replace existing outputs"
+        "--square-size",
+        type=int,
+        default=None,
+        metavar="PX",
+        help="nominal side of the --masks square holes (default: --size // 2)",
     )
+    parser.add_argument("--device", default="cpu", help="device of the models and LPIPS")
+    parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     parser.add_argument("--no-progress", dest="progress", action="store_false")
     return parser
 
@@ -556,6 +688,14 @@ def main(argv: list[str] | None = None) -> int:
         _fail("--cases must be >= 1 and --size >= 32")
     if args.grid < 0 or args.grid_cell < 16:
         _fail("--grid must be >= 0 and --grid-cell >= 16")
+    square = args.masks == "square"
+    if square:
+        if args.square_size is None:
+            args.square_size = args.size // 2
+        if not 1 <= args.square_size <= args.size:
+            _fail(f"--square-size must be in 1..--size ({args.size}), got {args.square_size}")
+    elif args.square_size is not None:
+        _fail("--square-size needs --masks square")
     names = args.method if args.method is not None else ["telea", "ns"]
     if len(set(names)) != len(names):
         _fail(f"a --method is given twice: {names}")
@@ -563,9 +703,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from rich.console import Console
 
-    console = Console(
-        width=max(Console().width, 120)
-    )  # keep the tables unwrapped in logs
+    console = Console(width=max(Console().width, 120))  # keep the tables unwrapped in logs
     lpips = None
     reports: dict[str, InpaintingReport] = {}
     timings: dict[str, dict[str, float]] = {}
@@ -574,9 +712,20 @@ def main(argv: list[str] | None = None) -> int:
             from mattepaint.metrics.lpips import LPIPS
 
             lpips = LPIPS.from_dir(args.lpips, args.data / "weights").to(args.device)
-        images_dir, masks_dir = classical.build_cases(
-            args.data, args.out, args.cases, args.size, args.seed, args.overwrite
-        )
+        if square:
+            images_dir, masks_dir = build_square_cases(
+                args.data,
+                args.out,
+                args.cases,
+                args.size,
+                args.seed,
+                args.square_size,
+                args.overwrite,
+            )
+        else:
+            images_dir, masks_dir = classical.build_cases(
+                args.data, args.out, args.cases, args.size, args.seed, args.overwrite
+            )
         for method in methods:
             console.print(f"[bold]{method.name}[/bold] ({method.kind})")
             report, timing = classical.run_method(
@@ -603,9 +752,9 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, FileExistsError, ValueError) as exc:
         _fail(str(exc))
 
-    tables = bucket_tables(reports)
-    tables.append(table2(reports, args.cases, args.size))
-    beats = beats_table(reports)
+    tables = bucket_tables(reports, per_bucket=not square)
+    tables.append(table2(reports, args.cases, args.size, args.square_size if square else None))
+    beats = beats_table(reports, per_bucket=not square)
     if beats is not None:
         tables.append(beats)
     for table in tables:
@@ -618,20 +767,25 @@ def main(argv: list[str] | None = None) -> int:
             shown = ["telea"]
         shown += [m.name for m in methods if m.kind == "checkpoint"]
         cases = pick_grid_cases(next(iter(reports.values())), args.grid)
-        grid_path = make_grid(
-            args.out, images_dir, masks_dir, cases, shown, args.grid_cell
-        )
+        grid_path = make_grid(args.out, images_dir, masks_dir, cases, shown, args.grid_cell)
         size_mb = grid_path.stat().st_size / 1e6
         console.print(f"grid: {grid_path} ({size_mb:.2f} MB)")
         if size_mb > 2:
-            console.print(
-                "[yellow]note:[/yellow] the grid is over 2 MB; lower --grid-cell"
-            )
+            console.print("[yellow]note:[/yellow] the grid is over 2 MB; lower --grid-cell")
 
+    lpips_text = "no LPIPS" if args.lpips == "none" else "LPIPS-" + args.lpips
+    if square:
+        side, jitter = args.square_size, args.square_size // 8
+        what = (
+            f"(Kodak24 + BSDS500 test, seed {args.seed}), one square hole per case "
+            f"(mattepaint random_square: side {side} ± {jitter}, uniform random position, "
+            f"drawn from default_rng([{args.seed}, case index])), {lpips_text}"
+        )
+    else:
+        what = f"(Kodak24 + BSDS500 test, NVIDIA irregular masks, seed {args.seed}), {lpips_text}"
     header = (
-        f"# Deep inpainting benchmark\n\n{args.cases} cases of {args.size}x{args.size} "
-        f"(Kodak24 + BSDS500 test, NVIDIA irregular masks, seed {args.seed}), "
-        f"{'no LPIPS' if args.lpips == 'none' else 'LPIPS-' + args.lpips}. Command:\n\n```bash\npython benchmarks/deep_inpainting.py "
+        f"# Deep inpainting benchmark\n\n{args.cases} cases of {args.size}x{args.size} {what}. "
+        "Command:\n\n```bash\npython benchmarks/deep_inpainting.py "
         + " ".join(sys.argv[1:] if argv is None else argv)
         + "\n```\n"
     )
@@ -654,13 +808,11 @@ def main(argv: list[str] | None = None) -> int:
         Path(tmp).write_text(text, encoding="utf-8")
 
     run = {
-        "args": {
-            k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()
-        },
+        "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
         "methods": {m.name: {"kind": m.kind, **m.info} for m in methods},
         "timings": timings,
         "table2": table2_values(reports),
-        "beats_telea": beats_telea(reports),
+        "beats_telea": beats_telea(reports, per_bucket=not square),
         "summary": {name: report.summary for name, report in reports.items()},
         "grid": None if grid_path is None else str(grid_path),
         "versions": _versions(args.device),
@@ -669,9 +821,7 @@ def main(argv: list[str] | None = None) -> int:
     text = json.dumps(_strict_json(run), indent=2, default=str, allow_nan=False) + "\n"
     with io.atomic_path(args.out / "run.json", overwrite=True) as tmp:
         Path(tmp).write_text(text, encoding="utf-8")
-    print(
-        f"wrote {args.out}/tables.md, run.json, <method>_eval.json/.csv, _summary.csv"
-    )
+    print(f"wrote {args.out}/tables.md, run.json, <method>_eval.json/.csv, _summary.csv")
     return 0
 
 
