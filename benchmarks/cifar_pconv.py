@@ -112,9 +112,7 @@ def mean_fill(image: Tensor, mask: Tensor) -> Tensor:
     known = (~hole).to(image.dtype)  # (B, 1, H, W)
     count = known.sum(dim=(2, 3), keepdim=True)  # (B, 1, 1, 1)
     total = (image * known).sum(dim=(2, 3), keepdim=True)  # (B, 3, 1, 1)
-    mean = torch.where(
-        count > 0, total / count.clamp(min=1), torch.full_like(total, 0.5)
-    )
+    mean = torch.where(count > 0, total / count.clamp(min=1), torch.full_like(total, 0.5))
     return torch.where(hole, mean.expand_as(image), image)  # (B, 3, H, W)
 
 
@@ -143,9 +141,7 @@ def eval_files(
 
     folder = data / CIFAR_DIR
     if not folder.is_dir():
-        _fail(
-            f"CIFAR-10 folder not found: {folder} (expected {CIFAR_DIR}/<class>/*.jpg)"
-        )
+        _fail(f"CIFAR-10 folder not found: {folder} (expected {CIFAR_DIR}/<class>/*.jpg)")
     files = find_images([folder])
     train, val = split_files(files, val_fraction, seed)
     if count > len(val):
@@ -187,16 +183,12 @@ def config_notes(
     }
     for key, (got, want) in expected.items():
         if got != want:
-            notes.append(
-                f"{name}: trained with {key} = {got!r}, evaluated with {want!r}"
-            )
+            notes.append(f"{name}: trained with {key} = {got!r}, evaluated with {want!r}")
     dirs = [str(d).rstrip("/") for d in data.get("train_dirs") or []]
     if dirs != [] and not (len(dirs) == 1 and dirs[0].endswith(CIFAR_DIR)):
         notes.append(f"{name}: trained on {dirs}, not on {CIFAR_DIR} alone")
     if data.get("val_dirs"):
-        notes.append(
-            f"{name}: validated on {data['val_dirs']}, not on a held-out split"
-        )
+        notes.append(f"{name}: validated on {data['val_dirs']}, not on a held-out split")
     return notes
 
 
@@ -227,17 +219,11 @@ def make_grid(
         lines, font = deep._fit_title(draw, title, cell, 14)
         for k, line in enumerate(lines):
             x = pad + j * (cell + pad) + (cell - draw.textlength(line, font=font)) / 2
-            draw.text(
-                (x, 4 + k * 14 if len(lines) > 1 else 10), line, fill="black", font=font
-            )
+            draw.text((x, 4 + k * 14 if len(lines) > 1 else 10), line, fill="black", font=font)
         for i, one in enumerate(batch):
-            array = (
-                one.clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).numpy()
-            )  # (H, W, 3)
+            array = one.clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).numpy()  # (H, W, 3)
             tile = Image.fromarray(array).resize((cell, cell), Image.Resampling.NEAREST)
-            canvas.paste(
-                tile, (pad + j * (cell + pad), header + pad + i * (cell + pad))
-            )
+            canvas.paste(tile, (pad + j * (cell + pad), header + pad + i * (cell + pad)))
     with io.atomic_path(path, overwrite=True) as tmp:
         canvas.save(tmp, format="PNG", optimize=True)
     return path
@@ -271,9 +257,7 @@ def load_methods(
     for spec in checkpoints:
         name, path = deep.parse_checkpoint(spec)
         if name in methods or not deep._NAME.match(name):
-            _fail(
-                f"bad or repeated method name {name!r} in --checkpoint {spec}; use NAME=PATH"
-            )
+            _fail(f"bad or repeated method name {name!r} in --checkpoint {spec}; use NAME=PATH")
         if not path.is_file():
             _fail(f"checkpoint not found: {path}")
         try:
@@ -373,9 +357,7 @@ def write_per_image(
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--data", type=Path, default=Path("../shared/data"), help="real data"
-    )
+    parser.add_argument("--data", type=Path, default=Path("../shared/data"), help="real data")
     parser.add_argument(
         "--checkpoint",
         action="append",
@@ -393,23 +375,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--val-fraction", type=float, default=0.1, help="the config's data.val_fraction"
     )
-    parser.add_argument(
-        "--seed", type=int, default=0, help="the config's run.seed (default 0)"
-    )
-    parser.add_argument(
-        "--mask-size", type=int, default=16, help="random_square side (16)"
-    )
+    parser.add_argument("--seed", type=int, default=0, help="the config's run.seed (default 0)")
+    parser.add_argument("--mask-size", type=int, default=16, help="random_square side (16)")
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--device", default="cpu", help="device of the models")
-    parser.add_argument(
-        "--grid", type=int, default=8, help="rows of OUT/grid.png (0: none)"
-    )
-    parser.add_argument(
-        "--grid-cell", type=int, default=96, help="grid cell side in pixels"
-    )
-    parser.add_argument(
-        "--overwrite", action="store_true", help="replace existing outputs"
-    )
+    parser.add_argument("--grid", type=int, default=8, help="rows of OUT/grid.png (0: none)")
+    parser.add_argument("--grid-cell", type=int, default=96, help="grid cell side in pixels")
+    parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     parser.add_argument("--no-progress", dest="progress", action="store_false")
     return parser
 
@@ -417,18 +389,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     wall_start = time.perf_counter()
     args = build_parser().parse_args(argv)
-    if not args.data.is_dir():
-        _fail(
-            f"data folder not found: {args.data} (the real data lives in ../shared/data beside "
-            f"the repository; pass --data PATH)"
-        )
+    deep.classical.check_data_dir(args.data)
     if args.eval_count < 1 or args.batch_size < 1 or args.grid < 0:
         _fail("--eval-count and --batch-size must be >= 1, --grid >= 0")
     if not 1 <= args.mask_size <= IMAGE_SIZE:
         _fail(f"--mask-size must be in [1, {IMAGE_SIZE}]")
-    outputs = [
-        args.out / n for n in ("table.md", "results.json", "per_image.csv", "grid.png")
-    ]
+    outputs = [args.out / n for n in ("table.md", "results.json", "per_image.csv", "grid.png")]
     existing = [str(p) for p in outputs if p.exists()]
     if existing and not args.overwrite:
         _fail(f"output exists: {existing[0]} (use --overwrite to replace it)")
@@ -465,10 +431,7 @@ def main(argv: list[str] | None = None) -> int:
     ev = evaluate(dataset, methods, args.batch_size, args.grid, args.progress)
     n = len(dataset)
     means = ev.means()
-    timings = {
-        name: {"seconds": s, "ms_per_image": 1000 * s / n}
-        for name, s in ev.seconds.items()
-    }
+    timings = {name: {"seconds": s, "ms_per_image": 1000 * s / n} for name, s in ev.seconds.items()}
 
     headers = ["method", *[h for _, h, _ in COLUMNS], "ms / image"]
     rows = [
@@ -499,9 +462,7 @@ def main(argv: list[str] | None = None) -> int:
     md += ["", legend, *[f"\nNote: {note}" for note in notes]]
     with io.atomic_path(args.out / "table.md", overwrite=args.overwrite) as tmp:
         Path(tmp).write_text("\n".join(md) + "\n", encoding="utf-8")
-    write_per_image(
-        args.out / "per_image.csv", files, Path(split["folder"]), ev, args.overwrite
-    )
+    write_per_image(args.out / "per_image.csv", files, Path(split["folder"]), ev, args.overwrite)
     grid_path = None
     if args.grid > 0:
         shown = {name: ev.shown[name] for name in methods}
@@ -514,9 +475,7 @@ def main(argv: list[str] | None = None) -> int:
         )
 
     results = {
-        "args": {
-            k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()
-        },
+        "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
         "split": split,
         "masks": {
             "generator": MASK,

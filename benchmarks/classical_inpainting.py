@@ -32,6 +32,7 @@ import json
 import platform
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -87,24 +88,18 @@ def plan_cases(data: Path, n_cases: int, seed: int) -> list[dict[str, object]]:
         )
     per_bucket = -(-n_cases // n_buckets)  # ceil
     if any(len(files) < per_bucket for files in by_bucket):
-        _fail(
-            f"--cases {n_cases} needs {per_bucket} masks per bucket; the data has fewer"
-        )
+        _fail(f"--cases {n_cases} needs {per_bucket} masks per bucket; the data has fewer")
 
     rng = np.random.default_rng(seed)
     image_order: list[Path] = []
     while len(image_order) < n_cases:  # every image once before any is reused
         image_order += [images[i] for i in rng.permutation(len(images))]
-    mask_order = [
-        [files[i] for i in rng.permutation(len(files))] for files in by_bucket
-    ]
+    mask_order = [[files[i] for i in rng.permutation(len(files))] for files in by_bucket]
     return [
         {
             "case": f"case_{i:04d}",
             "image": image_order[i].relative_to(data).as_posix(),
-            "mask": mask_order[i % n_buckets][i // n_buckets]
-            .relative_to(data)
-            .as_posix(),
+            "mask": mask_order[i % n_buckets][i // n_buckets].relative_to(data).as_posix(),
             "source_bucket": i % n_buckets,
         }
         for i in range(n_cases)
@@ -129,22 +124,43 @@ def _manifest_text(plan: list[dict[str, object]], size: int) -> str:
     return buffer.getvalue()
 
 
-def build_cases(
-    data: Path, out: Path, n_cases: int, size: int, seed: int, overwrite: bool
+def check_data_dir(data: Path) -> None:
+    """Exit with an error unless the real-data folder ``data`` exists."""
+    if not data.is_dir():
+        _fail(
+            f"data folder not found: {data} (the real data lives in ../shared/data beside "
+            f"the repository; pass --data PATH)"
+        )
+
+
+def write_cases(
+    data: Path,
+    out: Path,
+    plan: list[dict[str, object]],
+    manifest_text: str,
+    size: int,
+    case_mask: Callable[[int, dict[str, object]], np.ndarray],
+    overwrite: bool,
+    description: str,
 ) -> tuple[Path, Path]:
-    """Write ``out/cases/{images,masks}/case_NNNN.png`` and ``manifest.csv``; reuse a complete
-    case folder built with the same plan."""
-    plan = plan_cases(data, n_cases, seed)
+    """Write the cases of ``plan`` to ``out/cases/{images,masks}/case_NNNN.png`` and
+    ``manifest_text`` to ``out/cases/manifest.csv``; reuse a complete case folder built with the
+    same manifest, refuse another one without ``overwrite``.
+
+    Each case's image is ``data / row["image"]`` through :func:`square_resize` to ``size``; its
+    (size, size) bool mask is ``case_mask(index, row)``. ``description`` goes in the
+    "built N cases (...)" line.
+    """
+    n_cases = len(plan)
     cases = out / "cases"
     images_dir, masks_dir, manifest = (
         cases / "images",
         cases / "masks",
         cases / "manifest.csv",
     )
-    text = _manifest_text(plan, size)
     if (
         manifest.is_file()
-        and manifest.read_text() == text
+        and manifest.read_text() == manifest_text
         and not overwrite
         and len(io.list_images(images_dir)) == n_cases
         and len(io.list_images(masks_dir)) == n_cases
@@ -152,21 +168,33 @@ def build_cases(
         print(f"reusing the {n_cases} cases in {cases}")
         return images_dir, masks_dir
     if cases.exists() and not overwrite:
-        _fail(
-            f"{cases} exists and was built with other settings; pass --overwrite to rebuild it"
-        )
+        _fail(f"{cases} exists and was built with other settings; pass --overwrite to rebuild it")
     keep = {str(row["case"]) for row in plan}
     for folder in (images_dir, masks_dir):
         remove_stale_cases(folder, keep)
-    for row in plan:
+    for index, row in enumerate(plan):
         image = square_resize(io.load_image(data / str(row["image"])), size)
-        mask = resize_mask(io.load_mask(data / str(row["mask"])), (size, size))
+        mask = case_mask(index, row)
         io.save_image(images_dir / f"{row['case']}.png", image, overwrite=overwrite)
         io.save_mask(masks_dir / f"{row['case']}.png", mask, overwrite=overwrite)
     with io.atomic_path(manifest, overwrite=True) as tmp:
-        tmp.write_text(text)
-    print(f"built {n_cases} cases ({size}x{size}) in {cases}")
+        tmp.write_text(manifest_text)
+    print(f"built {n_cases} cases ({description}) in {cases}")
     return images_dir, masks_dir
+
+
+def build_cases(
+    data: Path, out: Path, n_cases: int, size: int, seed: int, overwrite: bool
+) -> tuple[Path, Path]:
+    """Write ``out/cases/{images,masks}/case_NNNN.png`` and ``manifest.csv`` (NVIDIA masks);
+    reuse a complete case folder built with the same plan."""
+    plan = plan_cases(data, n_cases, seed)
+
+    def case_mask(index: int, row: dict[str, object]) -> np.ndarray:
+        return resize_mask(io.load_mask(data / str(row["mask"])), (size, size))
+
+    text = _manifest_text(plan, size)
+    return write_cases(data, out, plan, text, size, case_mask, overwrite, f"{size}x{size}")
 
 
 def run_method(
@@ -213,9 +241,7 @@ def run_method(
     )
     inpaint_s = time.perf_counter() - start
     start = time.perf_counter()
-    report = evaluate_inpainting(
-        out / name, images_dir, masks_dir, lpips=lpips, progress=progress
-    )
+    report = evaluate_inpainting(out / name, images_dir, masks_dir, lpips=lpips, progress=progress)
     eval_s = time.perf_counter() - start
     report.to_json(out / f"{name}_eval.json", overwrite=overwrite)
     report.to_csv(out / f"{name}_eval.csv", overwrite=overwrite)
@@ -238,9 +264,7 @@ def _comparison(reports: dict[str, InpaintingReport], key: str, fmt: str) -> obj
         table.add_column(str(label), justify="right")
     for method, report in reports.items():
         values = {row["bucket"]: row[key] for row in report.summary}
-        cells = (
-            format(values[label], fmt) if label in values else "-" for label in labels
-        )
+        cells = (format(values[label], fmt) if label in values else "-" for label in labels)
         table.add_row(method, *cells)
     return table
 
@@ -250,42 +274,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--data", type=Path, default=Path("../shared/data"), help="real data folder"
     )
-    parser.add_argument(
-        "--cases", type=int, default=300, help="number of cases (default 300)"
-    )
-    parser.add_argument(
-        "--size", type=int, default=256, help="image side (default 256)"
-    )
-    parser.add_argument(
-        "--seed", type=int, default=0, help="seed of the case selection"
-    )
+    parser.add_argument("--cases", type=int, default=300, help="number of cases (default 300)")
+    parser.add_argument("--size", type=int, default=256, help="image side (default 256)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the case selection")
     parser.add_argument("--out", type=Path, default=Path("results/bench_classical"))
-    parser.add_argument(
-        "--methods", default="telea,ns", help="comma-separated (default telea,ns)"
-    )
-    parser.add_argument(
-        "--with-biharmonic", action="store_true", help="also run biharmonic (slow)"
-    )
-    parser.add_argument(
-        "--radius", type=int, default=None, help="telea / ns radius option"
-    )
+    parser.add_argument("--methods", default="telea,ns", help="comma-separated (default telea,ns)")
+    parser.add_argument("--with-biharmonic", action="store_true", help="also run biharmonic (slow)")
+    parser.add_argument("--radius", type=int, default=None, help="telea / ns radius option")
     parser.add_argument(
         "--lpips",
         choices=("alex", "vgg", "none"),
         default="alex",
         help="LPIPS backbone, weights from DATA/weights (default alex)",
     )
-    parser.add_argument(
-        "--overwrite", action="store_true", help="replace existing outputs"
-    )
+    parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     parser.add_argument("--no-progress", dest="progress", action="store_false")
     args = parser.parse_args(argv)
 
-    if not args.data.is_dir():
-        _fail(
-            f"data folder not found: {args.data} (the real data lives in ../shared/data beside "
-            f"the repository; pass --data PATH)"
-        )
+    check_data_dir(args.data)
     if args.cases < 1 or args.size < 32:
         _fail("--cases must be >= 1 and --size >= 32")
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
@@ -341,9 +347,7 @@ def main(argv: list[str] | None = None) -> int:
         if lpips is not None:
             console.print(_comparison(reports, "lpips", ".4f"))
     run = {
-        "args": {
-            k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()
-        },
+        "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
         "methods": methods,
         "timings": timings,
         "mattepaint": mattepaint.__version__,

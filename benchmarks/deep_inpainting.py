@@ -172,37 +172,18 @@ def build_square_cases(
     square`` (images as :func:`classical_inpainting.build_cases`); reuse a complete case folder
     built with the same plan, refuse another one without ``overwrite``."""
     plan = plan_square_cases(data, n_cases, size, seed, square_size)
-    cases = out / "cases"
-    images_dir, masks_dir = cases / "images", cases / "masks"
-    manifest = cases / "manifest.csv"
     buffer = StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(plan[0]), lineterminator="\n")
     writer.writeheader()
     writer.writerows(plan)
-    text = buffer.getvalue()
-    if (
-        manifest.is_file()
-        and manifest.read_text() == text
-        and not overwrite
-        and len(io.list_images(images_dir)) == n_cases
-        and len(io.list_images(masks_dir)) == n_cases
-    ):
-        print(f"reusing the {n_cases} cases in {cases}")
-        return images_dir, masks_dir
-    if cases.exists() and not overwrite:
-        _fail(f"{cases} exists and was built with other settings; pass --overwrite to rebuild it")
-    keep = {str(row["case"]) for row in plan}
-    for folder in (images_dir, masks_dir):
-        classical.remove_stale_cases(folder, keep)
-    for index, row in enumerate(plan):
-        image = classical.square_resize(io.load_image(data / str(row["image"])), size)
-        mask = square_mask(size, square_size, seed, index)
-        io.save_image(images_dir / f"{row['case']}.png", image, overwrite=overwrite)
-        io.save_mask(masks_dir / f"{row['case']}.png", mask, overwrite=overwrite)
-    with io.atomic_path(manifest, overwrite=True) as tmp:
-        tmp.write_text(text)
-    print(f"built {n_cases} cases ({size}x{size}, square holes of side ~{square_size}) in {cases}")
-    return images_dir, masks_dir
+
+    def case_mask(index: int, row: dict[str, Any]) -> np.ndarray:
+        return square_mask(size, square_size, seed, index)
+
+    description = f"{size}x{size}, square holes of side ~{square_size}"
+    return classical.write_cases(
+        data, out, plan, buffer.getvalue(), size, case_mask, overwrite, description
+    )
 
 
 # --------------------------------------------------------------------------- methods
@@ -679,11 +660,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     wall_start = time.perf_counter()
     args = build_parser().parse_args(argv)
-    if not args.data.is_dir():
-        _fail(
-            f"data folder not found: {args.data} (the real data lives in ../shared/data beside "
-            f"the repository; pass --data PATH)"
-        )
+    classical.check_data_dir(args.data)
     if args.cases < 1 or args.size < 32:
         _fail("--cases must be >= 1 and --size >= 32")
     if args.grid < 0 or args.grid_cell < 16:

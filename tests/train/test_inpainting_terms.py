@@ -104,8 +104,14 @@ def test_perceptual_terms_without_weights_fail_at_start(tmp_path: Path) -> None:
 
 
 def test_liu_total_terms(tmp_path: Path) -> None:
-    liu = {"valid_l1": 1.0, "hole_l1": 6.0, "perceptual": 0.05, "style_out": 120.0,
-           "style_comp": 120.0, "tv": 0.1}
+    liu = {
+        "valid_l1": 1.0,
+        "hole_l1": 6.0,
+        "perceptual": 0.05,
+        "style_out": 120.0,
+        "style_comp": 120.0,
+        "tv": 0.1,
+    }
     task = _task(tmp_path, liu, vgg_weights=str(_vgg_file(tmp_path)))
     batch = _batch()
     batch["image"] = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(1))
@@ -150,8 +156,13 @@ def test_two_stage_model_with_perceptual_loss_trains(tmp_path: Path) -> None:
     data["model"] = {"name": "deepfill_v1", "params": {"base": 4}}
     data["data"].update({"image_size": 32, "batch_size": 2})
     data["loss"] = {
-        "weights": {"discounted_l1": 1.2, "coarse_discounted_l1": 1.44, "valid_l1": 1.2,
-                    "coarse_valid_l1": 1.44, "perceptual": 0.05},
+        "weights": {
+            "discounted_l1": 1.2,
+            "coarse_discounted_l1": 1.44,
+            "valid_l1": 1.2,
+            "coarse_valid_l1": 1.44,
+            "perceptual": 0.05,
+        },
         "params": {"vgg_weights": str(_vgg_file(tmp_path))},
     }
     data["run"].update({"max_steps": 2, "val_every": 0, "sample_every": 0, "ckpt_every": 0})

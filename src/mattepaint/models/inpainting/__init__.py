@@ -28,5 +28,11 @@ from mattepaint.models.inpainting.pconv_unet import PConvUNet
 from mattepaint.models.inpainting.unet_inpaint import UNetInpaint
 
 __all__ = [
-    "GLCIC", "Autoencoder", "ContextEncoder", "DeepFillV1", "GatedUNet", "PConvUNet", "UNetInpaint",
+    "GLCIC",
+    "Autoencoder",
+    "ContextEncoder",
+    "DeepFillV1",
+    "GatedUNet",
+    "PConvUNet",
+    "UNetInpaint",
 ]

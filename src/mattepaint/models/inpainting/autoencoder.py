@@ -19,6 +19,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from mattepaint.models.inpainting._checks import check_inpaint_model_inputs
 from mattepaint.models.layers.unet import ConvBlock, _check_positive_int
 from mattepaint.models.registry import register_model
 
@@ -82,23 +83,7 @@ class Autoencoder(nn.Module):
 
     def forward(self, image: Tensor, mask: Tensor) -> Tensor:
         """(B, 3, H, W) image + (B, 1, H, W) mask -> (B, 3, H, W) in [0, 1]."""
-        _check_inputs(image, mask, self.size_multiple)
+        check_inpaint_model_inputs(image, mask, self.size_multiple)
         x = torch.cat([image, mask.to(image.dtype)], dim=1)  # (B, 4, H, W)
         z = self.encoder(x)  # (B, 8b, H/16, W/16)
         return torch.sigmoid(self.decoder(z))  # (B, 3, H, W) in [0, 1]
-
-
-def _check_inputs(image: Tensor, mask: Tensor, size_multiple: int) -> None:
-    """Validate the inpainting inputs: image (B, 3, H, W), mask (B, 1, H, W), H, W divisible."""
-    if not isinstance(image, Tensor) or image.ndim != 4 or image.shape[1] != 3:
-        shape = tuple(image.shape) if isinstance(image, Tensor) else type(image).__name__
-        raise ValueError(f"image must be (B, 3, H, W), got {shape}")
-    b, _, h, w = image.shape
-    if not isinstance(mask, Tensor) or tuple(mask.shape) != (b, 1, h, w):
-        shape = tuple(mask.shape) if isinstance(mask, Tensor) else type(mask).__name__
-        raise ValueError(f"mask must be (B, 1, H, W) like image {tuple(image.shape)}, got {shape}")
-    if h % size_multiple or w % size_multiple:
-        raise ValueError(
-            f"image height and width must be divisible by {size_multiple}, got {h}x{w} "
-            "(ModelInpainter pads to size_multiple)"
-        )

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from mattepaint.models.inpainting.autoencoder import _check_inputs
+from mattepaint.models.inpainting._checks import check_inpaint_model_inputs
 from mattepaint.models.layers.unet import _check_positive_int
 from mattepaint.models.registry import register_model
 
@@ -162,7 +162,7 @@ class ContextEncoder(nn.Module):
 
     def forward(self, image: Tensor, mask: Tensor) -> Tensor:
         """(B, 3, H, W) image + (B, 1, H, W) mask -> (B, 3, H, W) in [0, 1]."""
-        _check_inputs(image, mask, self.size_multiple)
+        check_inpaint_model_inputs(image, mask, self.size_multiple)
         h, w = image.shape[-2:]
         size = (self.image_size, self.image_size)
         mask = mask.to(image.dtype)

@@ -46,6 +46,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from mattepaint.models.inpainting._checks import check_inpaint_model_inputs
 from mattepaint.models.layers.contextual_attention import (
     DEFAULT_MAX_POSITIONS,
     ContextualAttention,
@@ -199,20 +200,7 @@ class DeepFillV1(nn.Module):
         self, image: Tensor, mask: Tensor, return_stages: bool = False
     ) -> Tensor | dict[str, Tensor | None]:
         """(B, 3, H, W) image + (B, 1, H, W) mask -> (B, 3, H, W) in [0, 1] (or the stages)."""
-        if not isinstance(image, Tensor) or image.ndim != 4 or image.shape[1] != 3:
-            shape = tuple(image.shape) if isinstance(image, Tensor) else type(image).__name__
-            raise ValueError(f"image must be (B, 3, H, W), got {shape}")
-        b, _, h, w = image.shape
-        if not isinstance(mask, Tensor) or tuple(mask.shape) != (b, 1, h, w):
-            shape = tuple(mask.shape) if isinstance(mask, Tensor) else type(mask).__name__
-            raise ValueError(
-                f"mask must be (B, 1, H, W) like image {tuple(image.shape)}, got {shape}"
-            )
-        if h % self.size_multiple or w % self.size_multiple:
-            raise ValueError(
-                f"image height and width must be divisible by {self.size_multiple}, "
-                f"got {h}x{w}; pad the input first"
-            )
+        check_inpaint_model_inputs(image, mask, self.size_multiple)
         m = mask.to(image.dtype)  # (B, 1, H, W)
         x = 2 * image - 1  # (B, 3, H, W) in [-1, 1], the reference's range
         ones = torch.ones_like(m)  # (B, 1, H, W): lets the convs see the zero-padded border

@@ -43,6 +43,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from mattepaint.models.inpainting._checks import check_inpaint_model_inputs
 from mattepaint.models.layers.gated_conv import GateActivation, GatedConv2d
 from mattepaint.models.layers.unet import _check_positive_int
 from mattepaint.models.registry import register_model
@@ -119,19 +120,7 @@ class GatedUNet(nn.Module):
 
     def forward(self, image: Tensor, mask: Tensor) -> Tensor:
         """(B, 3, H, W) image + (B, 1, H, W) mask (1 = hole) -> (B, 3, H, W) in [0, 1]."""
-        if image.ndim != 4 or image.shape[1] != 3:
-            raise ValueError(f"image must be (B, 3, H, W), got {tuple(image.shape)}")
-        b, _, h, w = image.shape
-        if tuple(mask.shape) != (b, 1, h, w):
-            raise ValueError(
-                f"mask must be (B, 1, H, W) like image {tuple(image.shape)}, "
-                f"got {tuple(mask.shape)}"
-            )
-        if h % self.size_multiple or w % self.size_multiple:
-            raise ValueError(
-                f"image height and width must be divisible by {self.size_multiple} "
-                f"(2**depth), got {h}x{w}; pad the input first"
-            )
+        check_inpaint_model_inputs(image, mask, self.size_multiple, reason="2**depth")
         mask = mask.to(image.dtype)
         x = torch.cat([image, mask, torch.ones_like(mask)], dim=1)  # (B, 5, H, W)
         x = self.stem(x)  # (B, b, H, W)

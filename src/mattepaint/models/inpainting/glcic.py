@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from mattepaint.models.inpainting.autoencoder import _check_inputs
+from mattepaint.models.inpainting._checks import check_inpaint_model_inputs
 from mattepaint.models.layers.unet import _check_positive_int
 from mattepaint.models.registry import register_model
 
@@ -103,6 +103,6 @@ class GLCIC(nn.Module):
 
     def forward(self, image: Tensor, mask: Tensor) -> Tensor:
         """(B, 3, H, W) image + (B, 1, H, W) mask -> (B, 3, H, W) in [0, 1]."""
-        _check_inputs(image, mask, self.size_multiple)
+        check_inpaint_model_inputs(image, mask, self.size_multiple)
         x = torch.cat([image, mask.to(image.dtype)], dim=1)  # (B, 4, H, W)
         return torch.sigmoid(self.net(x))  # (B, 3, H, W) in [0, 1]

@@ -52,6 +52,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from mattepaint.models.inpainting._checks import check_inpaint_model_inputs
 from mattepaint.models.layers.partial_conv import PartialConv2d
 from mattepaint.models.layers.unet import _check_positive_int
 from mattepaint.models.registry import register_model
@@ -222,19 +223,7 @@ class PConvUNet(nn.Module):
 
     def forward(self, image: Tensor, mask: Tensor) -> Tensor:
         """(B, 3, H, W) image + (B, 1, H, W) mask (1 = hole) -> (B, 3, H, W) in [0, 1]."""
-        if image.ndim != 4 or image.shape[1] != 3:
-            raise ValueError(f"image must be (B, 3, H, W), got {tuple(image.shape)}")
-        b, _, h, w = image.shape
-        if tuple(mask.shape) != (b, 1, h, w):
-            raise ValueError(
-                f"mask must be (B, 1, H, W) like image {tuple(image.shape)}, "
-                f"got {tuple(mask.shape)}"
-            )
-        if h % self.size_multiple or w % self.size_multiple:
-            raise ValueError(
-                f"image height and width must be divisible by {self.size_multiple} "
-                f"(2**depth), got {h}x{w}; pad the input first"
-            )
+        check_inpaint_model_inputs(image, mask, self.size_multiple, reason="2**depth")
         x, valid = image, 1.0 - mask.to(image.dtype)  # (B, 3, H, W), (B, 1, H, W) 1 = known
         skips: list[tuple[Tensor, Tensor]] = [(x, valid)]  # level 0: the input itself
         for stage in self.encoder:

@@ -18,7 +18,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from mattepaint.models.layers.unet import Norm, Up, UNet
+from mattepaint.models.inpainting._checks import check_inpaint_model_inputs
+from mattepaint.models.layers.unet import Norm, UNet, Up
 from mattepaint.models.registry import register_model
 
 __all__ = ["UNetInpaint"]
@@ -75,14 +76,7 @@ class UNetInpaint(nn.Module):
 
     def forward(self, image: Tensor, mask: Tensor) -> Tensor:
         """(B, 3, H, W) image + (B, 1, H, W) mask -> (B, 3, H, W) in [0, 1]."""
-        if image.ndim != 4 or image.shape[1] != 3:
-            raise ValueError(f"image must be (B, 3, H, W), got {tuple(image.shape)}")
-        b, _, h, w = image.shape
-        if tuple(mask.shape) != (b, 1, h, w):
-            raise ValueError(
-                f"mask must be (B, 1, H, W) like image {tuple(image.shape)}, "
-                f"got {tuple(mask.shape)}"
-            )
+        check_inpaint_model_inputs(image, mask, self.size_multiple, reason="2**depth")
         x = torch.cat([image, mask.to(image.dtype)], dim=1)  # (B, 4, H, W)
         logits = self.unet(x)  # (B, 3, H, W)
         if self.residual:

@@ -56,6 +56,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from mattepaint.models.layers.unet import _check_positive_int
+
 __all__ = [
     "AttentionWeights",
     "ContextualAttention",
@@ -85,14 +87,6 @@ class AttentionWeights(NamedTuple):
     stride: int
 
 
-def _check_int(name: str, value: object, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return value
-
-
 def _check_options(
     ksize: object,
     stride: object,
@@ -102,7 +96,7 @@ def _check_options(
     max_positions: object,
 ) -> None:
     for name, value in (("ksize", ksize), ("stride", stride), ("rate", rate), ("fuse_k", fuse_k)):
-        _check_int(name, value)
+        _check_positive_int(name, value)
     for name, value in (("ksize", ksize), ("fuse_k", fuse_k)):
         if value % 2 == 0:  # type: ignore[operator]
             raise ValueError(f"{name} must be odd (centred window), got {value}")
@@ -111,7 +105,7 @@ def _check_options(
     if not softmax_scale > 0 or not math.isfinite(softmax_scale):
         raise ValueError(f"softmax_scale must be a positive finite number, got {softmax_scale}")
     if max_positions is not None:
-        _check_int("max_positions", max_positions)
+        _check_positive_int("max_positions", max_positions)
 
 
 def _check_inputs(foreground: Tensor, background: Tensor, mask: Tensor | None) -> None:
@@ -431,8 +425,8 @@ def offsets_to_color(
         shape = tuple(offsets.shape) if isinstance(offsets, Tensor) else type(offsets).__name__
         raise ValueError(f"offsets must be (B, 2, h, w), got {shape}")
     step_y, step_x = (step, step) if isinstance(step, int) else step
-    _check_int("step", step_y)
-    _check_int("step", step_x)
+    _check_positive_int("step", step_y)
+    _check_positive_int("step", step_x)
     if max_radius is not None and not max_radius > 0:
         raise ValueError(f"max_radius must be > 0 or None, got {max_radius}")
     pos = offsets.detach().cpu().double().numpy()  # (B, 2, h, w)
