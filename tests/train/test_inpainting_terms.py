@@ -124,7 +124,7 @@ def test_liu_total_terms(tmp_path: Path) -> None:
     assert all(bool(torch.isfinite(v)) for v in terms.values())
     assert terms["perceptual"].item() > 0 and terms["style_out"].item() > 0
     total = sum(liu[k] * terms[k] for k in liu)
-    assert terms["total"].item() == pytest.approx(float(total), rel=1e-5)
+    assert terms["total"].item() == pytest.approx(total.item(), rel=1e-5)
     terms["total"].backward()
     assert model.value.grad is not None and torch.isfinite(model.value.grad)
     # the VGG itself is frozen
