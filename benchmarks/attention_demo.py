@@ -38,8 +38,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=Path("../shared/data"))
     parser.add_argument("--image", default="kodim13.png", help="file name in images/kodak24")
     parser.add_argument("--out", type=Path, default=Path("docs/images/attention_copy.png"))
-    parser.add_argument("--softmax-scale", type=float, default=50.0,
-                        help="softmax temperature factor lambda (DeepFill: 10 on learned features)")
+    parser.add_argument(
+        "--softmax-scale",
+        type=float,
+        default=50.0,
+        help="softmax temperature factor lambda (DeepFill: 10 on learned features)",
+    )
     args = parser.parse_args(argv)
     path = args.data / "images" / "kodak24" / args.image
     if not path.is_file():
@@ -48,7 +52,9 @@ def main(argv: list[str] | None = None) -> int:
     image = io.load_image(path)  # (H, W, 3)
     h, w = image.shape[:2]
     side = min(h, w)
-    image = image[(h - side) // 2 : (h - side) // 2 + side, (w - side) // 2 : (w - side) // 2 + side]
+    image = image[
+        (h - side) // 2 : (h - side) // 2 + side, (w - side) // 2 : (w - side) // 2 + side
+    ]
     image = cv2.resize(image, (SIZE, SIZE), interpolation=cv2.INTER_AREA)
     (sy, sx), (ty, tx) = SOURCE, TARGET
     image[ty : ty + SIDE, tx : tx + SIDE] = image[sy : sy + SIDE, sx : sx + SIDE]  # the copy
@@ -65,7 +71,12 @@ def main(argv: list[str] | None = None) -> int:
         # every background position is a candidate (max_positions=None: 128 x 128 matching
         # grid, a 16384 x 16384 score matrix, ~1 GB); the default cap would subsample them
         y, offsets = contextual_attention(
-            features, features, m, rate=2, fuse_k=3, softmax_scale=args.softmax_scale,
+            features,
+            features,
+            m,
+            rate=2,
+            fuse_k=3,
+            softmax_scale=args.softmax_scale,
             max_positions=None,
         )
     # y pastes centred patches; the attention weights sum to 1, so adding the mean back gives
@@ -78,7 +89,9 @@ def main(argv: list[str] | None = None) -> int:
     # offsets inside the hole (matching grid, rate 2): the copy shift is (sy - ty, sx - tx)
     grid = torch.arange(0, SIZE, 2)
     own_y, own_x = torch.meshgrid(grid, grid, indexing="ij")
-    inner = (own_y >= ty + 2) & (own_y < ty + SIDE - 2) & (own_x >= tx + 2) & (own_x < tx + SIDE - 2)
+    inner = (
+        (own_y >= ty + 2) & (own_y < ty + SIDE - 2) & (own_x >= tx + 2) & (own_x < tx + SIDE - 2)
+    )
     dy = offsets[0, 0] - own_y
     dx = offsets[0, 1] - own_x
     exact = ((dy == sy - ty) & (dx == sx - tx))[inner].float().mean()

@@ -50,7 +50,6 @@ from __future__ import annotations
 import argparse
 import csv
 import hashlib
-import importlib.util
 import json
 import platform
 import sys
@@ -58,7 +57,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -81,20 +79,9 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
 )
 
 
-def _load_sibling(name: str) -> ModuleType:
-    """benchmarks/<name>.py as a module (benchmarks/ is not a package)."""
-    if name in sys.modules:
-        return sys.modules[name]
-    path = Path(__file__).resolve().with_name(f"{name}.py")
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/ is not a package
+import deep_inpainting as deep
 
-
-deep = _load_sibling("deep_inpainting")
 _fail = deep._fail
 
 

@@ -59,7 +59,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import importlib.util
 import json
 import math
 import platform
@@ -69,7 +68,6 @@ import time
 from dataclasses import dataclass, field
 from io import StringIO
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -79,22 +77,9 @@ from mattepaint import io
 from mattepaint.evaluate import OTHER_BUCKET, InpaintingReport
 from mattepaint.masks import HOLE_RATIO_BUCKETS, bucket_label, random_square
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # benchmarks/ is not a package
+import classical_inpainting as classical
 
-def _load_classical() -> ModuleType:
-    """benchmarks/classical_inpainting.py as a module (benchmarks/ is not a package)."""
-    name = "classical_inpainting"
-    if name in sys.modules:
-        return sys.modules[name]
-    path = Path(__file__).resolve().with_name(f"{name}.py")
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-classical = _load_classical()
 _fail = classical._fail
 
 #: Per-bucket tables (a): (metric key, title, format, higher is better).
