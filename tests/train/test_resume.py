@@ -109,13 +109,15 @@ def test_resume_after_sigkill_mid_epoch(images: Path, tmp_path: Path, straight_p
     config_path = tmp_path / "config.json"
     config_path.write_text(json.dumps(config))
     proc = subprocess.Popen(
-        [sys.executable, str(SCRIPT), "train", str(config_path), "--hang-after", "13",
-         "--threads", str(torch.get_num_threads())],  # forward 14 = step 14 never ends
+        [sys.executable, str(SCRIPT), "train", str(config_path), "--hang-after", "11",
+         "--threads", str(torch.get_num_threads())],  # forward 12 = step 12 never ends
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )
     try:
         deadline = time.monotonic() + 60
-        # step_0000011.pt is written after last.pt was updated to step 10
+        # step_0000011.pt is written before last.pt is updated to step 11, so last.pt is at step
+        # 10 or 11 here, and step 12 (the end of epoch 0) never ends: the kill is mid-epoch however
+        # late it lands
         while not any(int(p.stem[5:]) >= 11 for p in (run_dir / "checkpoints").glob("step_*.pt")):
             if proc.poll() is not None:
                 pytest.fail(f"training script ended early:\n{proc.stdout.read().decode()}")
@@ -147,7 +149,7 @@ def test_sigterm_writes_a_checkpoint_and_resumes_exactly(
     config_path = tmp_path / "config.json"
     config_path.write_text(json.dumps(config))
     proc = subprocess.Popen(
-        [sys.executable, str(SCRIPT), "train", str(config_path), "--delay", "0.1",
+        [sys.executable, str(SCRIPT), "train", str(config_path), "--delay", "0.25",
          "--threads", str(torch.get_num_threads())],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )
