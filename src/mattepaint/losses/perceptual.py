@@ -12,7 +12,8 @@ the batch, a mean over its elements, so every batch element counts alike):
 * :func:`liu_perceptual`: the three VGG terms of Liu et al.'s total loss (perceptual, style_out,
   style_comp) from one forward pass of (pred, comp) and one of the target.
 * :func:`feature_matching_loss` and :func:`sequential_features`: the L1 feature-matching loss on
-  intermediate discriminator activations (pix2pixHD), not wired into the training loop yet.
+  intermediate discriminator activations (pix2pixHD); the training loop adds it as the
+  "feature_matching" term through the critics' ``forward_features``.
 
 Liu et al.'s total loss (seed report 004; weights in :data:`LIU_WEIGHTS`):
 ``L_total = L_valid + 6 L_hole + 0.05 L_perceptual + 120 (L_style_out + L_style_comp) + 0.1 L_tv``.

@@ -99,8 +99,7 @@ class PatchDiscriminator(nn.Module):
         """Smallest input side giving a non-empty logit map: 3 * 2**n_layers."""
         return 3 * 2**self.n_layers
 
-    def forward(self, image: Tensor) -> Tensor:
-        """(B, in_channels, H, W) -> (B, 1, h, w) patch logits."""
+    def _check_input(self, image: Tensor) -> None:
         if image.ndim != 4 or image.shape[1] != self.in_channels:
             raise ValueError(
                 f"input must be (B, {self.in_channels}, H, W), got {tuple(image.shape)}"
@@ -110,7 +109,22 @@ class PatchDiscriminator(nn.Module):
                 f"input must be at least {self.min_size()}x{self.min_size()} for n_layers="
                 f"{self.n_layers}, got {image.shape[-2]}x{image.shape[-1]}"
             )
+
+    def forward(self, image: Tensor) -> Tensor:
+        """(B, in_channels, H, W) -> (B, 1, h, w) patch logits."""
+        self._check_input(image)
         return self.net(image)
+
+    def forward_features(self, image: Tensor) -> tuple[Tensor, list[Tensor]]:
+        """One pass giving the logits and the intermediate activations (the output of every
+        LeakyReLU, ``n_layers + 1`` maps), for the feature-matching loss.
+
+        Inputs: (B, in_channels, H, W). Outputs: ((B, 1, h, w) logits, list of (B, C_i, h_i, w_i)).
+        """
+        from mattepaint.losses.perceptual import sequential_features  # lazy: no import cycle
+
+        self._check_input(image)
+        return sequential_features(self.net, image, (nn.LeakyReLU,))
 
 
 CriticMode = Literal["concat", "separate"]
@@ -259,6 +273,17 @@ class GlobalLocalCritic(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """(B, 4, H, W) RGB + mask -> (B, 1) logits ("concat") or (B, 1, 1, 2) ("separate")."""
+        return self._run(x, collect=False)[0]
+
+    def forward_features(self, x: Tensor) -> tuple[Tensor, list[Tensor]]:
+        """One pass giving the logits and the intermediate activations (every LeakyReLU output
+        of the global branch, then of the local branch), for the feature-matching loss.
+
+        Inputs: (B, 4, H, W). Outputs: (logits as :meth:`forward`, list of activations).
+        """
+        return self._run(x, collect=True)
+
+    def _run(self, x: Tensor, collect: bool) -> tuple[Tensor, list[Tensor]]:
         if not isinstance(x, Tensor) or x.ndim != 4 or x.shape[1] != self.in_channels:
             shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
             raise ValueError(f"input must be (B, 4, H, W) = concat(RGB, mask), got {shape}")
@@ -269,8 +294,17 @@ class GlobalLocalCritic(nn.Module):
                 f"got {h}x{w}"
             )
         rgb, mask = x[:, :3], x[:, 3:].detach()  # (B, 3, H, W), (B, 1, H, W)
-        global_out = self.global_branch(rgb)  # (B, F)
-        local_out = self.local_branch(self.crop_local(rgb, mask))  # (B, F)
+        local_rgb = self.crop_local(rgb, mask)  # (B, 3, L, L)
+        feats: list[Tensor] = []
+        if collect:
+            from mattepaint.losses.perceptual import sequential_features  # lazy: no cycle
+
+            global_out, global_feats = sequential_features(self.global_branch, rgb)
+            local_out, local_feats = sequential_features(self.local_branch, local_rgb)
+            feats = global_feats + local_feats
+        else:
+            global_out = self.global_branch(rgb)  # (B, F)
+            local_out = self.local_branch(local_rgb)  # (B, F)
         if self.fusion is not None:
-            return self.fusion(torch.cat([global_out, local_out], dim=1))  # (B, 1)
-        return torch.stack([global_out, local_out], dim=-1)[:, :, None]  # (B, 1, 1, 2)
+            return self.fusion(torch.cat([global_out, local_out], dim=1)), feats  # (B, 1)
+        return torch.stack([global_out, local_out], dim=-1)[:, :, None], feats  # (B, 1, 1, 2)

@@ -98,11 +98,15 @@ class LossConfig:
         knows are listed in its module.
     gan: adversarial loss for models trained with a discriminator: "none", "nsgan", "hinge" or
         "wgan_gp" (with gradient penalty weight ``gp_weight``, 10 in WGAN-GP).
+    gp_region: where the WGAN-GP penalty measures the critic's gradient: "all" pixels
+        (Gulrajani et al.) or the "hole" only (DeepFill v1's code multiplies the gradient by the
+        mask; inpainting only).
     """
 
     weights: dict[str, float] = field(default_factory=lambda: {"l1": 1.0})
     gan: Literal["none", "nsgan", "hinge", "wgan_gp"] = "none"
     gp_weight: float = 10.0
+    gp_region: Literal["all", "hole"] = "all"
     params: dict[str, Any] = field(default_factory=dict)
 
 

@@ -51,7 +51,8 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset
 
 from mattepaint.losses import adversarial
-from mattepaint.models.registry import build_model, model_task
+from mattepaint.losses.perceptual import feature_matching_loss
+from mattepaint.models.registry import build_model, model_entry, model_task
 from mattepaint.train import checkpoint as ckpt_io
 from mattepaint.train.config import (
     Config,
@@ -221,6 +222,9 @@ def _train(
     scaler_g = torch.amp.GradScaler(device.type) if use_scaler else None
     scaler_d = torch.amp.GradScaler(device.type) if use_scaler and gan else None
     critic_channels = getattr(disc, "in_channels", 3) if gan else 3
+    core_disc = ckpt_io.unwrap(disc) if gan else None  # forward_features bypasses DDP: the
+    adv_weight = float(loss_cfg.weights.get("adv", 0))  # critic's G-step gradients are unused
+    fm_weight = float(loss_cfg.weights.get("feature_matching", 0))
 
     # ---------------------------------------------------------------- init_from / resume
     if checkpoint is None and config.model.init_from:
@@ -313,10 +317,11 @@ def _train(
                 real_logits, fake_logits = logits.chunk(2)
                 d_terms = {"d_loss": adversarial.d_loss(real_logits, fake_logits, loss_cfg.gan)}
                 if loss_cfg.gan == "wgan_gp":  # in float32: penalty gradients must not underflow
+                    gp_mask = batch["mask"].float() if loss_cfg.gp_region == "hole" else None
                     with _no_autocast(device):
                         d_terms["gp"] = adversarial.gradient_penalty(
                             train_disc, real.float(), fake.detach().float(),
-                            weight=loss_cfg.gp_weight,
+                            weight=loss_cfg.gp_weight, mask=gp_mask,
                         )
                 d_terms["d_total"] = sum(d_terms.values())
                 norm = _update(d_terms["d_total"], opt_d, sched_d, scaler_d, disc, clip, dist_info)
@@ -328,12 +333,22 @@ def _train(
             with autocast():
                 outputs = task.forward(train_model, batch)
             terms = task.losses(outputs, batch)
-            if gan and loss_cfg.weights.get("adv", 0) > 0:
+            if gan and fm_weight > 0:  # one critic pass: logits + features (the raw module)
+                real, fake = task.critic_inputs(outputs, batch, critic_channels)
+                with autocast():
+                    fake_logits, fake_feats = core_disc.forward_features(fake)
+                    with torch.no_grad():
+                        _, real_feats = core_disc.forward_features(real)
+                fake_logits = fake_logits.float()
+                terms["feature_matching"] = feature_matching_loss(real_feats, fake_feats)
+                terms["total"] = terms["total"] + fm_weight * terms["feature_matching"]
+            elif gan and adv_weight > 0:
                 _, fake = task.critic_inputs(outputs, batch, critic_channels)
                 with autocast():
                     fake_logits = train_disc(fake).float()
+            if gan and adv_weight > 0:
                 terms["adv"] = adversarial.g_loss(fake_logits, loss_cfg.gan)
-                terms["total"] = terms["total"] + loss_cfg.weights["adv"] * terms["adv"]
+                terms["total"] = terms["total"] + adv_weight * terms["adv"]
             norm = _update(terms["total"], opt_g, sched_g, scaler_g, model, clip, dist_info)
             guard.check(norm, step, "generator", terms)
             _accumulate(sums, counts, terms | {"grad_norm": norm}, norm)
@@ -540,9 +555,21 @@ def _check_config(config: Config) -> None:
             )
         if loss.gan == "none":
             raise ConfigError("a discriminator needs loss.gan: nsgan, hinge or wgan_gp (got none)")
-        if loss.weights.get("adv", 0) == 0:
+        if loss.weights.get("feature_matching", 0) > 0:
+            critic_cls = model_entry(config.discriminator.name).builder
+            if not callable(getattr(critic_cls, "forward_features", None)):
+                raise ConfigError(
+                    f"loss.weights.feature_matching needs a discriminator with forward_features; "
+                    f"{config.discriminator.name!r} has none"
+                )
+        if loss.weights.get("adv", 0) == 0 and loss.weights.get("feature_matching", 0) == 0:
             warnings.warn("a discriminator is trained but loss.weights.adv is 0: the generator "
                           "ignores it", stacklevel=3)
+        if loss.gp_region == "hole" and (config.data.task != "inpainting" or loss.gan != "wgan_gp"):
+            raise ConfigError(
+                "loss.gp_region: 'hole' is for inpainting with loss.gan wgan_gp (got "
+                f"data.task {config.data.task!r}, loss.gan {loss.gan!r})"
+            )
     elif loss.gan != "none":
         raise ConfigError(f"loss.gan is {loss.gan!r} but there is no discriminator section")
     valid_best = [f"val/{m}" for m in build_task(config).metric_names]

@@ -27,12 +27,15 @@ perceptual     sum_p mean|phi_p(pred) - phi_p(image)| + the same for comp       
 style_out      sum_p mean|gram(phi_p(pred)) - gram(phi_p(image))|                 Liu 2018
 style_comp     sum_p mean|gram(phi_p(comp)) - gram(phi_p(image))|                 Liu 2018
 adv            generator GAN loss of the discriminator on comp (``loss.gan``)     Goodfellow 2014
+feature_       mean over the critic's activations l of mean|D_l(image) -          Wang 2018
+matching       D_l(comp)| (critics with ``forward_features``)                    (pix2pixHD)
 coarse_<term>  <term> (a pixel term above) on the first stage of a two-stage      Yu 2018
                model (DeepFill v1's coarse output), e.g. coarse_discounted_l1
 =============  ================================================================  =============
 
-``total = sum_k weight_k * term_k``. The "adv" term is added by the loop, which owns the
-discriminator (see :func:`mattepaint.train.loop.train`). phi_p are the VGG16 pool1..pool3
+``total = sum_k weight_k * term_k``. The "adv" and "feature_matching" terms are added by the
+loop, which owns the discriminator (see :func:`mattepaint.train.loop.train`); feature matching
+uses the critic's ``forward_features`` in the same pass as "adv". phi_p are the VGG16 pool1..pool3
 features of :class:`mattepaint.losses.perceptual.VGGFeatures`, loaded from
 ``loss.params.vgg_weights`` (a local file: a torchvision vgg16 state dict or the safetensors file
 of ``../shared/data/weights``); a perceptual or style weight without that file stops the run at
@@ -88,7 +91,8 @@ _PIXEL_TERMS: tuple[str, ...] = (
 )
 _VGG_TERMS: tuple[str, ...] = ("perceptual", "style_out", "style_comp")
 INPAINTING_TERMS: tuple[str, ...] = (
-    *_PIXEL_TERMS, *_VGG_TERMS, "adv", *(f"coarse_{t}" for t in _PIXEL_TERMS),
+    *_PIXEL_TERMS, *_VGG_TERMS, "adv", "feature_matching",
+    *(f"coarse_{t}" for t in _PIXEL_TERMS),
 )
 _LOSS_PARAMS = {"discount_gamma": 0.9, "vgg_weights": ""}  # loss.params names -> defaults
 _SAMPLE_COLUMNS = ("input", "mask", "prediction", "ground truth")
@@ -167,8 +171,9 @@ class InpaintingTask:
         self.config = config
         weights = config.loss.weights
         check_loss_weights(weights, INPAINTING_TERMS, "inpainting")
-        if weights.get("adv", 0) > 0 and config.discriminator is None:
-            raise ConfigError("loss.weights.adv > 0 needs a discriminator section")
+        for name in ("adv", "feature_matching"):
+            if weights.get(name, 0) > 0 and config.discriminator is None:
+                raise ConfigError(f"loss.weights.{name} > 0 needs a discriminator section")
         bad = [k for k in config.loss.params if k not in _LOSS_PARAMS]
         if bad:
             raise ConfigError(
@@ -250,7 +255,7 @@ class InpaintingTask:
             coarse_comp = mask * coarse + (1 - mask) * image
             compute |= {f"coarse_{k}": v for k, v in pixel_terms(coarse, coarse_comp).items()}
         terms = {
-            name: compute[name]() for name in self.weights if name != "adv" and name in compute
+            name: compute[name]() for name in self.weights if name in compute
         }
         if self.vgg is not None:
             from mattepaint.losses.perceptual import liu_perceptual
