@@ -1,5 +1,5 @@
-"""Smoke tests of benchmarks/deep_inpainting.py and benchmarks/cifar_pconv.py on tiny synthetic
-data with an untrained tiny checkpoint (the real-data runs live in the benchmarks themselves)."""
+"""Smoke tests of benchmarks/deep_inpainting.py, cifar_pconv.py and onnx_speed.py on tiny
+synthetic data with an untrained tiny checkpoint (the real runs live in the benchmarks)."""
 
 from __future__ import annotations
 
@@ -236,3 +236,15 @@ def test_mean_fill() -> None:
     torch.testing.assert_close(out[0, :, 0, 0], torch.tensor([7 / 15, 0.0, 0.0]))
     known = mask.expand_as(image) == 0
     assert torch.equal(out[known], image[known])
+
+
+def test_onnx_speed_smoke(checkpoint: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """benchmarks/onnx_speed.py at one tiny size: a row per model, equal results."""
+    onnx_speed = _module("onnx_speed")
+    rows = onnx_speed.run(checkpoint, sizes=[32], repeats=1, threads=1)
+    assert [r["model"] for r in rows] == ["best", *onnx_speed.MATTING]
+    assert all(r["max_diff"] < 1e-4 and r["torch_ms"] > 0 and r["onnx_ms"] > 0 for r in rows)
+    assert onnx_speed.main(["--checkpoint", str(checkpoint), "--sizes", "32", "--repeats", "1",
+                            "--threads", "1"]) == 0
+    assert "onnxruntime ms" in capsys.readouterr().out
+    assert onnx_speed.main(["--checkpoint", str(checkpoint.with_name("none.pt"))]) == 2

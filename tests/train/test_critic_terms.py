@@ -50,8 +50,10 @@ def test_forward_features_matches_forward(name: str, params: dict, n_feats: int)
 def _gan_config(tmp_path: Path, weights: dict[str, float], **loss: object) -> dict:
     images = helpers.make_images(tmp_path / "images", n=6, size=32)
     data = helpers.tiny_config_dict(images, tmp_path / "run")
-    data["discriminator"] = {"name": "global_local_critic",
-                             "params": {"base": 4, "local_size": 16, "mode": "separate"}}
+    data["discriminator"] = {
+        "name": "global_local_critic",
+        "params": {"base": 4, "local_size": 16, "mode": "separate"},
+    }
     data["loss"] = {"weights": weights, "gan": "wgan_gp", **loss}
     data["optim"].update({"n_critic": 1, "d_lr": 1e-3})
     data["run"].update({"max_steps": 2, "log_every": 1})
@@ -71,16 +73,18 @@ def test_feature_matching_is_logged_and_in_the_total(tmp_path: Path) -> None:
 
 
 def test_feature_matching_alone_trains_the_generator(tmp_path: Path) -> None:
-    row = _first_row(train(config_from_dict(
-        _gan_config(tmp_path, {"l1": 1.0, "feature_matching": 1.0}))))
+    row = _first_row(
+        train(config_from_dict(_gan_config(tmp_path, {"l1": 1.0, "feature_matching": 1.0})))
+    )
     assert "train/adv" not in row and row["train/feature_matching"] > 0
 
 
 def test_gp_on_the_hole_changes_the_penalty(tmp_path: Path) -> None:
     weights = {"l1": 1.0, "adv": 0.01}
     full = _first_row(train(config_from_dict(_gan_config(tmp_path / "a", weights))))
-    hole = _first_row(train(config_from_dict(
-        _gan_config(tmp_path / "b", weights, gp_region="hole"))))
+    hole = _first_row(
+        train(config_from_dict(_gan_config(tmp_path / "b", weights, gp_region="hole")))
+    )
     # same seed and batches: the first critic step differs only in the penalty's region, and a
     # gradient kept on fewer pixels has a smaller norm, so (||g|| - 1)^2 grows towards 1
     assert full["train/d_loss"] == pytest.approx(hole["train/d_loss"], rel=1e-6)

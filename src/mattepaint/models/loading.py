@@ -26,7 +26,9 @@ from mattepaint.models.registry import build_model, model_task
 
 __all__ = [
     "CHECKPOINT_FORMAT",
+    "checkpoint_task",
     "export_checkpoint",
+    "is_onnx",
     "load_checkpoint",
     "load_inpainter",
     "load_matter",
@@ -137,16 +139,56 @@ def load_model(
     return _build(path, ckpt, device), ckpt
 
 
-def _load_task_checkpoint(path: Path, expected: str) -> dict[str, Any]:
-    """Read a checkpoint and check that it holds a model of the ``expected`` task (the
-    checkpoint's "task" entry, or the registered task of its model when the entry is missing)."""
-    ckpt = load_checkpoint(path)
+def _checkpoint_task(path: Path, ckpt: dict[str, Any]) -> str:
+    """The checkpoint's "task" entry, or the registered task of its model when it is missing."""
     task = ckpt.get("task")
     if not isinstance(task, str):
         try:
             task = model_task(ckpt["model"]["name"])
         except ValueError as exc:
             raise ValueError(f"{path}: {exc}") from None
+    return task
+
+
+def is_onnx(path: str | Path) -> bool:
+    """Whether ``path`` names an ONNX model (by its ``.onnx`` suffix, any case)."""
+    return Path(path).suffix.lower() == ".onnx"
+
+
+def checkpoint_task(checkpoint_path: str | Path) -> str:
+    """The task ("inpainting", "matting", ...) of a checkpoint (.pt) or exported ONNX model.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: not a mattepaint checkpoint / ONNX model, or an unknown model name.
+    """
+    path = Path(checkpoint_path)
+    if is_onnx(path):
+        from mattepaint.models.onnx_model import read_onnx_metadata
+
+        return read_onnx_metadata(path)["task"]
+    return _checkpoint_task(path, load_checkpoint(path))
+
+
+def _load_onnx(path: Path, expected: str, device: str | torch.device) -> nn.Module:
+    from mattepaint.models.onnx_model import OnnxModel
+
+    if torch.device(device).type != "cpu":
+        raise ValueError(f"{path}: ONNX models run on the CPU (onnxruntime), not on {device}")
+    model = OnnxModel(path)
+    if model.task != expected:
+        raise ValueError(
+            f"ONNX model {path} holds {article_of(model.task)} {model.task} model, not "
+            f"{article_of(expected)} {expected} model"
+        )
+    return model
+
+
+def _load_task_checkpoint(path: Path, expected: str) -> dict[str, Any]:
+    """Read a checkpoint and check that it holds a model of the ``expected`` task (the
+    checkpoint's "task" entry, or the registered task of its model when the entry is missing)."""
+    ckpt = load_checkpoint(path)
+    task = _checkpoint_task(path, ckpt)
     if task != expected:
         raise ValueError(
             f"checkpoint {path} holds {article_of(task)} {task} model, not {article_of(expected)} "
@@ -167,13 +209,19 @@ def load_inpainter(
 
     The input transform is the one the model was trained with (``config["data"]
     ["input_transform"]``, "hole" when the checkpoint has no config); the name is
-    ``"checkpoint:<file name>"``.
+    ``"checkpoint:<file name>"``. A ``.onnx`` file written by
+    :func:`mattepaint.models.onnx_model.export_onnx` runs with onnxruntime (CPU only).
 
     Raises:
         FileNotFoundError: no such file.
         ValueError: not a mattepaint checkpoint, or it holds a model of another task.
     """
     path = Path(checkpoint_path)
+    if is_onnx(path):
+        model = _load_onnx(path, "inpainting", device)
+        return ModelInpainter(
+            model, name=f"checkpoint:{path.name}", input_transform=model.input_transform
+        )
     ckpt = _load_task_checkpoint(path, "inpainting")
     config = ckpt.get("config")
     data_config = config.get("data") if isinstance(config, dict) else None
@@ -192,13 +240,16 @@ def load_matter(checkpoint_path: str | Path, device: str | torch.device = "cpu")
     The model is rebuilt as in :func:`load_model` and wrapped in
     :class:`~mattepaint.models.matter.ModelMatter` (padding, trimap clamping; ``needs`` comes from
     the model); the name is ``"checkpoint:<file name>"``. The task is the checkpoint's "task"
-    entry, or the registered task of its model when the entry is missing.
+    entry, or the registered task of its model when the entry is missing. A ``.onnx`` file
+    written by :func:`mattepaint.models.onnx_model.export_onnx` runs with onnxruntime (CPU only).
 
     Raises:
         FileNotFoundError: no such file.
         ValueError: not a mattepaint checkpoint, or it holds a model of another task.
     """
     path = Path(checkpoint_path)
+    if is_onnx(path):
+        return ModelMatter(_load_onnx(path, "matting", device), name=f"checkpoint:{path.name}")
     ckpt = _load_task_checkpoint(path, "matting")
     model = _build(path, ckpt, device)
     return ModelMatter(model, name=f"checkpoint:{path.name}", device=device)

@@ -4,9 +4,9 @@
 UI never need to know where a method comes from:
 
 - every method registered with :mod:`mattepaint.methods` (``telea``, ``closed_form``, ...);
-- trained checkpoints given explicitly (``--checkpoint FILE``) or found as ``*.pt`` in a models
-  folder (``--models-dir DIR``), named ``checkpoint:<file name>``. The task stored in each
-  checkpoint decides where it is listed. Inpainting checkpoints load with
+- trained checkpoints given explicitly (``--checkpoint FILE``) or found as ``*.pt`` / ``*.onnx``
+  (exported with ``mattepaint export``) in a models folder (``--models-dir DIR``), named
+  ``checkpoint:<file name>``. The task stored in each checkpoint decides where it is listed. Inpainting checkpoints load with
   :func:`mattepaint.models.loading.load_inpainter`; matting checkpoints are listed only when
   :mod:`mattepaint.models.loading` provides a ``load_matter`` loader (skipped with a logged
   warning otherwise);
@@ -46,21 +46,6 @@ CHECKPOINT_PREFIX = "checkpoint:"
 _NEEDS = ("trimap", "background", "nothing")
 
 
-def _checkpoint_task(path: Path) -> str:
-    """The task ("inpainting", "matting", ...) stored in a checkpoint, or of its model name."""
-    from mattepaint.models.loading import load_checkpoint
-    from mattepaint.models.registry import model_task
-
-    ckpt = load_checkpoint(path)
-    task = ckpt.get("task")
-    if isinstance(task, str):
-        return task
-    try:
-        return model_task(ckpt["model"]["name"])
-    except ValueError as exc:
-        raise ValueError(f"{path}: {exc}") from None
-
-
 def _unique_names(paths: Sequence[Path]) -> dict[str, Path]:
     """``checkpoint:<file name>`` for each path; when file names clash (``a/best.pt`` and
     ``b/best.pt``), enough parent folders are added to tell them apart (``checkpoint:a/best.pt``)."""
@@ -92,7 +77,7 @@ class MethodCatalog:
     Inputs:
         checkpoints: checkpoint files to offer (``--checkpoint``). A file that is missing or is
             not a mattepaint checkpoint raises at construction (the user named it explicitly).
-        models_dir: a folder whose ``*.pt`` files are offered (``--models-dir``; not searched
+        models_dir: a folder whose ``*.pt`` and ``*.onnx`` files are offered (``--models-dir``; not searched
             recursively). Files there that cannot be read, or whose task has no loader, are
             skipped with a logged warning.
         inpainters, matters: extra ready-built method objects by name (they take precedence
@@ -150,7 +135,11 @@ class MethodCatalog:
                 raise FileNotFoundError(f"models folder not found: {models_dir}")
             if not models_dir.is_dir():
                 raise ValueError(f"--models-dir must be a folder, got the file {models_dir}")
-            found += [(p, False) for p in sorted(models_dir.glob("*.pt")) if p.is_file()]
+            found += [
+                (p, False)
+                for p in sorted(models_dir.iterdir())
+                if p.suffix.lower() in (".pt", ".onnx") and p.is_file()
+            ]
         seen: set[Path] = set()
         accepted: list[tuple[Path, str]] = []
         for path, strict in found:
@@ -159,7 +148,7 @@ class MethodCatalog:
                 continue
             seen.add(key)
             try:
-                task = _checkpoint_task(path)
+                task = loading.checkpoint_task(path)
                 if task == "matting" and not hasattr(loading, "load_matter"):
                     raise ValueError(
                         f"checkpoint {path} holds a matting model, and matting checkpoints "
