@@ -317,8 +317,10 @@ def inpaint_file(
             )
         image = io.load_image(image_path)
         mask = io.load_mask(mask_path, like=image).astype(np.float32)
-        picture = inpainter.attention_picture(io.to_tensor(image), io.to_tensor(mask))
-    filled = _inpaint_one(inpainter, image_path, mask_path)
+        filled_t, picture = inpainter.fill_with_attention(io.to_tensor(image), io.to_tensor(mask))
+        filled = np.clip(io.to_numpy(filled_t), 0.0, 1.0)  # one forward pass for both
+    else:
+        filled = _inpaint_one(inpainter, image_path, mask_path)
     written = io.save_image(output_path, filled, overwrite=overwrite)
     if picture is not None:
         io.save_image(Path(attention_path), picture.astype(np.float32) / 255, overwrite=overwrite)

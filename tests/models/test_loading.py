@@ -311,6 +311,10 @@ def test_attention_picture_of_a_deepfill_checkpoint(tmp_path: Path) -> None:
     assert picture.shape == (37, 45, 3) and picture.dtype == np.uint8
     with pytest.raises(ValueError, match="one image"):
         inpainter.attention_picture(*_image_and_mask(2, 32, 32))
+    # one forward pass gives the fill and the same picture
+    filled, picture2 = inpainter.fill_with_attention(image, mask)
+    assert torch.equal(filled, inpainter(image, mask))
+    assert np.array_equal(picture2, picture)
 
 
 def test_attention_picture_needs_contextual_attention(tmp_path: Path) -> None:

@@ -119,8 +119,15 @@ class ModelInpainter:
         :func:`mattepaint.models.inpainting.deepfill_v1.attention_picture`).
         Raises ValueError for a model without contextual attention or B != 1.
         """
-        from mattepaint.models.inpainting.deepfill_v1 import attention_picture
+        return self.fill_with_attention(image, mask)[1]
 
+    def fill_with_attention(self, image: Tensor, mask: Tensor) -> tuple[Tensor, np.ndarray]:
+        """:meth:`__call__` and :meth:`attention_picture` from one forward pass.
+
+        Inputs as :meth:`__call__` with B = 1. Outputs: (the filled image (1, 3, H, W), the
+        (H, W, 3) uint8 attention picture). Raises ValueError for a model without contextual
+        attention or B != 1.
+        """
         check_inpaint_inputs(image, mask)
         if not self.has_attention:
             raise ValueError(
@@ -128,21 +135,35 @@ class ModelInpainter:
                 "(an attention map needs e.g. a deepfill_v1 checkpoint)"
             )
         if image.shape[0] != 1:
-            raise ValueError(f"attention_picture takes one image, got a batch of {image.shape[0]}")
-        self.model.eval()
-        holes = (mask > 0.5).to(device=self.device, dtype=torch.float32)  # (1, 1, H, W)
-        x = apply_input_transform(image.to(self.device, torch.float32), holes, self.input_transform)
-        return attention_picture(self.model, x, holes)  # (H, W, 3) uint8
+            raise ValueError(f"an attention map takes one image, got a batch of {image.shape[0]}")
+        from mattepaint.models.inpainting.deepfill_v1 import offsets_picture
+
+        filled, offsets = self._fill(image, mask, return_offsets=True)
+        if offsets is None:
+            raise ValueError(f"{self.name}: the model returned no attention offsets")
+        step = int(self.model.offset_step)
+        return filled, offsets_picture(offsets, step, image.shape[-2], image.shape[-1])
 
     def __call__(self, image: Tensor, mask: Tensor) -> Tensor:
         check_inpaint_inputs(image, mask)
+        return self._fill(image, mask)[0]
+
+    def _fill(
+        self, image: Tensor, mask: Tensor, return_offsets: bool = False
+    ) -> tuple[Tensor, Tensor | None]:
+        """The filled image (B, 3, H, W) and, when asked, the attention offsets (B, 2, h, w)."""
         self.model.eval()  # in case someone switched it back to training mode
         holes = (mask > 0.5).to(device=self.device, dtype=torch.float32)  # (B, 1, H, W) 0/1
         x = image.to(device=self.device, dtype=torch.float32)
         x = apply_input_transform(x, holes, self.input_transform)  # (B, 3, H, W)
         x_pad, (h, w) = pad_to_multiple(x, self.size_multiple)  # (B, 3, H', W')
         holes_pad, _ = pad_to_multiple(holes, self.size_multiple)  # (B, 1, H', W')
+        offsets = None
         with torch.no_grad():
-            pred = self.model(x_pad, holes_pad)  # (B, 3, H', W')
+            if return_offsets:
+                stages = self.model(x_pad, holes_pad, return_stages=True)
+                pred, offsets = stages["pred"], stages["offsets"]  # (B, 3, H', W'), (B, 2, h, w)
+            else:
+                pred = self.model(x_pad, holes_pad)  # (B, 3, H', W')
         pred = pred[..., :h, :w].to(device=image.device, dtype=image.dtype)  # (B, 3, H, W)
-        return keep_known(image, mask.to(image.device), pred)
+        return keep_known(image, mask.to(image.device), pred), offsets

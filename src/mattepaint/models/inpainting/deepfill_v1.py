@@ -55,7 +55,7 @@ from mattepaint.models.layers.contextual_attention import (
 from mattepaint.models.layers.unet import _check_positive_int
 from mattepaint.models.registry import register_model
 
-__all__ = ["DeepFillV1", "attention_picture"]
+__all__ = ["DeepFillV1", "attention_picture", "offsets_picture"]
 
 _DOWNSAMPLING = 4  # two stride-2 convs: the contextual attention runs at H/4 x W/4
 
@@ -262,6 +262,16 @@ def attention_picture(model: nn.Module, image: Tensor, mask: Tensor) -> np.ndarr
         offsets = model(x, m, return_stages=True)["offsets"]  # (1, 2, h, w)
     if offsets is None:
         raise ValueError(f"{type(model).__name__} returned no attention offsets")
+    return offsets_picture(offsets, step, height, width)
+
+
+def offsets_picture(offsets: Tensor, step: int, height: int, width: int) -> np.ndarray:
+    """Draw attention offsets (1, 2, h, w) of a grid with ``step`` image pixels per cell as the
+    colour code of :func:`attention_picture`, upsampled by nearest neighbour to (H, W) =
+    (``height``, ``width``) (cells beyond h, w repeat the last one).
+
+    Outputs: (H, W, 3) uint8 RGB.
+    """
     colors = offsets_to_color(offsets, step)[0]  # (h, w, 3) uint8
     h, w = colors.shape[:2]
     rows = np.minimum(np.arange(height) // step, h - 1)  # nearest cell of every image row
