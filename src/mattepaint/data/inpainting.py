@@ -35,7 +35,9 @@ __all__ = ["InpaintingDataset", "find_images", "resize_shorter_side", "split_fil
 PathLike = Union[str, os.PathLike]
 
 
-def _check_int(name: str, value: object, *, minimum: int) -> int:
+def check_int(name: str, value: object, *, minimum: int) -> int:
+    """``value`` as an int >= ``minimum`` (numpy integers accepted, bools refused); TypeError or
+    ValueError naming ``name`` otherwise. Shared by the dataset modules."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
     if value < minimum:
@@ -110,7 +112,7 @@ def split_files(
         raise TypeError(f"val_fraction must be a float, got {type(val_fraction).__name__}")
     if not 0.0 <= float(val_fraction) < 1.0:
         raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
-    seed = _check_int("seed", seed, minimum=0)
+    seed = check_int("seed", seed, minimum=0)
     paths = sorted({Path(f) for f in files})
     n = len(paths)
     if val_fraction == 0:
@@ -205,7 +207,7 @@ class InpaintingDataset(Dataset):
             if not isinstance(f, (str, os.PathLike)):
                 raise TypeError(f"files must hold str or Path entries, got {type(f).__name__}")
         self.files = [Path(f) for f in files]
-        self.size = _check_int("size", size, minimum=1)
+        self.size = check_int("size", size, minimum=1)
         if mask_params is not None and not isinstance(mask_params, Mapping):
             raise TypeError(f"mask_params must be a dict, got {type(mask_params).__name__}")
         self.mask_params = dict(mask_params or {})
@@ -220,7 +222,7 @@ class InpaintingDataset(Dataset):
         if input_params is not None and not isinstance(input_params, Mapping):
             raise TypeError(f"input_params must be a dict, got {type(input_params).__name__}")
         self.input_params = dict(input_params or {})
-        self.seed = _check_int("seed", seed, minimum=0)
+        self.seed = check_int("seed", seed, minimum=0)
         if not isinstance(train, (bool, np.bool_)):
             raise TypeError(f"train must be a bool, got {type(train).__name__}")
         self.train = bool(train)
@@ -231,7 +233,7 @@ class InpaintingDataset(Dataset):
 
     def set_epoch(self, epoch: int) -> None:
         """Select the epoch whose crops / flips / masks training samples use (epoch >= 0)."""
-        self.epoch = _check_int("epoch", epoch, minimum=0)
+        self.epoch = check_int("epoch", epoch, minimum=0)
 
     def rng(self, index: int) -> np.random.Generator:
         """The generator of sample ``index``: ``default_rng([seed, epoch, index])`` when training,

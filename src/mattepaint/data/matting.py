@@ -38,7 +38,7 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 from mattepaint.compositing import composite, estimate_foreground, trimap_from_alpha
-from mattepaint.data.inpainting import resize_shorter_side
+from mattepaint.data.inpainting import check_int, resize_shorter_side
 from mattepaint.io import (
     list_images,
     load_alpha,
@@ -74,14 +74,6 @@ class ForegroundSource(Protocol):
     def load(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         """``(fg (H, W, 3) float32 in [0, 1], alpha (H, W) float32 in [0, 1])``."""
         ...
-
-
-def _check_int(name: str, value: object, *, minimum: int) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
 
 
 def _check_folder(path: object, what: str) -> Path:
@@ -319,8 +311,8 @@ def _check_backgrounds(backgrounds: object) -> list[Path]:
 def _check_width_range(trimap_width: object) -> tuple[int, int]:
     if not isinstance(trimap_width, (tuple, list)) or len(trimap_width) != 2:
         raise TypeError(f"trimap_width must be a pair (min, max), got {trimap_width!r}")
-    lo = _check_int("trimap_width[0]", trimap_width[0], minimum=0)
-    hi = _check_int("trimap_width[1]", trimap_width[1], minimum=0)
+    lo = check_int("trimap_width[0]", trimap_width[0], minimum=0)
+    hi = check_int("trimap_width[1]", trimap_width[1], minimum=0)
     if lo > hi:
         raise ValueError(f"trimap_width must be (min, max) with min <= max, got {trimap_width}")
     return lo, hi
@@ -386,8 +378,8 @@ class CompositeDataset(Dataset):
         if self.offsets[-1] == 0:
             raise ValueError("all foreground sources are empty")
         self.backgrounds = _check_backgrounds(backgrounds)
-        self.size = _check_int("size", size, minimum=8)
-        self.seed = _check_int("seed", seed, minimum=0)
+        self.size = check_int("size", size, minimum=8)
+        self.seed = check_int("seed", seed, minimum=0)
         if not isinstance(train, (bool, np.bool_)):
             raise TypeError(f"train must be a bool, got {type(train).__name__}")
         self.train = bool(train)
@@ -400,7 +392,7 @@ class CompositeDataset(Dataset):
 
     def set_epoch(self, epoch: int) -> None:
         """Select the epoch whose random geometry / backgrounds training samples use (>= 0)."""
-        self.epoch = _check_int("epoch", epoch, minimum=0)
+        self.epoch = check_int("epoch", epoch, minimum=0)
 
     def rng(self, index: int) -> np.random.Generator:
         """``default_rng([seed, epoch, index])`` when training, ``[seed, index]`` otherwise."""
@@ -561,8 +553,8 @@ class RealForegroundComposites(Dataset):
     ) -> None:
         self.images = AlphaMattingDataset(alphamatting_root, trimap=trimap)
         self.backgrounds = _check_backgrounds(backgrounds)
-        self.seed = _check_int("seed", seed, minimum=0)
-        self.size = None if size is None else _check_int("size", size, minimum=8)
+        self.seed = check_int("seed", seed, minimum=0)
+        self.size = None if size is None else check_int("size", size, minimum=8)
         if cache_dir is not None and not isinstance(cache_dir, (str, os.PathLike)):
             raise TypeError(
                 f"cache_dir must be a str, Path or None, got {type(cache_dir).__name__}"

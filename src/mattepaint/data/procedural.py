@@ -26,24 +26,16 @@ compositing model is Porter & Duff (1984), the use of synthetic composites that 
 
 from __future__ import annotations
 
-import numbers
-
 import cv2
 import numpy as np
+
+from mattepaint.data.inpainting import check_int
 
 __all__ = ["ProceduralForegrounds", "make_foreground"]
 
 _SS = 2  # supersampling factor of the drawing canvas
 _SHIFT = 3  # cv2 fixed-point bits for sub-pixel coordinates
 _OPACITY_LEVELS = np.array([0.2, 0.35, 0.5, 0.7, 0.85, 1.0])
-
-
-def _check_int(name: str, value: object, *, minimum: int) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
 
 
 def _fixed(points: np.ndarray) -> np.ndarray:
@@ -202,7 +194,7 @@ def make_foreground(size: int, rng: np.random.Generator) -> tuple[np.ndarray, np
         pixel; alpha (S, S) float32 in [0, 1], multiples of 1/255, with a solid body and a
         band of fractional values (strands, feathering, blur, glass).
     """
-    size = _check_int("size", size, minimum=16)
+    size = check_int("size", size, minimum=16)
     if not isinstance(rng, np.random.Generator):
         raise TypeError(f"rng must be a np.random.Generator, got {type(rng).__name__}")
     shape = (size, size)
@@ -299,16 +291,16 @@ class ProceduralForegrounds:
     """
 
     def __init__(self, count: int, size: int = 320, seed: int = 0) -> None:
-        self.count = _check_int("count", count, minimum=1)
-        self.size = _check_int("size", size, minimum=16)
-        self.seed = _check_int("seed", seed, minimum=0)
+        self.count = check_int("count", count, minimum=1)
+        self.size = check_int("size", size, minimum=16)
+        self.seed = check_int("seed", seed, minimum=0)
 
     def __len__(self) -> int:
         return self.count
 
     def load(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         """Foreground ``index``: ``(fg (S, S, 3) float32 in [0, 1], alpha (S, S) float32)``."""
-        index = _check_int("index", index, minimum=0)
+        index = check_int("index", index, minimum=0)
         if index >= self.count:
             raise IndexError(f"index {index} out of range for {self.count} procedural foregrounds")
         return make_foreground(self.size, np.random.default_rng([self.seed, index]))

@@ -223,15 +223,21 @@ def load_inpainter(
             model, name=f"checkpoint:{path.name}", input_transform=model.input_transform
         )
     ckpt = _load_task_checkpoint(path, "inpainting")
-    config = ckpt.get("config")
-    data_config = config.get("data") if isinstance(config, dict) else None
-    transform = "hole"
-    if isinstance(data_config, dict):
-        transform = data_config.get("input_transform", "hole")
     model = _build(path, ckpt, device)
+    transform = checkpoint_input_transform(ckpt)
     return ModelInpainter(
         model, name=f"checkpoint:{path.name}", device=device, input_transform=transform
     )
+
+
+def checkpoint_input_transform(ckpt: dict[str, Any]) -> str:
+    """The input transform an inpainting checkpoint was trained with (``config["data"]
+    ["input_transform"]``), "hole" when the checkpoint has no config."""
+    config = ckpt.get("config")
+    data_config = config.get("data") if isinstance(config, dict) else None
+    if isinstance(data_config, dict):
+        return data_config.get("input_transform", "hole")
+    return "hole"
 
 
 def load_matter(checkpoint_path: str | Path, device: str | torch.device = "cpu") -> ModelMatter:

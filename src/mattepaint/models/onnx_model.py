@@ -112,8 +112,15 @@ def export_onnx(
             pooling of DeepFill's contextual attention or the antialiased resize of the Context
             Encoder), or the exported graph does not match PyTorch.
     """
-    from mattepaint.models.loading import _build, _checkpoint_task, load_checkpoint
+    from mattepaint.models.loading import (
+        _build,
+        _checkpoint_task,
+        checkpoint_input_transform,
+        load_checkpoint,
+    )
 
+    if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+        raise ValueError(f"size must be an int >= 0, got {size!r}")
     source = Path(checkpoint_path)
     out = Path(output_path)
     if out.exists() and not overwrite:  # before the (slow) export; atomic_path checks again
@@ -128,13 +135,9 @@ def export_onnx(
     model = _build(source, ckpt, "cpu")
     name = ckpt["model"]["name"]
     multiple = int(getattr(model, "size_multiple", 1))
-    if isinstance(size, bool) or not isinstance(size, int) or size < 0:
-        raise ValueError(f"size must be an int >= 0, got {size!r}")
     side = size or 64
     side = max(-(-side // multiple) * multiple, 4 * multiple)
     needs = str(getattr(model, "needs", "")) if task == "matting" else ""
-    config = ckpt.get("config") if isinstance(ckpt.get("config"), dict) else {}
-    data_config = config.get("data") if isinstance(config.get("data"), dict) else {}
     metadata = {
         "mattepaint_format": ONNX_FORMAT,
         "task": task,
@@ -145,7 +148,7 @@ def export_onnx(
     }
     example = _example_inputs(task, needs, side, side, seed=0)
     if task == "inpainting":
-        metadata["input_transform"] = str(data_config.get("input_transform", "hole"))
+        metadata["input_transform"] = checkpoint_input_transform(ckpt)
         network: nn.Module = model
         input_names = ["image", "mask"]
         output_names = ["pred"]

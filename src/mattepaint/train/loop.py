@@ -222,8 +222,10 @@ def _train(
     scaler_g = torch.amp.GradScaler(device.type) if use_scaler else None
     scaler_d = torch.amp.GradScaler(device.type) if use_scaler and gan else None
     critic_channels = getattr(disc, "in_channels", 3) if gan else 3
-    core_disc = ckpt_io.unwrap(disc) if gan else None  # forward_features bypasses DDP: the
-    adv_weight = float(loss_cfg.weights.get("adv", 0))  # critic's G-step gradients are unused
+    # feature matching calls the critic's forward_features on the module itself, bypassing DDP:
+    # the critic's gradients from the generator step are discarded anyway
+    core_disc = ckpt_io.unwrap(disc) if gan else None
+    adv_weight = float(loss_cfg.weights.get("adv", 0))
     fm_weight = float(loss_cfg.weights.get("feature_matching", 0))
 
     # ---------------------------------------------------------------- init_from / resume

@@ -128,6 +128,20 @@ def check_loss_weights(weights: dict[str, float], terms: Sequence[str], task: st
         raise ConfigError(f"loss.weights: at least one term needs a weight > 0, got {weights}")
 
 
+def check_known_keys(given: Iterable[str], valid: Iterable[str], where: str, task: str) -> None:
+    """Every key of the config section ``where`` (e.g. "loss.params") must be one of ``valid``.
+
+    Raises ConfigError naming the first unknown key and listing the valid ones.
+    """
+    valid = list(valid)
+    unknown = [k for k in given if k not in valid]
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown key {unknown[0]!r} for the {task} task; valid keys: "
+            f"{', '.join(valid)}"
+        )
+
+
 def train_val_images(data: DataConfig, seed: int, what: str) -> tuple[list[Path], list[Path]]:
     """The training and validation image files of ``data``: ``train_dirs`` (at most
     ``max_images`` of them) and ``val_dirs``, or a ``val_fraction`` split of ``train_dirs``
@@ -174,12 +188,7 @@ class InpaintingTask:
         for name in ("adv", "feature_matching"):
             if weights.get(name, 0) > 0 and config.discriminator is None:
                 raise ConfigError(f"loss.weights.{name} > 0 needs a discriminator section")
-        bad = [k for k in config.loss.params if k not in _LOSS_PARAMS]
-        if bad:
-            raise ConfigError(
-                f"loss.params: unknown key {bad[0]!r} for the inpainting task; valid keys: "
-                f"{', '.join(_LOSS_PARAMS)}"
-            )
+        check_known_keys(config.loss.params, _LOSS_PARAMS, "loss.params", "inpainting")
         self.loss_params = {**_LOSS_PARAMS, **config.loss.params}
         self.weights = {k: float(w) for k, w in weights.items() if w != 0}
         self.vgg: nn.Module | None = None
@@ -415,18 +424,8 @@ class MattingTask:
             raise ConfigError(
                 "the matting task trains without a discriminator; remove that section"
             )
-        bad = [k for k in config.loss.params if k not in _MATTING_LOSS_PARAMS]
-        if bad:
-            raise ConfigError(
-                f"loss.params: unknown key {bad[0]!r} for the matting task; valid keys: "
-                f"{', '.join(_MATTING_LOSS_PARAMS)}"
-            )
-        bad = [k for k in config.data.params if k not in _MATTING_DATA_PARAMS]
-        if bad:
-            raise ConfigError(
-                f"data.params: unknown key {bad[0]!r} for the matting task; valid keys: "
-                f"{', '.join(_MATTING_DATA_PARAMS)}"
-            )
+        check_known_keys(config.loss.params, _MATTING_LOSS_PARAMS, "loss.params", "matting")
+        check_known_keys(config.data.params, _MATTING_DATA_PARAMS, "data.params", "matting")
         self.loss_params = {**_MATTING_LOSS_PARAMS, **config.loss.params}
         self.weights = {k: float(w) for k, w in weights.items() if w != 0}
         self._guide = "bg"  # the second sample column: "trimap" for trimap models (forward)

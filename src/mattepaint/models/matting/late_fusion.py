@@ -43,7 +43,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from mattepaint.models.layers.unet import ConvBlock, Norm
+from mattepaint.models.layers.unet import ConvBlock, Norm, _check_positive_int
 from mattepaint.models.matting.unet_matte import check_image
 from mattepaint.models.registry import register_model
 
@@ -53,14 +53,6 @@ FREEZABLE_PARTS: tuple[str, ...] = ("encoder", "decoders", "fusion")
 """Parts that ``freeze`` can switch off, for the paper's three training stages:
 segmentation pretraining (freeze fusion), fusion pretraining (freeze encoder + decoders), and
 end-to-end training (freeze nothing)."""
-
-
-def _check_int(name: str, value: object, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return value
 
 
 class _DecoderBlock(nn.Module):
@@ -174,9 +166,9 @@ class LateFusionMatte(nn.Module):
         norm: Norm = "batch",
     ) -> None:
         super().__init__()
-        _check_int("base", base)
-        _check_int("depth", depth)
-        _check_int("fusion_width", fusion_width)
+        _check_positive_int("base", base)
+        _check_positive_int("depth", depth)
+        _check_positive_int("fusion_width", fusion_width)
         if norm not in ("batch", "none"):
             raise ValueError(f"norm must be 'batch' or 'none', got {norm!r}")
         self.depth = depth
