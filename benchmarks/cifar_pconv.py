@@ -22,7 +22,7 @@ Methods, each returning the composited image (pixels outside the hole are the in
   the known pixels of the same image, per channel, ``m_c = sum_{known} I_c / #known``;
 - ``telea``: OpenCV's fast-marching inpainting (Telea 2004), radius 3;
 - each ``--checkpoint [NAME=]PATH``: the model through
-  :func:`mattepaint.models.loading.load_inpainter` (its training input transform, composited).
+  :func:`mattepaint.methods.resolve_inpainter` (its training input transform, composited).
 
 Metrics per image, then averaged over the images, images in [0, 1] (seed 004 normalised to
 [-1, 1] for training; the metrics here are on the [0, 1] scale):
@@ -226,12 +226,12 @@ def load_methods(
 
     Outputs: name -> method, name -> description, notes on the checkpoints' training configs.
     """
-    from mattepaint.methods import get_inpainter
-    from mattepaint.models.loading import load_checkpoint, load_inpainter
+    from mattepaint.methods import resolve_inpainter
+    from mattepaint.models.loading import load_checkpoint
 
     methods: dict[str, Callable[[Tensor, Tensor], Tensor]] = {
         "mean_fill": mean_fill,
-        "telea": get_inpainter("telea"),
+        "telea": resolve_inpainter("telea"),
     }
     info: dict[str, Any] = {
         "mean_fill": {
@@ -248,7 +248,7 @@ def load_methods(
         if not path.is_file():
             _fail(f"checkpoint not found: {path}")
         try:
-            inpainter = load_inpainter(path, device=device)
+            inpainter = resolve_inpainter(path, device=device)
             ckpt = load_checkpoint(path)
         except (FileNotFoundError, ValueError, RuntimeError) as exc:
             _fail(f"cannot load checkpoint {path}: {exc}")

@@ -214,7 +214,7 @@ def run_method(
     Inputs:
         name: the label of the method (folder and file names).
         method: a registered method name or an :class:`~mattepaint.methods.Inpainter` (e.g. a
-            checkpoint loaded by :func:`mattepaint.models.loading.load_inpainter`).
+            checkpoint loaded by :func:`mattepaint.methods.resolve_inpainter`).
         images_dir, masks_dir: the cases of :func:`build_cases`.
         out: the benchmark's output folder.
         options: the method's keyword options (only with a method name).

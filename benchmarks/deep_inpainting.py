@@ -19,7 +19,7 @@ are of that size but placed at random (as in its training). All holes are ~25% o
 the per-metric tables (a) and (c) have a single "all" column.
 
 Each ``--method`` (a registered classical method) and each ``--checkpoint NAME=PATH`` (a model
-trained with ``mattepaint train``, loaded by :func:`mattepaint.models.loading.load_inpainter`, so
+trained with ``mattepaint train``, loaded by :func:`mattepaint.methods.resolve_inpainter`, so
 the checkpoint's input transform, e.g. "hole_ns", is applied as in training and pixels outside
 the hole are copied from the input) inpaints every case into ``OUT/NAME/``, and the results are
 evaluated by :func:`mattepaint.evaluate.evaluate_inpainting` (whole-image metrics of the
@@ -203,14 +203,14 @@ def load_methods(
 
     Outputs: the methods in order (classical first) and the load time of each checkpoint (s).
     """
-    from mattepaint.methods import get_inpainter
-    from mattepaint.models.loading import load_checkpoint, load_inpainter
+    from mattepaint.methods import resolve_inpainter
+    from mattepaint.models.loading import load_checkpoint
 
     methods: list[Method] = []
     load_s: dict[str, float] = {}
     for name in names:
         try:
-            get_inpainter(name)
+            resolve_inpainter(name)
         except ValueError as exc:
             _fail(str(exc))
         methods.append(Method(name, "classical", name, {"method": name}))
@@ -227,7 +227,7 @@ def load_methods(
             _fail(f"checkpoint not found: {path}")
         start = time.perf_counter()
         try:
-            inpainter = load_inpainter(path, device=device)
+            inpainter = resolve_inpainter(path, device=device)
             ckpt = load_checkpoint(path)
         except (FileNotFoundError, ValueError, RuntimeError) as exc:
             _fail(f"cannot load checkpoint {path}: {exc}")

@@ -140,12 +140,12 @@ def _baseline() -> float:
 
 def run_case(case: dict, workdir: Path) -> dict:
     from mattepaint.highres import inpaint_highres, matte_highres
-    from mattepaint.methods import get_inpainter, get_matter
+    from mattepaint.methods import resolve_inpainter, resolve_matter
 
     if case["task"] == "inpaint":
         image = np.load(workdir / "image.npy")
         mask = np.load(workdir / "mask.npy")
-        inpainter = get_inpainter(case["method"])
+        inpainter = resolve_inpainter(case["method"])
         _warm_up_inpaint(inpainter)
         base = _baseline()
         tracemalloc.start()
@@ -162,7 +162,7 @@ def run_case(case: dict, workdir: Path) -> dict:
         extra = f"{int(changed.sum()):,} changed / {int(mask.sum()):,} hole px"
     else:
         data = {k: np.load(workdir / f"matte_{k}.npy") for k in ("image", "background", "trimap")}
-        matter = get_matter(case["method"])
+        matter = resolve_matter(case["method"])
         kwargs = (
             {"trimap": data["trimap"]}
             if matter.needs == "trimap"

@@ -97,9 +97,9 @@ from mattepaint.data.matting import (
     RGBACutoutSource,
 )
 from mattepaint.data.procedural import ProceduralForegrounds
-from mattepaint.methods import Matter, get_matter
+from mattepaint.methods import Matter, resolve_matter
 from mattepaint.metrics import matting as mm
-from mattepaint.models.loading import load_checkpoint, load_matter
+from mattepaint.models.loading import load_checkpoint
 
 console = Console(width=160)
 
@@ -117,7 +117,7 @@ SCENE_MODELS = (
 TRIMAP_MODEL = ("trimap_matte", "trimap_matte", "trimap_matte_small")
 # runs whose weights an evaluated model descends from: their training items are excluded too
 ANCESTOR_RUNS = ("seed001_late_fusion_stage1_small", "seed001_late_fusion_stage2_small")
-CLASSICAL_TRIMAP = ("closed_form", "knn")
+CLASSICAL_TRIMAP = ("closed_form", "knn", "rw", "lbdm", "sm")
 
 SCENE_METRICS = ("iou", "sad", "mse")
 DIM_METRICS = ("sad", "mse", "grad", "conn", "iou")
@@ -177,7 +177,7 @@ def load_model_method(
         return None
     try:
         ckpt = load_checkpoint(path)
-        matter = load_matter(path)
+        matter = resolve_matter(path)
         if channels_last:
             matter.model.to(memory_format=torch.channels_last)
     except (ValueError, OSError, RuntimeError) as exc:
@@ -664,7 +664,7 @@ def main(argv: list[str] | None = None) -> None:
     cl = args.channels_last
     loaded = {spec[0]: load_model_method(args.runs, *spec, channels_last=cl) for spec in SCENE_MODELS}
     loaded["background_difference"] = Method(
-        "background_difference", "background_diff", get_matter("background_difference"), "classical"
+        "background_difference", "background_diff", resolve_matter("background_difference"), "classical"
     )
     order = ("unet_matte_gray", "unet_matte_rgb", "background_difference", "late_fusion")
     scene_methods = [loaded[k] for k in order if loaded[k] is not None]
@@ -672,7 +672,7 @@ def main(argv: list[str] | None = None) -> None:
     if not args.skip_alphamatting:
         model = load_model_method(args.runs, *TRIMAP_MODEL, channels_last=cl)
         trimap_methods = ([model] if model else []) + [
-            Method(name, name, get_matter(name), "classical") for name in CLASSICAL_TRIMAP
+            Method(name, name, resolve_matter(name), "classical") for name in CLASSICAL_TRIMAP
         ]
     models = [m for m in scene_methods + trimap_methods if m.config is not None]
 

@@ -26,12 +26,12 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from mattepaint.models.loading import CHECKPOINT_FORMAT, load_inpainter, load_matter
+from mattepaint.methods import resolve_inpainter, resolve_matter
+from mattepaint.models.checkpoint import save_model, shipped_model_path
 from mattepaint.models.onnx_model import export_onnx
 from mattepaint.models.registry import build_model
 
-ROOT = Path(__file__).resolve().parents[1]
-SHIPPED = ROOT / "checkpoints" / "unet_refine_small.pt"
+SHIPPED = shipped_model_path("unet_refine_small")
 # matting models at their packaged recipes' sizes (configs/seed000_unet_matte.yaml,
 # trimap_matte.yaml): untrained weights time the same as trained ones
 MATTING = {
@@ -53,16 +53,7 @@ def _median_ms(fn: Callable[[], object], repeats: int) -> float:
 def _matting_checkpoint(folder: Path, name: str, params: dict) -> Path:
     torch.manual_seed(0)
     model = build_model(name, **params)
-    path = folder / f"{name}.pt"
-    torch.save(
-        {
-            "format": CHECKPOINT_FORMAT,
-            "model": {"name": name, "params": params},
-            "model_state": model.state_dict(),
-        },
-        path,
-    )
-    return path
+    return save_model(folder / f"{name}.safetensors", model, name=name, params=params)
 
 
 def run(
@@ -82,7 +73,7 @@ def run(
         ]
         for label, ckpt, task in jobs:
             onnx_path = export_onnx(ckpt, folder / f"{ckpt.stem}.onnx")
-            load = load_inpainter if task == "inpainting" else load_matter
+            load = resolve_inpainter if task == "inpainting" else resolve_matter
             pair = (load(ckpt), load(onnx_path))
             for size in sizes:
                 g = torch.Generator().manual_seed(size)
@@ -124,7 +115,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--checkpoint",
         type=Path,
         default=SHIPPED,
-        help="inpainting checkpoint (default: checkpoints/unet_refine_small.pt)",
+        help="inpainting model file (default: the shipped unet_refine_small.safetensors)",
     )
     parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512, 1024])
     parser.add_argument("--repeats", type=int, default=5, help="timed runs per cell (median)")

@@ -13,7 +13,7 @@ import pytest
 import torch
 from PIL import Image
 
-from mattepaint import batch, io
+from mattepaint import batch, io, methods
 from mattepaint.methods import MatteResult
 
 SIZE = 32
@@ -106,7 +106,7 @@ def test_inpaint_folder_missing_mask_listed_before_any_work(
     inpaint_case: dict[str, Path],
 ) -> None:
     (inpaint_case["masks"] / "b.png").unlink()
-    with pytest.raises(ValueError, match=r"1 image\(s\) have no mask .*: b$"):
+    with pytest.raises(ValueError, match=r"1 image\(s\) have no mask .*: b; add a mask"):
         batch.inpaint_folder(
             inpaint_case["images"], inpaint_case["masks"], inpaint_case["out"], progress=False
         )
@@ -230,7 +230,8 @@ def matte_case(tmp_path: Path, rng: np.random.Generator) -> dict[str, Path]:
 
 @pytest.fixture
 def recorded_matters(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Replace batch.get_matter by a recorder returning fakes with the real methods' needs."""
+    """Replace methods.get_matter (which batch's resolver calls) by a recorder returning fakes
+    with the real methods' needs."""
     names: list[str] = []
     needs = {"closed_form": "trimap", "background_difference": "background", "free": "nothing"}
 
@@ -238,7 +239,7 @@ def recorded_matters(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         names.append(name)
         return FakeMatter(needs[name])
 
-    monkeypatch.setattr(batch, "get_matter", fake_get_matter)
+    monkeypatch.setattr(methods, "get_matter", fake_get_matter)
     return names
 
 
@@ -350,7 +351,7 @@ def test_matte_folder_missing_trimap(
 ) -> None:
     (matte_case["trimaps"] / "b.png").unlink()
     out = matte_case["root"] / "out"
-    with pytest.raises(ValueError, match=r"no trimap of the same name .*: b$"):
+    with pytest.raises(ValueError, match=r"no trimap of the same name .*: b; add a trimap"):
         batch.matte_folder(
             matte_case["images"], out, trimap_dir=matte_case["trimaps"], progress=False
         )

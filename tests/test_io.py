@@ -312,6 +312,36 @@ def test_trimap_tolerance(tmp_path: Path) -> None:
     np.testing.assert_array_equal(load_trimap(tmp_path / "s.png", tolerance=0), [[0, 0.5, 1]])
 
 
+# 0 / unknown / 255 on each scale; the unknown band is stored as 128 * 257 or 128 * 256 in 16 bit.
+_TRIMAP_EXPECTED = [[0, 0.5, 0.5, 1, 0, 0.5, 1]]
+
+
+@pytest.mark.parametrize("suffix", [".png", ".tif"])
+def test_trimap_16bit_is_rescaled(tmp_path: Path, suffix: str, no_warnings) -> None:
+    # On the 0..255 scale: 0, 128, 127.5, 255, 10 (tolerance), 136 (tolerance), 245.
+    values = np.array([[0, 32896, 32768, 65535, 2570, 34952, 62965]], np.uint16)
+    path = tmp_path / f"t{suffix}"
+    if suffix == ".png":
+        Image.fromarray(values).save(path)
+    else:
+        tifffile.imwrite(path, values)
+    assert np.asarray(Image.open(path)).dtype == np.uint16  # really stored as 16 bit
+    trimap = load_trimap(path)
+    assert trimap.dtype == np.float32
+    np.testing.assert_array_equal(trimap, _TRIMAP_EXPECTED)
+    Image.fromarray(np.array([[0, 64 * 257]], np.uint16)).save(tmp_path / "bad.png")
+    with pytest.raises(ValueError, match=r"values other than 0/128/255 \(tolerance 10\): 64 "):
+        load_trimap(tmp_path / "bad.png")
+
+
+def test_trimap_float_tiff_is_rescaled(tmp_path: Path, no_warnings) -> None:
+    values = np.array([[0.0, 0.5, 0.502, 1.0, 0.03, 0.53, 0.97]], np.float32)
+    tifffile.imwrite(tmp_path / "t.tif", values)
+    trimap = load_trimap(tmp_path / "t.tif")
+    assert trimap.dtype == np.float32
+    np.testing.assert_array_equal(trimap, _TRIMAP_EXPECTED)
+
+
 def test_trimap_round_trip(tmp_path: Path) -> None:
     trimap = np.array([[0, 0.5, 1], [1, 0.5, 0]], np.float32)
     save_trimap(tmp_path / "t.png", trimap)

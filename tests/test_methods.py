@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 
 from mattepaint import methods
+from mattepaint.errors import InputError
 from mattepaint.methods import (
     Inpainter,
     Matter,
@@ -19,7 +22,7 @@ from mattepaint.methods import (
 )
 
 CLASSICAL_INPAINTERS = {"telea", "ns", "biharmonic"}
-CLASSICAL_MATTERS = {"closed_form", "knn", "lkm", "background_difference"}
+CLASSICAL_MATTERS = {"closed_form", "knn", "lkm", "rw", "lbdm", "sm", "background_difference"}
 
 
 def test_names_include_classical_methods() -> None:
@@ -119,3 +122,163 @@ def test_every_matter_contract(name: str, rng: np.random.Generator) -> None:
     if result.foreground is not None:
         assert result.foreground.shape == (1, 3, 44, 44)
         assert result.foreground.min() >= 0 and result.foreground.max() <= 1
+
+
+def test_keep_known_thresholds_a_soft_mask_at_half(rng: np.random.Generator) -> None:
+    # A soft mask (e.g. a resized or feathered one): the hole is where mask > 0.5, no blending.
+    image = torch.from_numpy(rng.random((2, 3, 1, 7), dtype=np.float32))
+    filled = torch.from_numpy(rng.random((2, 3, 1, 7), dtype=np.float32))
+    soft = torch.tensor([0.0, 1e-3, 0.25, 0.5, 0.5001, 0.75, 1.0])
+    mask = soft.reshape(1, 1, 1, 7).repeat(2, 1, 1, 1)  # (2, 1, 1, 7)
+    out = methods.keep_known(image, mask, filled)
+    hole = torch.tensor([False, False, False, False, True, True, True]).expand_as(image)
+    assert out.shape == image.shape and out.dtype == image.dtype
+    assert torch.equal(out[hole], filled[hole])
+    assert torch.equal(out[~hole], image[~hole])  # bit for bit, even under a soft mask value
+
+
+# --------------------------------------------------------------------------- the resolver
+
+
+class _Recorder:
+    """Stands in for mattepaint.models.loading.load_inpainter / load_matter."""
+
+    def __init__(self, result: object) -> None:
+        self.result = result
+        self.calls: list[tuple[Path, str]] = []
+
+    def __call__(self, path: Path, device: str = "cpu") -> object:
+        self.calls.append((Path(path), device))
+        return self.result
+
+
+class _FakeMatter:
+    def __init__(self, needs: str, name: str = "fake") -> None:
+        self.needs, self.name = needs, name
+
+    def __call__(self, image: torch.Tensor, **inputs: object) -> MatteResult:
+        return MatteResult(alpha=image[:, :1])
+
+
+def test_resolve_inpainter_by_name_default_and_options() -> None:
+    assert methods.resolve_inpainter().name == methods.default_inpainter() == "telea"
+    assert methods.resolve_inpainter(None).name == methods.DEFAULT_INPAINTER
+    ns = methods.resolve_inpainter("ns", options={"radius": 6})
+    assert ns.name == "ns" and ns.radius == 6  # type: ignore[attr-defined]
+    with pytest.raises(InputError, match="unknown inpainting method 'nss'.*did you mean 'ns'"):
+        methods.resolve_inpainter("nss")
+    with pytest.raises(InputError, match="bad options for inpainting method 'telea'"):
+        methods.resolve_inpainter("telea", options={"radiu": 3})
+
+
+def test_resolve_inpainter_loads_a_file_with_the_checkpoint_loader(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mattepaint.models import loading
+
+    model = get_inpainter("telea")
+    recorder = _Recorder(model)
+    monkeypatch.setattr(loading, "load_inpainter", recorder)
+    path = tmp_path / "model.safetensors"
+    assert methods.resolve_inpainter(path, device="cuda") is model
+    assert recorder.calls == [(path, "cuda")]
+    with pytest.raises(
+        InputError, match=r"options \(radius\) can only be given with a method name"
+    ):
+        methods.resolve_inpainter(path, options={"radius": 3})
+    assert len(recorder.calls) == 1  # refused before loading
+    # a str is always a name, never a file: no accidental loading of "telea.pt" from disk
+    with pytest.raises(InputError, match="unknown inpainting method 'model.safetensors'"):
+        methods.resolve_inpainter("model.safetensors")
+
+
+def test_resolve_inpainter_passes_a_built_method_through() -> None:
+    built = get_inpainter("telea", radius=4)
+    assert methods.resolve_inpainter(built) is built
+    with pytest.raises(InputError, match="not with a built method"):
+        methods.resolve_inpainter(built, options={"radius": 5})
+    with pytest.raises(TypeError, match="method must be a method name, a checkpoint path or an "):
+        methods.resolve_inpainter(3)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("has_trimap", "has_background", "expected"),
+    [(True, False, "closed_form"), (False, True, "background_difference")],
+)
+def test_default_matter_follows_the_input(
+    has_trimap: bool, has_background: bool, expected: str
+) -> None:
+    assert methods.default_matter(has_trimap=has_trimap, has_background=has_background) == expected
+    matter = methods.resolve_matter(has_trimap=has_trimap, has_background=has_background)
+    assert matter.name == expected
+
+
+def test_default_matter_needs_exactly_one_input() -> None:
+    with pytest.raises(InputError, match="not both"):
+        methods.default_matter(has_trimap=True, has_background=True)
+    with pytest.raises(InputError, match="give a trimap or a background"):
+        methods.resolve_matter(has_trimap=False, has_background=False)
+    with pytest.raises(InputError, match="give a trimap or a background"):
+        methods.resolve_matter()  # no method and nothing said about the inputs
+
+
+def test_resolve_matter_checks_what_the_method_needs() -> None:
+    with pytest.raises(InputError, match="'closed_form' needs a trimap, and none was given"):
+        methods.resolve_matter("closed_form", has_trimap=False, has_background=True)
+    with pytest.raises(InputError, match="'background_difference' uses a background image, not"):
+        methods.resolve_matter("background_difference", has_trimap=True, has_background=True)
+    free = _FakeMatter("nothing")
+    assert methods.resolve_matter(free, has_trimap=False, has_background=False) is free
+    with pytest.raises(InputError, match="has needs='sky'"):
+        methods.resolve_matter(_FakeMatter("sky"), has_trimap=True, has_background=False)
+    # nothing said about the inputs: nothing checked
+    assert methods.resolve_matter("closed_form").name == "closed_form"
+    lkm = methods.resolve_matter("lkm", options={"radius": 5}, has_trimap=True)
+    assert lkm.radius == 5  # type: ignore[attr-defined]
+
+
+def test_resolve_matter_loads_a_file_with_the_checkpoint_loader(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mattepaint.models import loading
+
+    recorder = _Recorder(_FakeMatter("background", name="checkpoint:m.onnx"))
+    monkeypatch.setattr(loading, "load_matter", recorder)
+    path = tmp_path / "m.onnx"
+    matter = methods.resolve_matter(path, has_trimap=False, has_background=True)
+    assert matter is recorder.result and recorder.calls == [(path, "cpu")]
+    with pytest.raises(InputError, match="'checkpoint:m.onnx' needs a background image"):
+        methods.resolve_matter(path, has_trimap=True, has_background=False)
+
+
+def test_one_default_matter_table() -> None:
+    # the batch runner and the server use the methods layer's choice, not tables of their own
+    import mattepaint.batch
+    import mattepaint.server.services
+
+    assert methods.DEFAULT_MATTER_FOR == {
+        "trimap": "closed_form",
+        "background": "background_difference",
+    }
+    assert not hasattr(mattepaint.batch, "DEFAULT_MATTER_FOR")
+    assert not hasattr(mattepaint.server.services, "DEFAULT_MATTER_FOR")
+
+
+def test_classical_methods_are_a_static_table() -> None:
+    # the classical package lists its methods; it never imports the methods layer back
+    import ast
+    import inspect
+
+    from mattepaint import classical
+
+    assert set(classical.INPAINTERS) == CLASSICAL_INPAINTERS
+    assert set(classical.MATTERS) == CLASSICAL_MATTERS
+    for name, factory in {**classical.INPAINTERS, **classical.MATTERS}.items():
+        assert factory().name == name
+    folder = Path(inspect.getfile(classical)).parent
+    for path in folder.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom):
+                assert node.module != "mattepaint.methods", path.name
+            elif isinstance(node, ast.Import):
+                assert all(a.name != "mattepaint.methods" for a in node.names), path.name

@@ -2,13 +2,23 @@
 
 Library functions that the ``mattepaint`` CLI wraps one to one. They work through the shared
 method interface (:mod:`mattepaint.methods`), so a classical method and a trained model are run
-the same way, and through :mod:`mattepaint.io`, so every output is written atomically (a temp name
-renamed on success) and an existing output is never overwritten unless ``overwrite=True``.
+the same way, and through :mod:`mattepaint.io`, so an existing output is never overwritten unless
+``overwrite=True``.
 
-Every input is checked before the first output is written: missing files, images without a
-matching mask / trimap / background (matched by file stem), sizes that do not agree (read from the
-file headers), outputs that already exist. A user mistake raises FileNotFoundError, ValueError or
-FileExistsError with one sentence saying what is wrong.
+All or nothing. Before any work, every name is checked: missing files, images without a matching
+mask / trimap / background (matched by file stem), sizes and pixel counts that do not agree or
+are too large (read from the file headers), every output name (its suffix suits what is written
+there, e.g. an RGBA cut-out needs .png / .tif / .webp; it is not a folder and lies in no file;
+it does not exist yet). Then every input is decoded in full and run; all outputs are written to
+temporary files beside their targets (:class:`mattepaint.io.StagedOutputs`) and renamed into
+place only when every input has gone through. So a problem found only in the pixels (a truncated
+JPEG whose header is intact, a trimap with bad values, a mask that covers the whole image) or a
+failure of the method, even in the last file, leaves no output written and existing files
+unchanged, and the same command works once the file is fixed.
+
+A user mistake raises :class:`~mattepaint.errors.InputError` (or its kin
+:class:`~mattepaint.errors.InputNotFoundError`, :class:`~mattepaint.errors.OutputExistsError`)
+with one sentence that names the file and what to do.
 
 Output names:
 
@@ -23,6 +33,7 @@ Example:
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
@@ -31,10 +42,11 @@ import torch
 
 from mattepaint import io
 from mattepaint._progress import track
-from mattepaint.methods import Inpainter, Matter, get_inpainter, get_matter
+from mattepaint.errors import InputError, InputNotFoundError, OutputExistsError
+from mattepaint.interface import check_hole_coverage, check_trimap_regions
+from mattepaint.methods import Inpainter, Matter, resolve_inpainter, resolve_matter
 
 __all__ = [
-    "DEFAULT_MATTER_FOR",
     "inpaint_file",
     "inpaint_folder",
     "matte_file",
@@ -43,30 +55,23 @@ __all__ = [
 
 PathLike = str | Path
 
-#: The matting method chosen when ``method`` is None, by the input that was given.
-DEFAULT_MATTER_FOR: dict[str, str] = {
-    "trimap": "closed_form",
-    "background": "background_difference",
-}
-
-
 
 # --------------------------------------------------------------------------- helpers
 
 
 def _require_file(path: PathLike, what: str) -> Path:
     path = Path(path)
+    if path.is_dir():
+        raise InputNotFoundError(f"{what} {path} is a directory; give an image file")
     if not path.is_file():
-        raise FileNotFoundError(f"{what} not found: {path}")
+        raise InputNotFoundError(f"{what} not found: {path}")
     return path
 
 
-def _match(
-    stems: Iterable[str], source: PathLike | None, what: str
-) -> dict[str, Path] | None:
+def _match(stems: Iterable[str], source: PathLike | None, what: str) -> dict[str, Path] | None:
     """Map every stem to a file of ``source``: a folder (matched by stem) or one file for all.
 
-    Raises ValueError listing (up to five) stems that have no match in the folder.
+    Raises InputError listing (up to five) stems that have no match in the folder.
     """
     if source is None:
         return None
@@ -76,9 +81,9 @@ def _match(
         by_stem = io.images_by_stem(source, what)
         missing = [stem for stem in stems if stem not in by_stem]
         if missing:
-            raise ValueError(
+            raise InputError(
                 f"{len(missing)} image(s) have no {what} of the same name in {source}: "
-                f"{io.short_listing(missing)}"
+                f"{io.short_listing(missing)}; add a {what} with the same name for each"
             )
         return {stem: by_stem[stem] for stem in stems}
     _require_file(source, what)
@@ -94,66 +99,56 @@ def _check_outputs(outputs: Sequence[Path], inputs: Iterable[Path], overwrite: b
         for path in resolved:
             counts[path] = counts.get(path, 0) + 1
         clashes = [str(path) for path, n in counts.items() if n > 1]
-        raise ValueError(
-            f"several results would be written to the same file: {io.short_listing(clashes)}"
+        raise InputError(
+            f"several results would be written to the same file: {io.short_listing(clashes)}; "
+            f"give each output its own name"
         )
     input_set = {path.resolve() for path in inputs}
     clobbered = [str(path) for path in resolved if path in input_set]
     if clobbered:
-        raise ValueError(f"an output would replace an input file: {io.short_listing(clobbered)}")
+        raise InputError(
+            f"an output would replace an input file: {io.short_listing(clobbered)}; write the "
+            f"results elsewhere"
+        )
     if not overwrite:
         existing = [str(path) for path in outputs if path.exists()]
         if existing:
-            raise FileExistsError(
+            raise OutputExistsError(
                 f"{len(existing)} output file(s) already exist (pass overwrite=True, or "
                 f"--overwrite on the command line, to replace them): {io.short_listing(existing)}"
             )
 
 
-def _header_size(path: Path) -> tuple[int, int] | None:
-    """(H, W) of an image read from its header, after EXIF rotation.
-
-    When PIL cannot read the header, the file is decoded in full with the project's loader, which
-    either succeeds (a format only OpenCV/tifffile reads) or raises the clear "cannot read image"
-    error now, before any output is written.
-    """
-    from PIL import Image
-
-    try:
-        with Image.open(path) as img:
-            width, height = img.size
-            orientation = img.getexif().get(0x0112, 1)
-    except Exception:  # noqa: BLE001 - PIL cannot tell: let the real loader decide
-        return io.load_rgba(path)[0].shape[:2]
-    if orientation in (5, 6, 7, 8):  # rotated by 90 degrees: width and height swap
-        width, height = height, width
-    return height, width
-
-
 def _check_sizes(pairs: Iterable[tuple[Path, Path, str]]) -> None:
-    """Every (image, other, what) pair must have the same size, read from the headers."""
+    """Every (image, other, what) pair must have the same size, read from the headers
+    (:func:`mattepaint.io.read_image_size`, which also applies the pixel limit)."""
+    sizes: dict[tuple[Path, str], tuple[int, int]] = {}  # a shared mask is read once
+
+    def size(path: Path, kind: str) -> tuple[int, int]:
+        if (path, kind) not in sizes:
+            sizes[path, kind] = io.read_image_size(path, kind=kind)
+        return sizes[path, kind]
+
     bad: list[str] = []
+    kinds: list[str] = []
     for image_path, other_path, what in pairs:
-        size_a, size_b = _header_size(image_path), _header_size(other_path)
-        if size_a is not None and size_b is not None and size_a != size_b:
+        size_a, size_b = size(image_path, "image"), size(other_path, what)
+        if size_a != size_b:
+            kinds.append(what)
             bad.append(
                 f"{image_path.name} is {size_a[1]}x{size_a[0]} but its {what} "
                 f"{other_path.name} is {size_b[1]}x{size_b[0]}"
             )
     if bad:
-        raise ValueError(f"sizes do not match (width x height): {io.short_listing(bad)}")
+        raise InputError(
+            f"sizes do not match (width x height): {io.short_listing(bad)}; give each image the "
+            f"{kinds[0]} made for it"
+        )
 
 
 def _build_inpainter(method: str | Inpainter, options: Mapping[str, object] | None) -> Inpainter:
-    if isinstance(method, str):
-        return get_inpainter(method, **dict(options or {}))
-    if not callable(method):
-        raise TypeError(
-            f"method must be a method name or an Inpainter, got {type(method).__name__}"
-        )
-    if options:
-        raise ValueError("options can only be given with a method name, not with a built method")
-    return method
+    """The method to run (:func:`mattepaint.methods.resolve_inpainter`)."""
+    return resolve_inpainter(method, options=options)
 
 
 def _resolve_matter(
@@ -162,56 +157,32 @@ def _resolve_matter(
     has_trimap: bool,
     has_background: bool,
 ) -> Matter:
-    """Pick and build the matting method, and check that the inputs given are what it needs."""
-    if method is None:
-        if has_trimap and has_background:
-            raise ValueError(
-                "give a trimap or a background, not both, or name the method to use"
-            )
-        if not has_trimap and not has_background:
-            raise ValueError(
-                "give a trimap or a background (or name a method that needs neither)"
-            )
-        method = DEFAULT_MATTER_FOR["trimap" if has_trimap else "background"]
-    if isinstance(method, str):
-        matter = get_matter(method, **dict(options or {}))
-    else:
-        if not callable(method):
-            raise TypeError(
-                f"method must be a method name or a Matter, got {type(method).__name__}"
-            )
-        if options:
-            raise ValueError(
-                "options can only be given with a method name, not with a built method"
-            )
-        matter = method
-    needs = getattr(matter, "needs", None)
-    name = getattr(matter, "name", str(method))
-    if needs == "trimap":
-        if not has_trimap:
-            raise ValueError(f"matting method {name!r} needs a trimap, and none was given")
-        if has_background:
-            raise ValueError(f"matting method {name!r} uses a trimap, not a background")
-    elif needs == "background":
-        if not has_background:
-            raise ValueError(
-                f"matting method {name!r} needs a background image, and none was given"
-            )
-        if has_trimap:
-            raise ValueError(f"matting method {name!r} uses a background image, not a trimap")
-    elif needs != "nothing":
-        raise ValueError(
-            f"matting method {name!r} has needs={needs!r}; expected 'trimap', 'background' or "
-            "'nothing'"
-        )
-    return matter
+    """Pick and build the matting method, and check that the inputs given are what it needs
+    (:func:`mattepaint.methods.resolve_matter`)."""
+    return resolve_matter(
+        method, has_trimap=has_trimap, has_background=has_background, options=options
+    )
+
+
+def _load_inpaint_pair(image_path: Path, mask_path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Decode image (H, W, 3) and mask (H, W) bool in full, and check the hole.
+
+    InputError for a mask that covers the whole image (nothing to fill from); a warning that
+    names the mask when it has no hole.
+    """
+    image = io.load_image(image_path)
+    mask = io.load_mask(mask_path, like=image)
+    check_hole_coverage(mask, f"mask {mask_path}")
+    return image, mask
 
 
 @torch.no_grad()
 def _inpaint_one(inpainter: Inpainter, image_path: Path, mask_path: Path) -> np.ndarray:
-    """Load, fill, return the (H, W, 3) float32 result in [0, 1]."""
-    image = io.load_image(image_path)
-    mask = io.load_mask(mask_path, like=image)
+    """Load, fill, return the (H, W, 3) float32 result in [0, 1] (the image for an empty mask,
+    without running the method: its warning has been given, naming the mask)."""
+    image, mask = _load_inpaint_pair(image_path, mask_path)
+    if not mask.any():
+        return image
     image_t = io.to_tensor(image)  # (1, 3, H, W)
     mask_t = io.to_tensor(mask.astype(np.float32))  # (1, 1, H, W), 1 = hole
     filled = inpainter(image_t, mask_t)  # (1, 3, H, W)
@@ -226,16 +197,31 @@ def _matte_one(
     background_path: Path | None,
     want_foreground: bool,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """Load, matte; return image (H, W, 3), alpha (H, W) and foreground (H, W, 3) or None."""
+    """Load, matte; return image (H, W, 3), alpha (H, W) and foreground (H, W, 3) or None.
+
+    A trimap for a trimap method is checked first, naming the file
+    (:func:`~mattepaint.interface.check_trimap_regions`): InputError without known foreground or
+    background, a warning without unknown pixels (the method's own copy of it is silenced).
+    """
     image = io.load_image(image_path)
     trimap_t = background_t = None
     if trimap_path is not None:
-        trimap_t = io.to_tensor(io.load_trimap(trimap_path, like=image))  # (1, 1, H, W)
+        trimap = io.load_trimap(trimap_path, like=image)  # (H, W) in {0, 0.5, 1}
+        if getattr(matter, "needs", None) == "trimap":
+            check_trimap_regions(trimap, f"trimap {trimap_path}")
+        trimap_t = io.to_tensor(trimap)  # (1, 1, H, W)
     if background_path is not None:
         background = io.load_image(background_path)
-        io.check_same_size(image, background, names=("image", "background"))
+        try:
+            io.check_same_size(image, background, names=("image", "background"))
+        except ValueError as exc:
+            raise InputError(
+                f"{exc} ({background_path}); give the background of this image"
+            ) from None
         background_t = io.to_tensor(background)  # (1, 3, H, W)
-    result = matter(io.to_tensor(image), trimap=trimap_t, background=background_t)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r".* has no unknown \(128\) pixels")
+        result = matter(io.to_tensor(image), trimap=trimap_t, background=background_t)
     alpha = np.clip(io.to_numpy(result.alpha), 0.0, 1.0)  # (H, W)
     foreground = None
     if result.foreground is not None:
@@ -248,23 +234,35 @@ def _matte_one(
 
 
 def _save_matte(
+    staged: io.StagedOutputs,
     image: np.ndarray,
     alpha: np.ndarray,
     foreground: np.ndarray | None,
     outputs: Mapping[str, Path],
-    overwrite: bool,
 ) -> dict[str, Path]:
-    written = {"alpha": io.save_image(outputs["alpha"], alpha, overwrite=overwrite)}
+    """Stage the alpha (and foreground / cut-out, when asked for); they appear on commit."""
+    written = {"alpha": staged.save_image(outputs["alpha"], alpha)}
     if "foreground" in outputs and foreground is not None:  # always set when asked for
-        written["foreground"] = io.save_image(
-            outputs["foreground"], foreground, overwrite=overwrite
-        )
+        written["foreground"] = staged.save_image(outputs["foreground"], foreground)
     if "cutout" in outputs:
         from mattepaint.compositing import cutout
 
         rgba = cutout(image, alpha, foreground)  # (H, W, 4)
-        written["cutout"] = io.save_image(outputs["cutout"], rgba, overwrite=overwrite)
+        written["cutout"] = staged.save_image(outputs["cutout"], rgba)
     return written
+
+
+def _matte_outputs(
+    alpha: PathLike, foreground: PathLike | None, cutout: PathLike | None
+) -> dict[str, Path]:
+    """The output names of one matte, each checked for what is written there (before any work):
+    alpha gray, foreground RGB, cut-out RGBA (.png / .tif / .webp, not .jpg / .bmp)."""
+    outputs = {"alpha": io.check_image_output(alpha, what="alpha matte", channels=1)}
+    if foreground is not None:
+        outputs["foreground"] = io.check_image_output(foreground, what="foreground", channels=3)
+    if cutout is not None:
+        outputs["cutout"] = io.check_image_output(cutout, what="cut-out", channels=4)
+    return outputs
 
 
 # --------------------------------------------------------------------------- inpainting
@@ -286,8 +284,9 @@ def inpaint_file(
         image_path: an RGB(A) image (alpha is dropped).
         mask_path: a mask of the same size, white (> 127) = hole.
         output_path: where to write the filled image (8-bit; PNG recommended).
-        method: a registered inpainting method name (see ``methods.inpainter_names()``), or an
-            already built :class:`~mattepaint.methods.Inpainter`.
+        method: a registered inpainting method name (see ``methods.inpainter_names()``), a
+            checkpoint / ONNX file (a ``Path``), or an already built
+            :class:`~mattepaint.methods.Inpainter` (:func:`mattepaint.methods.resolve_inpainter`).
         options: keyword options of the method (only with a method name), e.g. ``{"radius": 5}``.
         overwrite: replace ``output_path`` (and ``attention_path``) if it exists.
         attention_path: also write the colour-coded contextual-attention map here (seed 002
@@ -298,33 +297,36 @@ def inpaint_file(
         the path written. Outside the hole the output equals the input (up to 8-bit rounding).
 
     Raises:
-        FileNotFoundError: image or mask missing. FileExistsError: output exists. ValueError:
-        sizes differ, unknown method, bad options, unreadable file.
+        InputNotFoundError: image or mask missing. OutputExistsError: output exists. InputError:
+        sizes differ, unknown method, bad options, an unreadable or truncated file, a mask that
+        covers the whole image (nothing to fill from). No output is written in any case.
     """
     image_path = _require_file(image_path, "image")
     mask_path = _require_file(mask_path, "mask")
-    output_path = Path(output_path)
-    outputs = [output_path] + ([Path(attention_path)] if attention_path is not None else [])
+    output_path = io.check_image_output(output_path, what="inpainted image")
+    outputs = [output_path]
+    if attention_path is not None:
+        outputs.append(io.check_image_output(attention_path, what="attention map"))
     _check_outputs(outputs, [image_path, mask_path], overwrite)
     _check_sizes([(image_path, mask_path, "mask")])
     inpainter = _build_inpainter(method, options)
-    picture = None
-    if attention_path is not None:  # before writing anything: a model without attention fails
-        if not getattr(inpainter, "has_attention", False):
-            raise ValueError(
-                f"an attention map needs a model with contextual attention (e.g. a deepfill_v1 "
-                f"checkpoint), not {getattr(inpainter, 'name', inpainter)!r}"
-            )
-        image = io.load_image(image_path)
-        mask = io.load_mask(mask_path, like=image).astype(np.float32)
-        filled_t, picture = inpainter.fill_with_attention(io.to_tensor(image), io.to_tensor(mask))
-        filled = np.clip(io.to_numpy(filled_t), 0.0, 1.0)  # one forward pass for both
-    else:
-        filled = _inpaint_one(inpainter, image_path, mask_path)
-    written = io.save_image(output_path, filled, overwrite=overwrite)
-    if picture is not None:
-        io.save_image(Path(attention_path), picture.astype(np.float32) / 255, overwrite=overwrite)
-    return written
+    if attention_path is not None and not getattr(inpainter, "has_attention", False):
+        raise InputError(  # before any work: a model without attention cannot draw the map
+            f"an attention map needs a model with contextual attention (e.g. a deepfill_v1 "
+            f"checkpoint), not {getattr(inpainter, 'name', inpainter)!r}"
+        )
+    with io.StagedOutputs(overwrite=overwrite) as staged:  # both files, or neither
+        if attention_path is not None:
+            image, mask = _load_inpaint_pair(image_path, mask_path)
+            filled_t, picture = inpainter.fill_with_attention(
+                io.to_tensor(image), io.to_tensor(mask.astype(np.float32))
+            )  # one forward pass for both
+            filled = np.clip(io.to_numpy(filled_t), 0.0, 1.0)
+            staged.save_image(attention_path, picture.astype(np.float32) / 255)
+        else:
+            filled = _inpaint_one(inpainter, image_path, mask_path)
+        staged.save_image(output_path, filled)
+    return output_path
 
 
 def inpaint_folder(
@@ -351,27 +353,30 @@ def inpaint_folder(
     Outputs:
         the written paths, in the (sorted) order of the input images.
 
-    Raises (all before anything is written):
-        FileNotFoundError: a folder or the mask file is missing. ValueError: no images, images
-        without a mask (the message lists up to five stems), sizes that differ, unknown method.
-        FileExistsError: some outputs exist and ``overwrite`` is False.
+    Raises (nothing is written when any is raised; see the module doc):
+        InputNotFoundError: a folder or the mask file is missing. InputError: no images, images
+        without a mask (the message lists up to five stems), sizes that differ, an unreadable or
+        truncated file, a mask that covers its whole image, an unknown method.
+        OutputExistsError: some outputs exist and ``overwrite`` is False.
     """
     images = io.images_by_stem(input_dir, "input")
     if not images:
-        raise ValueError(f"no images ({', '.join(io.IMAGE_SUFFIXES)}) found in {input_dir}")
+        raise InputError(f"no images ({', '.join(io.IMAGE_SUFFIXES)}) found in {input_dir}")
     masks = _match(images, mask, "mask") or {}
     output_dir = Path(output_dir)
-    outputs = {stem: output_dir / f"{stem}.png" for stem in images}
+    outputs = {
+        stem: io.check_image_output(output_dir / f"{stem}.png", what="inpainted image")
+        for stem in images
+    }
     _check_outputs(list(outputs.values()), [*images.values(), *masks.values()], overwrite)
     _check_sizes((images[stem], masks[stem], "mask") for stem in images)
     inpainter = _build_inpainter(method, options)
 
-    output_dir.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
-    for stem in track(images, "inpainting", total=len(images), enabled=progress):
-        filled = _inpaint_one(inpainter, images[stem], masks[stem])
-        written.append(io.save_image(outputs[stem], filled, overwrite=overwrite))
-    return written
+    with io.StagedOutputs(overwrite=overwrite) as staged:  # all files appear at the end, or none
+        for stem in track(images, "inpainting", total=len(images), enabled=progress):
+            filled = _inpaint_one(inpainter, images[stem], masks[stem])
+            staged.save_image(outputs[stem], filled)
+    return list(outputs.values())
 
 
 # --------------------------------------------------------------------------- matting
@@ -396,9 +401,10 @@ def matte_file(
         alpha_path: where to write the alpha matte, 8-bit gray (0 = background, 255 = foreground).
         trimap: a trimap file of the same size (0 / 128 / 255), for trimap-based methods.
         background: a photo of the same scene without the subject, for background methods.
-        method: a registered matting method name, a built :class:`~mattepaint.methods.Matter`, or
+        method: a registered matting method name, a checkpoint / ONNX file (a ``Path``), a built
+            :class:`~mattepaint.methods.Matter` (:func:`mattepaint.methods.resolve_matter`), or
             None to choose by input: ``"closed_form"`` with a trimap, ``"background_difference"``
-            with a background (:data:`DEFAULT_MATTER_FOR`).
+            with a background (:data:`mattepaint.methods.DEFAULT_MATTER_FOR`).
         options: keyword options of the method (only with a method name).
         foreground_path: where to write the foreground colour F (RGB); the method's own estimate
             when it gives one, else ``compositing.estimate_foreground`` (multilevel, Germer 2020).
@@ -409,18 +415,17 @@ def matte_file(
         ``{"alpha": path}`` plus ``"foreground"`` / ``"cutout"`` entries when those were asked for.
 
     Raises:
-        ValueError: both or neither of trimap / background without a method, inputs that do not
-        match what the method needs, sizes that differ, unknown method. FileNotFoundError: an input
-        is missing. FileExistsError: an output exists and ``overwrite`` is False.
+        InputError: both or neither of trimap / background without a method, inputs that do not
+        match what the method needs, sizes that differ, unknown method, an output name that
+        cannot hold what goes there (e.g. a cut-out to .jpg), an unreadable or truncated file, a
+        trimap with bad values or without known foreground / background. InputNotFoundError: an
+        input is missing. OutputExistsError: an output exists and ``overwrite`` is False. In every
+        case no output is written (they appear together at the end).
     """
     image_path = _require_file(image_path, "image")
     trimap_path = None if trimap is None else _require_file(trimap, "trimap")
     background_path = None if background is None else _require_file(background, "background")
-    outputs = {"alpha": Path(alpha_path)}
-    if foreground_path is not None:
-        outputs["foreground"] = Path(foreground_path)
-    if cutout_path is not None:
-        outputs["cutout"] = Path(cutout_path)
+    outputs = _matte_outputs(alpha_path, foreground_path, cutout_path)
     inputs = [p for p in (image_path, trimap_path, background_path) if p is not None]
     _check_outputs(list(outputs.values()), inputs, overwrite)
     matter = _resolve_matter(method, options, trimap_path is not None, background_path is not None)
@@ -430,10 +435,12 @@ def matte_file(
         if other is not None
     )
     want_foreground = len(outputs) > 1
-    image, alpha, foreground = _matte_one(
-        matter, image_path, trimap_path, background_path, want_foreground
-    )
-    return _save_matte(image, alpha, foreground, outputs, overwrite)
+    with io.StagedOutputs(overwrite=overwrite) as staged:  # alpha, foreground, cut-out: all or none
+        image, alpha, foreground = _matte_one(
+            matter, image_path, trimap_path, background_path, want_foreground
+        )
+        written = _save_matte(staged, image, alpha, foreground, outputs)
+    return written
 
 
 def matte_folder(
@@ -470,21 +477,21 @@ def matte_folder(
     """
     images = io.images_by_stem(input_dir, "input")
     if not images:
-        raise ValueError(f"no images ({', '.join(io.IMAGE_SUFFIXES)}) found in {input_dir}")
+        raise InputError(f"no images ({', '.join(io.IMAGE_SUFFIXES)}) found in {input_dir}")
     if trimap_dir is not None and not Path(trimap_dir).is_dir():
         if Path(trimap_dir).exists():
-            raise ValueError(f"trimap_dir must be a folder of trimaps, got the file {trimap_dir}")
-        raise FileNotFoundError(f"trimap folder not found: {trimap_dir}")
+            raise InputError(f"trimap_dir must be a folder of trimaps, got the file {trimap_dir}")
+        raise InputNotFoundError(f"trimap folder not found: {trimap_dir}")
     trimaps = _match(images, trimap_dir, "trimap")
     backgrounds = _match(images, background, "background")
     output_dir = Path(output_dir)
     outputs: dict[str, dict[str, Path]] = {}
     for stem in images:
-        outputs[stem] = {"alpha": output_dir / f"{stem}.png"}
-        if save_foreground:
-            outputs[stem]["foreground"] = output_dir / f"{stem}_fg.png"
-        if save_cutout:
-            outputs[stem]["cutout"] = output_dir / f"{stem}_cutout.png"
+        outputs[stem] = _matte_outputs(
+            output_dir / f"{stem}.png",
+            output_dir / f"{stem}_fg.png" if save_foreground else None,
+            output_dir / f"{stem}_cutout.png" if save_cutout else None,
+        )
     inputs = [*images.values(), *(trimaps or {}).values(), *(backgrounds or {}).values()]
     _check_outputs([p for out in outputs.values() for p in out.values()], inputs, overwrite)
     matter = _resolve_matter(method, options, trimaps is not None, backgrounds is not None)
@@ -496,15 +503,15 @@ def matte_folder(
             pairs.append((image_path, backgrounds[stem], "background"))
     _check_sizes(pairs)
 
-    output_dir.mkdir(parents=True, exist_ok=True)
     written: list[dict[str, Path]] = []
-    for stem in track(images, "matting", total=len(images), enabled=progress):
-        image, alpha, foreground = _matte_one(
-            matter,
-            images[stem],
-            None if trimaps is None else trimaps[stem],
-            None if backgrounds is None else backgrounds[stem],
-            save_foreground or save_cutout,
-        )
-        written.append(_save_matte(image, alpha, foreground, outputs[stem], overwrite))
+    with io.StagedOutputs(overwrite=overwrite) as staged:  # all files appear at the end, or none
+        for stem in track(images, "matting", total=len(images), enabled=progress):
+            image, alpha, foreground = _matte_one(
+                matter,
+                images[stem],
+                None if trimaps is None else trimaps[stem],
+                None if backgrounds is None else backgrounds[stem],
+                save_foreground or save_cutout,
+            )
+            written.append(_save_matte(staged, image, alpha, foreground, outputs[stem]))
     return written

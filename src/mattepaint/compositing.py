@@ -28,6 +28,8 @@ import cv2
 import numpy as np
 import torch
 
+from mattepaint.checks import check_int, is_int
+
 __all__ = [
     "COLOURS",
     "Colour",
@@ -213,14 +215,6 @@ def _as_map(name: str, x: np.ndarray) -> np.ndarray:
     return x
 
 
-def _check_width(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-    if value < 0:
-        raise ValueError(f"{name} must be >= 0, got {value}")
-    return int(value)
-
-
 def trimap_from_alpha(
     alpha: np.ndarray,
     *,
@@ -267,8 +261,8 @@ def trimap_from_alpha(
             f"got bg_threshold={bg_threshold}, fg_threshold={fg_threshold}"
         )
     if width is None:
-        lo = _check_width("min_width", min_width)
-        hi = _check_width("max_width", max_width)
+        lo = check_int("min_width", min_width, minimum=0)
+        hi = check_int("max_width", max_width, minimum=0)
         if lo > hi:
             raise ValueError(f"min_width must be <= max_width, got {lo} > {hi}")
         if rng is None:
@@ -279,7 +273,7 @@ def trimap_from_alpha(
         if not isinstance(rng, np.random.Generator):
             raise TypeError(f"rng must be a np.random.Generator, got {type(rng).__name__}")
         width = int(rng.integers(lo, hi, endpoint=True))
-    width = _check_width("width", width)
+    width = check_int("width", width, minimum=0)
 
     alpha = alpha.astype(np.float32, copy=False)
     fg = (alpha >= fg_threshold).astype(np.uint8)
@@ -311,7 +305,7 @@ def trimap_from_mask(mask: np.ndarray, *, width: int = 10) -> np.ndarray:
         (H, W) float32 trimap with values in {0, 0.5, 1}.
     """
     mask = _as_map("mask", mask)
-    width = _check_width("width", width)
+    width = check_int("width", width, minimum=0)
     if mask.dtype != np.bool_:
         if not np.issubdtype(mask.dtype, np.number):
             raise TypeError(f"mask must be bool or numeric, got dtype {mask.dtype}")
@@ -491,7 +485,7 @@ def checkerboard(
     h, w = int(shape[0]), int(shape[1])
     if h <= 0 or w <= 0:
         raise ValueError(f"shape must be positive, got {(h, w)}")
-    if isinstance(tile, bool) or not isinstance(tile, (int, np.integer)) or tile < 1:
+    if not is_int(tile) or tile < 1:
         raise ValueError(f"tile must be an int >= 1, got {tile!r}")
     parity = ((np.arange(h)[:, None] // tile) + (np.arange(w)[None, :] // tile)) % 2  # (H, W)
     grey = np.where(parity == 0, levels[0], levels[1]).astype(np.float32)

@@ -50,6 +50,9 @@ from typing import Any
 
 import numpy as np
 
+from mattepaint.checks import is_int
+from mattepaint.errors import OutputExistsError
+
 __all__ = ["DEMO_FILES", "before_after_grid", "demo_paths", "run_demo"]
 
 MATTING_METHODS = ("closed_form", "background_difference")
@@ -92,11 +95,11 @@ def _check_args(out_dir: Any, size: Any, seed: Any) -> tuple[Path, int, int]:
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise ValueError(f"out_dir must be a folder, got the file {out}")
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)):
+    if not is_int(size):
         raise TypeError(f"size must be an int, got {type(size).__name__}")
     if size < 32:
         raise ValueError(f"size must be at least 32 pixels, got {size}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+    if not is_int(seed) or seed < 0:
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")
     return out, int(size), int(seed)
 
@@ -119,7 +122,7 @@ def _refuse_existing(paths: dict[str, Path], out: Path) -> None:
     if existing:
         shown = ", ".join(str(p.relative_to(out)) for p in existing[:3])
         more = f" and {len(existing) - 3} more" if len(existing) > 3 else ""
-        raise FileExistsError(
+        raise OutputExistsError(
             f"{out} already holds demo results ({shown}{more}); pass overwrite=True "
             f"(--overwrite on the command line) to replace them"
         )

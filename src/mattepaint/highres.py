@@ -23,12 +23,10 @@ or :class:`mattepaint.methods.Matter` so that it works on such photos:
   number of holes, and no full-size float64 array is ever made.
 
 - :func:`matte_highres`: the matter runs on a copy downscaled to ``max_size``; its alpha is
-  upsampled (bilinear) and refined with a guided filter using the full-resolution image as the
-  guide (He, Sun, Tang 2010), the known trimap regions are then set exactly from the
+  upsampled (bilinear) and refined with a guided filter
+  (:func:`mattepaint.classical.guided_filter.guided_filter`) using the full-resolution image as
+  the guide (He, Sun, Tang 2010), the known trimap regions are then set exactly from the
   full-resolution trimap.
-
-- :func:`guided_filter`: the guided filter with box filters (gray or colour guide), computed in
-  float64 tiles so that its memory does not grow with the image.
 
 Reference: K. He, J. Sun, X. Tang, "Guided Image Filtering", ECCV 2010 (and IEEE TPAMI 35(6),
 2013); the joint-upsampling use of the guided filter is Section 4 of the TPAMI paper and
@@ -45,13 +43,14 @@ import cv2
 import numpy as np
 import torch
 
+from mattepaint.checks import check_choice, check_int_at_least, is_int
+from mattepaint.classical.guided_filter import guided_filter
 from mattepaint.io import to_numpy, to_tensor
 
 __all__ = [
     "FOREGROUND_MAX_PIXELS",
     "REFINES",
     "STRATEGIES",
-    "guided_filter",
     "hole_regions",
     "inpaint_highres",
     "matte_highres",
@@ -71,31 +70,12 @@ FOREGROUND_MAX_PIXELS = 2048 * 2048
 #: Relative margins (a float ``margin``) never go below this many pixels.
 MIN_RELATIVE_MARGIN = 16
 
-_TILE = 512  # core tile side of the tiled guided filter
 _TRIMAP_BG, _TRIMAP_FG = 0.25, 0.75  # as mattepaint.methods.apply_trimap
 
 
 # --------------------------------------------------------------------------------------------
 # input checks
 # --------------------------------------------------------------------------------------------
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-
-
-def _check_choice(name: str, value: object, valid: tuple[str, ...]) -> str:
-    if not isinstance(value, str) or value not in valid:
-        raise ValueError(f"{name} must be one of {', '.join(valid)}, got {value!r}")
-    return value
-
-
-def _check_int(name: str, value: object, minimum: int) -> int:
-    if not _is_int(value):
-        raise TypeError(f"{name} must be an int >= {minimum}, got {value!r}")
-    if value < minimum:  # type: ignore[operator]
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value}")
-    return int(value)  # type: ignore[call-overload]
 
 
 def _check_rgb(image: object, name: str, shape: tuple[int, int] | None = None) -> np.ndarray:
@@ -162,7 +142,7 @@ def _check_trimap(trimap: object, shape: tuple[int, int]) -> np.ndarray:
 
 
 def _check_margin(margin: object) -> int | float:
-    if _is_int(margin):
+    if is_int(margin):
         if margin < 0:  # type: ignore[operator]
             raise ValueError(f"margin must be an int >= 0 (pixels) or a float > 0, got {margin}")
         return int(margin)  # type: ignore[call-overload]
@@ -369,10 +349,10 @@ def inpaint_highres(
         raise TypeError(f"inpainter must be a callable Inpainter, got {type(inpainter).__name__}")
     image32 = _check_rgb(image, "image")
     hole = _check_mask(mask, image32.shape[:2])
-    strategy = _check_choice("strategy", strategy, STRATEGIES)  # type: ignore[assignment]
-    trigger = _check_int("trigger", trigger, 1)
+    strategy = check_choice("strategy", strategy, STRATEGIES)  # type: ignore[assignment]
+    trigger = check_int_at_least("trigger", trigger, 1)
     margin = _check_margin(margin)
-    max_size = trigger if max_size is None else _check_int("max_size", max_size, 1)
+    max_size = trigger if max_size is None else check_int_at_least("max_size", max_size, 1)
     out = image32.copy()  # (H, W, 3); only hole pixels are written below
     if not hole.any():
         warnings.warn("mask is empty (no hole): returning the image unchanged", stacklevel=2)
@@ -391,144 +371,6 @@ def inpaint_highres(
             filled = _fill(inpainter, image32[rows, cols], window_hole, max_size)
             np.copyto(out[rows, cols], filled, where=window_hole[..., None])
     return out
-
-
-# --------------------------------------------------------------------------------------------
-# guided filter
-# --------------------------------------------------------------------------------------------
-
-
-def _box_sum(x: np.ndarray, radius: int) -> np.ndarray:
-    """Sum over the (2r+1)^2 window, truncated at the border (zero padding); same shape."""
-    k = 2 * radius + 1
-    return cv2.boxFilter(x, -1, (k, k), normalize=False, borderType=cv2.BORDER_CONSTANT)
-
-
-def _guided_window(guide: np.ndarray, src: np.ndarray, radius: int, eps: float) -> np.ndarray:
-    """Guided filter of one float64 window: guide (h, w) or (h, w, 3), src (h, w) -> (h, w)."""
-    count = _box_sum(np.ones(src.shape, np.float64), radius)  # (h, w) pixels per window
-
-    def mean(x: np.ndarray) -> np.ndarray:
-        return _box_sum(x, radius) / (count if x.ndim == 2 else count[..., None])
-
-    mean_p = mean(src)
-    if guide.ndim == 2:
-        mean_i = mean(guide)
-        cov_ip = mean(guide * src) - mean_i * mean_p
-        var_i = mean(guide * guide) - mean_i * mean_i
-        a = cov_ip / (var_i + eps)  # (h, w)
-        b = mean_p - a * mean_i
-        return mean(a) * guide + mean(b)
-    mean_i = mean(guide)  # (h, w, 3)
-    cov_ip = mean(guide * src[..., None]) - mean_i * mean_p[..., None]  # (h, w, 3)
-    r, g, bl = guide[..., 0], guide[..., 1], guide[..., 2]
-    mr, mg, mb = mean_i[..., 0], mean_i[..., 1], mean_i[..., 2]
-    # Sigma + eps U, the 3x3 covariance of the guide in each window (symmetric: 6 entries)
-    rr = mean(r * r) - mr * mr + eps
-    rg = mean(r * g) - mr * mg
-    rb = mean(r * bl) - mr * mb
-    gg = mean(g * g) - mg * mg + eps
-    gb = mean(g * bl) - mg * mb
-    bb = mean(bl * bl) - mb * mb + eps
-    # inverse by the adjugate (as in He's MATLAB code): inv = adj / det
-    i_rr, i_rg, i_rb = gg * bb - gb * gb, gb * rb - rg * bb, rg * gb - gg * rb
-    i_gg, i_gb, i_bb = rr * bb - rb * rb, rb * rg - rr * gb, rr * gg - rg * rg
-    det = rr * i_rr + rg * i_rg + rb * i_rb
-    cr, cg, cb = cov_ip[..., 0], cov_ip[..., 1], cov_ip[..., 2]
-    a = np.stack(
-        [i_rr * cr + i_rg * cg + i_rb * cb,
-         i_rg * cr + i_gg * cg + i_gb * cb,
-         i_rb * cr + i_gb * cg + i_bb * cb],
-        axis=-1,
-    ) / det[..., None]  # (h, w, 3)
-    b = mean_p - (a * mean_i).sum(axis=-1)
-    return (mean(a) * guide).sum(axis=-1) + mean(b)
-
-
-def _guided_tiled(
-    guide: np.ndarray,
-    src: np.ndarray,
-    radius: int,
-    eps: float,
-    *,
-    active: np.ndarray | None = None,
-    tile: int = _TILE,
-) -> np.ndarray:
-    """Exact tiled guided filter: each tile is computed with a 2r halo in float64.
-
-    The output at a pixel depends on the guide and src within 2r (a, b within r, each from
-    windows of radius r), so with the halo the tiles agree with the untiled filter up to
-    rounding. Tiles where ``active`` (H, W) bool is all False keep ``src``. Returns float32.
-    """
-    h, w = src.shape
-    out = np.array(src, dtype=np.float32, copy=True)
-    halo = 2 * radius
-    tile = max(tile, 4 * radius)  # keeps the halo overhead below (1 + 2 * 2r / tile)^2 = 4
-    for y0 in range(0, h, tile):
-        for x0 in range(0, w, tile):
-            y1, x1 = min(y0 + tile, h), min(x0 + tile, w)
-            if active is not None and not active[y0:y1, x0:x1].any():
-                continue
-            ya, yb = max(0, y0 - halo), min(h, y1 + halo)
-            xa, xb = max(0, x0 - halo), min(w, x1 + halo)
-            q = _guided_window(
-                guide[ya:yb, xa:xb].astype(np.float64), src[ya:yb, xa:xb].astype(np.float64),
-                radius, eps,
-            )
-            out[y0:y1, x0:x1] = q[y0 - ya : y1 - ya, x0 - xa : x1 - xa]
-    return out
-
-
-def guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: float) -> np.ndarray:
-    """Edge-preserving smoothing of ``src`` that follows the edges of ``guide`` (He et al. 2010).
-
-    In every (2r+1) x (2r+1) window w_k the output is a linear function of the guide,
-    ``q_i = a_k^T I_i + b_k``, fitted to ``src`` by ridge regression:
-
-        gray guide:   a_k = cov_k(I, p) / (var_k(I) + eps)
-        colour guide: a_k = (Sigma_k + eps U)^-1 cov_k(I, p)   (Sigma_k: 3x3 colour covariance)
-        b_k = mean_k(p) - a_k^T mean_k(I)
-        q_i = mean_{k: i in w_k}(a_k)^T I_i + mean_{k: i in w_k}(b_k)
-
-    Means are box filters over the window truncated at the image border (divided by the number
-    of pixels in it, as the cumulative-sum box filter of the authors' code). Computed in float64
-    on tiles of max(512, 4r) pixels with a 2r halo (exact, bounded memory).
-
-    Inputs:
-        guide: (H, W) or (H, W, 3) (also (H, W, 1)) float, typically the image in [0, 1].
-        src: (H, W) float, the map to filter (e.g. an alpha matte).
-        radius: int >= 1, window radius r.
-        eps: float > 0, the regulariser: edges with variance well above eps are kept, flatter
-            regions are smoothed like a box filter (scale: squared intensities, e.g. 1e-4 =
-            0.01^2).
-
-    Outputs:
-        (H, W) float32, not clipped (the local linear model can overshoot [0, 1] slightly).
-
-    Reference: K. He, J. Sun, X. Tang, "Guided Image Filtering", ECCV 2010 / IEEE TPAMI 35(6),
-    2013, Algorithm 1 and Eq. (19)-(21) (colour guide).
-    """
-    for name, x in (("guide", guide), ("src", src)):
-        if not isinstance(x, np.ndarray):
-            raise TypeError(f"{name} must be a numpy array, got {type(x).__name__}")
-        if not (np.issubdtype(x.dtype, np.floating) or x.dtype == np.bool_):
-            raise TypeError(f"{name} must be a float array, got dtype {x.dtype}")
-    if src.ndim != 2:
-        raise ValueError(f"src must be (H, W), got {src.shape}")
-    if guide.ndim == 3 and guide.shape[2] == 1:
-        guide = guide[..., 0]  # (H, W, 1) -> (H, W)
-    if not (guide.ndim == 2 or (guide.ndim == 3 and guide.shape[2] == 3)):
-        raise ValueError(f"guide must be (H, W) or (H, W, 3), got {guide.shape}")
-    if guide.shape[:2] != src.shape:
-        raise ValueError(
-            f"guide {guide.shape} and src {src.shape} must have the same (H, W)"
-        )
-    radius = _check_int("radius", radius, 1)
-    if isinstance(eps, bool) or not isinstance(eps, (int, float, np.floating)):
-        raise TypeError(f"eps must be a float > 0, got {eps!r}")
-    if not (math.isfinite(eps) and eps > 0):
-        raise ValueError(f"eps must be a finite float > 0, got {eps}")
-    return _guided_tiled(guide, src, radius, float(eps))
 
 
 # --------------------------------------------------------------------------------------------
@@ -637,8 +479,8 @@ def matte_highres(
         raise ValueError(f"matting method {name!r} needs a trimap, got trimap=None")
     if needs == "background" and background is None:
         raise ValueError(f"matting method {name!r} needs a background, got background=None")
-    max_size = _check_int("max_size", max_size, 8)
-    refine = _check_choice("refine", refine, REFINES)  # type: ignore[assignment]
+    max_size = check_int_at_least("max_size", max_size, 8)
+    refine = check_choice("refine", refine, REFINES)  # type: ignore[assignment]
 
     estimate_fg = False
     if max(shape) <= max_size:
@@ -656,7 +498,7 @@ def matte_highres(
         if refine == "guided":
             radius, eps = _refine_params(max(shape) / max(small))
             active = None if trimap is None else trimap == 0.5
-            alpha = _guided_tiled(image32, alpha, radius, eps, active=active)
+            alpha = guided_filter(image32, alpha, radius, eps, active=active)
         np.clip(alpha, 0.0, 1.0, out=alpha)
         fg = None
         if fg_s is not None and shape[0] * shape[1] > FOREGROUND_MAX_PIXELS:

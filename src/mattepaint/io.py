@@ -9,9 +9,19 @@ Reading goes through Pillow, which handles palette, grayscale, RGBA and EXIF ori
 silently reduces 16-bit RGB(A) PNG and TIFF files to 8 bits, so those are decoded with OpenCV
 (PNG) or tifffile (TIFF) instead, and the EXIF / TIFF orientation is applied by hand.
 
+Reading checks the whole file, not just its header: a truncated file, a PNG chunk whose CRC
+checksum fails (``Image.verify``) and any decoder error raise :class:`~mattepaint.errors.InputError`
+naming the file (Pillow's ``ImageFile.LOAD_TRUNCATED_IMAGES`` is never set). Images larger than
+the pixel limit are refused from their header, before any pixel is decoded: the limit is
+``max_pixels=`` of each loader, by default :func:`max_pixels_limit` (the environment variable
+``MATTEPAINT_MAX_PIXELS``, else :data:`DEFAULT_MAX_PIXELS` = 4096 x 4096). The command line, the
+batch runner and the server all read images through these loaders, so one limit holds for all.
+
 Writing is atomic: the encoder writes a temporary file in the target folder, which is renamed
 over the target only once it is complete (:func:`atomic_path`). Existing files are never
-replaced unless ``overwrite=True``.
+replaced unless ``overwrite=True``; :func:`check_image_output` checks an output name (suffix,
+alpha support, folder) before any work is done, and :class:`StagedOutputs` writes many outputs
+all or nothing (the batch commands: nothing appears unless every input went through).
 """
 
 from __future__ import annotations
@@ -22,16 +32,23 @@ import tempfile
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, Self
 
 import cv2
 import numpy as np
 import torch
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageFile, ImageOps
+
+from mattepaint.errors import InputError, InputNotFoundError, OutputExistsError
 
 __all__ = [
+    "DEFAULT_MAX_PIXELS",
     "IMAGE_SUFFIXES",
+    "MAX_PIXELS_ENV",
+    "StagedOutputs",
     "atomic_path",
+    "check_image_output",
+    "check_pixel_count",
     "check_same_size",
     "list_images",
     "load_alpha",
@@ -39,6 +56,8 @@ __all__ = [
     "load_mask",
     "load_rgba",
     "load_trimap",
+    "max_pixels_limit",
+    "read_image_size",
     "save_image",
     "save_mask",
     "save_trimap",
@@ -46,8 +65,8 @@ __all__ = [
     "to_tensor",
 ]
 
-PathLike = Union[str, os.PathLike]
-SizeLike = Union[tuple[int, int], np.ndarray, torch.Tensor]
+PathLike = str | os.PathLike
+SizeLike = tuple[int, int] | np.ndarray | torch.Tensor
 
 IMAGE_SUFFIXES: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 """File suffixes (lower case) that :func:`list_images` picks up and the savers accept."""
@@ -58,6 +77,14 @@ _LOSSLESS_SUFFIXES = (".png", ".bmp", *_TIFF_SUFFIXES)  # where masks / trimaps 
 _JPEG_QUALITY = 95
 _RANGE_TOLERANCE = 1e-4  # float values this far outside [0, 1] are clipped without a warning
 _MAX_LISTED_VALUES = 8  # distinct bad trimap values named in an error message
+_ALPHA_SUFFIXES = (".png", ".tif", ".tiff", ".webp")  # where an RGBA image may be saved
+
+DEFAULT_MAX_PIXELS: int = 4096 * 4096
+"""Largest image (width x height) the loaders decode unless told otherwise: 16.7 MP, whose float
+RGB copy takes 4096 * 4096 * 3 * 4 bytes = 201 MB."""
+
+MAX_PIXELS_ENV = "MATTEPAINT_MAX_PIXELS"
+"""Environment variable that replaces :data:`DEFAULT_MAX_PIXELS` for every entry point."""
 
 # ITU-R BT.601 luma, the weights Pillow's convert("L") uses.
 _LUMA = np.array([0.299, 0.587, 0.114])
@@ -68,15 +95,81 @@ _LUMA = np.array([0.299, 0.587, 0.114])
 # --------------------------------------------------------------------------------------------
 
 
+def max_pixels_limit() -> int:
+    """The pixel limit the loaders use when ``max_pixels`` is not given.
+
+    Outputs: the environment variable :data:`MAX_PIXELS_ENV` (``MATTEPAINT_MAX_PIXELS``, a
+        positive int) when it is set, else :data:`DEFAULT_MAX_PIXELS` (4096 x 4096).
+    Raises: InputError when the variable is set to something other than a positive int.
+    """
+    text = os.environ.get(MAX_PIXELS_ENV, "").strip()
+    if not text:
+        return DEFAULT_MAX_PIXELS
+    try:
+        value = int(text.replace("_", ""))
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise InputError(
+            f"environment variable {MAX_PIXELS_ENV}={text!r} must be a positive number of "
+            f"pixels, e.g. {MAX_PIXELS_ENV}={DEFAULT_MAX_PIXELS}"
+        )
+    return value
+
+
+def _resolve_max_pixels(max_pixels: int | None) -> int:
+    if max_pixels is None:
+        return max_pixels_limit()
+    if isinstance(max_pixels, bool) or not isinstance(max_pixels, (int, np.integer)):
+        raise TypeError(f"max_pixels must be an int or None, got {max_pixels!r}")
+    if max_pixels <= 0:
+        raise ValueError(f"max_pixels must be > 0, got {max_pixels}")
+    return int(max_pixels)
+
+
+def check_pixel_count(
+    width: int,
+    height: int,
+    what: str,
+    *,
+    max_pixels: int | None = None,
+    how_to_raise: str | None = None,
+    fix: str = "downscale it",
+) -> None:
+    """Raise InputError when a ``width`` x ``height`` image has more pixels than the limit.
+
+    Inputs:
+        width, height: the image size in pixels.
+        what: the image named in the message, e.g. ``"image photo.jpg"``.
+        max_pixels: the limit; None = :func:`max_pixels_limit` (``MATTEPAINT_MAX_PIXELS`` or
+            :data:`DEFAULT_MAX_PIXELS`).
+        how_to_raise: how the reader of the message changes the limit (default: the
+            environment variable and the ``max_pixels`` argument); the server names its flag.
+        fix: what else to do, e.g. ``"choose a smaller --size"``.
+    Outputs: None. The message names the size, the limit and how to raise it, e.g.
+        ``image a.png is 5000x5000 = 25000000 pixels, more than the limit of 16777216 pixels;
+        downscale it, or raise the limit (environment variable MATTEPAINT_MAX_PIXELS=N,
+        max_pixels=N in Python)``.
+    """
+    limit = _resolve_max_pixels(max_pixels)
+    if how_to_raise is None:
+        how_to_raise = f"environment variable {MAX_PIXELS_ENV}=N, max_pixels=N in Python"
+    if width * height > limit:
+        raise InputError(
+            f"{what} is {width}x{height} = {width * height} pixels, more than the limit of "
+            f"{limit} pixels; {fix}, or raise the limit ({how_to_raise})"
+        )
+
+
 def _check_file(path: PathLike, kind: str) -> Path:
-    """Return ``path`` as a Path, raising FileNotFoundError / ValueError if it is no file."""
+    """Return ``path`` as a Path, raising InputNotFoundError if it is missing or a folder."""
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"{kind} path must be a str or Path, got {type(path).__name__}")
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"{kind} not found: {path}")
+        raise InputNotFoundError(f"{kind} not found: {path}")
     if path.is_dir():
-        raise ValueError(f"{kind} path {path} is a directory, expected an image file")
+        raise InputNotFoundError(f"{kind} path {path} is a directory; give an image file")
     return path
 
 
@@ -172,31 +265,101 @@ def _pil_to_array(im: Image.Image) -> np.ndarray:
     return array
 
 
-def _read(path: PathLike, kind: str) -> np.ndarray:
-    """Decode an image file, EXIF orientation applied.
+def _decode(path: Path, kind: str, max_pixels: int) -> np.ndarray:
+    """Decode ``path`` in full after checking its pixel count; decoder errors propagate as is.
 
+    A PNG is first read chunk by chunk with ``Image.verify`` (Pillow's decoder does not check the
+    CRC of the image data), then opened again to decode.
+    """
+    with Image.open(path) as im:
+        width, height = im.size
+        check_pixel_count(width, height, f"{kind} {path}", max_pixels=max_pixels)
+        if im.format == "PNG":
+            im.verify()  # every chunk's CRC, up to IEND; leaves ``im`` unusable
+    with Image.open(path) as im:
+        bits = _bits_per_sample(im)
+        orientation = int(im.getexif().get(0x0112, 1))
+        if bits > 8 and im.mode in ("RGB", "RGBA", "LA"):
+            return _read_wide(path, orientation)
+        im.load()  # raises on a truncated file: LOAD_TRUNCATED_IMAGES stays False
+        return _pil_to_array(ImageOps.exif_transpose(im))
+
+
+def _read(path: PathLike, kind: str, max_pixels: int | None = None) -> np.ndarray:
+    """Decode an image file in full, EXIF orientation applied.
+
+    Inputs: path; kind (named in messages: "image", "mask", ...); max_pixels (None: the default
+        limit, :func:`max_pixels_limit`).
     Outputs: (H, W) or (H, W, C) with C in {2 (LA), 3 (RGB), 4 (RGBA)}; dtype uint8, uint16
-    or float32 (32-bit float TIFF, values as stored).
+        or float32 (32-bit float TIFF, values as stored).
+    Raises: InputNotFoundError (missing, a directory); InputError for anything the decoders
+        (Pillow, OpenCV, tifffile) reject, however they raise it: a truncated file, a failed PNG
+        checksum, an image over the pixel limit. Warnings the decoders give for a file that
+        does load are passed on with the file's name; for one that does not, only the error.
     """
     path = _check_file(path, kind)
-    try:
-        with Image.open(path) as im:
-            bits = _bits_per_sample(im)
-            orientation = int(im.getexif().get(0x0112, 1))
-            if bits > 8 and im.mode in ("RGB", "RGBA", "LA"):
-                array = _read_wide(path, orientation)
-            else:
-                im.load()
-                array = _pil_to_array(ImageOps.exif_transpose(im))
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, cv2.error) as error:
-        if isinstance(error, FileNotFoundError):
+    limit = _resolve_max_pixels(max_pixels)
+    if ImageFile.LOAD_TRUNCATED_IMAGES:
+        raise RuntimeError(
+            "PIL.ImageFile.LOAD_TRUNCATED_IMAGES is True, so truncated files would load "
+            "silently; set it back to False"
+        )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            array = _decode(path, kind, limit)
+        except InputError:
             raise
-        raise ValueError(f"cannot read image {path}: {error}") from error
+        except Image.DecompressionBombError:
+            raise InputError(
+                f"{kind} {path} has more than {2 * (Image.MAX_IMAGE_PIXELS or 0)} pixels "
+                f"(Pillow's decompression-bomb limit), more than the limit of {limit} pixels; "
+                f"downscale it"
+            ) from None
+        except Exception as error:  # noqa: BLE001 - decoders raise many types for bad files
+            detail = str(error) or type(error).__name__
+            raise InputError(
+                f"cannot read {kind} {path}: {detail}; is it a complete, valid image file?"
+            ) from None
+    for warning in caught:
+        if not issubclass(warning.category, Image.DecompressionBombWarning):
+            warnings.warn(f"{kind} {path}: {warning.message}", warning.category, stacklevel=3)
     if array.ndim not in (2, 3) or array.shape[0] == 0 or array.shape[1] == 0:
-        raise ValueError(f"cannot read image {path}: it is empty (shape {array.shape})")
+        raise InputError(f"cannot read {kind} {path}: it is empty (shape {array.shape})")
     if array.dtype not in (np.uint8, np.uint16, np.float32):
-        raise ValueError(f"cannot read image {path}: unsupported pixel type {array.dtype}")
+        raise InputError(f"cannot read {kind} {path}: unsupported pixel type {array.dtype}")
     return array
+
+
+def read_image_size(
+    path: PathLike, *, kind: str = "image", max_pixels: int | None = None
+) -> tuple[int, int]:
+    """Size of an image read from its header, without decoding the pixels.
+
+    Inputs:
+        path: an image file.
+        kind: what it is, named in messages ("image", "mask", "trimap", ...).
+        max_pixels: the pixel limit, as in :func:`load_image`.
+    Outputs: (H, W) after the EXIF orientation (a 90-degree rotation swaps them).
+    Raises: InputNotFoundError / InputError as :func:`load_image`: a header Pillow cannot read
+        is decoded in full, which either works or gives the loader's clear error. A header that
+        reads is no proof that the pixels do: the loaders decode them in full.
+    """
+    path = _check_file(path, kind)
+    limit = _resolve_max_pixels(max_pixels)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the loader reports what matters when it decodes
+            with Image.open(path) as im:
+                width, height = im.size
+                orientation = int(im.getexif().get(0x0112, 1))
+    except Exception:  # noqa: BLE001 - Pillow cannot tell: the full loader decides, clearly
+        array = _read(path, kind, limit)
+        return int(array.shape[0]), int(array.shape[1])
+    check_pixel_count(width, height, f"{kind} {path}", max_pixels=limit)
+    if orientation in (5, 6, 7, 8):  # rotated by 90 degrees: width and height swap
+        width, height = height, width
+    return int(height), int(width)
 
 
 def _to_float(array: np.ndarray, path: Path | str) -> np.ndarray:
@@ -267,9 +430,7 @@ def check_same_size(
     ref_h, ref_w = _size_of(reference, names[0])
     h, w = _size_of(other, names[1])
     if (h, w) != (ref_h, ref_w):
-        raise ValueError(
-            f"{names[1]} size {w}x{h} does not match {names[0]} size {ref_w}x{ref_h}"
-        )
+        raise ValueError(f"{names[1]} size {w}x{h} does not match {names[0]} size {ref_w}x{ref_h}")
 
 
 def _check_like(like: SizeLike | None, array: np.ndarray, kind: str, path: Path | str) -> None:
@@ -278,7 +439,7 @@ def _check_like(like: SizeLike | None, array: np.ndarray, kind: str, path: Path 
     try:
         check_same_size(like, array, names=("image", kind))
     except ValueError as error:
-        raise ValueError(f"{error} ({path})") from None
+        raise InputError(f"{error} ({path}); give the {kind} made for this image") from None
 
 
 def list_images(folder: PathLike) -> list[Path]:
@@ -290,7 +451,7 @@ def list_images(folder: PathLike) -> list[Path]:
     """
     folder = Path(folder)
     if not folder.exists():
-        raise FileNotFoundError(f"image folder not found: {folder}")
+        raise InputNotFoundError(f"image folder not found: {folder}")
     if not folder.is_dir():
         raise ValueError(f"expected a folder of images, got the file {folder}")
     return sorted(
@@ -318,7 +479,7 @@ def images_by_stem(folder: PathLike, what: str = "image") -> dict[str, Path]:
     """
     folder = Path(folder)
     if not folder.exists():
-        raise FileNotFoundError(f"{what} folder not found: {folder}")
+        raise InputNotFoundError(f"{what} folder not found: {folder}")
     if not folder.is_dir():
         raise ValueError(f"expected a folder of {what} images, got the file {folder}")
     by_stem: dict[str, Path] = {}
@@ -335,16 +496,21 @@ def images_by_stem(folder: PathLike, what: str = "image") -> dict[str, Path]:
     return by_stem
 
 
-def load_rgba(path: PathLike) -> tuple[np.ndarray, np.ndarray | None]:
+def load_rgba(
+    path: PathLike, *, max_pixels: int | None = None
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Load an image and its alpha channel, if it has one.
 
-    Inputs: path of any image Pillow reads (8 or 16 bit; gray, palette, RGB, RGBA ...).
+    Inputs:
+        path: any image Pillow reads (8 or 16 bit; gray, palette, RGB, RGBA ...).
+        max_pixels: refuse (InputError) images with more pixels, read from the header before
+            decoding; None = :func:`max_pixels_limit`. The same applies to every loader.
     Outputs: ``(rgb, alpha)``: rgb (H, W, 3) float32 in [0, 1]; alpha (H, W) float32 in [0, 1],
         or None when the file has no alpha channel (a palette with a transparent colour counts
         as one). Gray is replicated to RGB; 8-bit values are divided by 255, 16-bit by 65535;
         the EXIF orientation is applied.
     """
-    array = _read(path, "image")
+    array = _read(path, "image", max_pixels)
     pixels = _to_float(array, path)
     if pixels.ndim == 2:
         pixels = pixels[..., None]  # (H, W) -> (H, W, 1)
@@ -355,34 +521,46 @@ def load_rgba(path: PathLike) -> tuple[np.ndarray, np.ndarray | None]:
     return rgb, None if alpha is None else np.ascontiguousarray(alpha)
 
 
-def load_image(path: PathLike) -> np.ndarray:
+def load_image(path: PathLike, *, max_pixels: int | None = None) -> np.ndarray:
     """Load an image as RGB.
 
-    Inputs: path of any image Pillow reads (8 or 16 bit; gray, palette, RGB, RGBA ...).
+    Inputs:
+        path: any image Pillow reads (8 or 16 bit; gray, palette, RGB, RGBA ...).
+        max_pixels: the pixel limit (None = :func:`max_pixels_limit`, 4096 x 4096 unless
+            ``MATTEPAINT_MAX_PIXELS`` says otherwise); a larger image raises InputError.
     Outputs: (H, W, 3) float32 in [0, 1]; an alpha channel is dropped (see :func:`load_rgba`),
         gray is replicated to RGB, 8-bit values are divided by 255 and 16-bit ones by 65535,
         and the EXIF orientation is applied.
+    Raises: InputNotFoundError (missing file), InputError (unreadable, truncated, failed
+        checksum, over the pixel limit), each naming the file.
     """
-    return load_rgba(path)[0]
+    return load_rgba(path, max_pixels=max_pixels)[0]
 
 
-def load_alpha(path: PathLike, *, like: SizeLike | None = None) -> np.ndarray:
+def load_alpha(
+    path: PathLike, *, like: SizeLike | None = None, max_pixels: int | None = None
+) -> np.ndarray:
     """Load an alpha matte.
 
     Inputs:
         path: a gray image (8 or 16 bit). A colour file is reduced to gray by luma
             (0.299 R + 0.587 G + 0.114 B; exact when R = G = B); its alpha channel is ignored.
         like: optional (H, W) or array of the image the matte belongs to; a different size
-            raises ValueError.
+            raises InputError.
+        max_pixels: the pixel limit, as in :func:`load_image`.
     Outputs: (H, W) float32 in [0, 1] (value / 255, or / 65535 for 16-bit files).
     """
-    array = _to_gray(_read(path, "alpha matte"), "alpha matte", path)
+    array = _to_gray(_read(path, "alpha matte", max_pixels), "alpha matte", path)
     _check_like(like, array, "alpha matte", path)
     return _to_float(array, path)
 
 
 def load_mask(
-    path: PathLike, *, like: SizeLike | None = None, threshold: int = 127
+    path: PathLike,
+    *,
+    like: SizeLike | None = None,
+    threshold: int = 127,
+    max_pixels: int | None = None,
 ) -> np.ndarray:
     """Load an inpainting mask: white marks the hole.
 
@@ -392,12 +570,13 @@ def load_mask(
             raises ValueError.
         threshold: on the 0..255 scale; ``hole = value > threshold`` (16-bit values are compared
             as value * 255 / 65535).
+        max_pixels: the pixel limit, as in :func:`load_image`.
     Outputs: (H, W) bool, True = hole. Warns when the file holds values other than black and
         white (e.g. a JPEG mask or an anti-aliased brush), saying how many pixels and which range.
     """
     if not 0 <= threshold < 255:
         raise ValueError(f"threshold must be in 0..254 (0..255 scale), got {threshold}")
-    gray = _to_gray(_read(path, "mask"), "mask", path)
+    gray = _to_gray(_read(path, "mask", max_pixels), "mask", path)
     _check_like(like, gray, "mask", path)
     full = _max_value(gray)
     grey_pixels = (gray != 0) & (gray != full)
@@ -415,7 +594,11 @@ def load_mask(
 
 
 def load_trimap(
-    path: PathLike, *, like: SizeLike | None = None, tolerance: int = 10
+    path: PathLike,
+    *,
+    like: SizeLike | None = None,
+    tolerance: int = 10,
+    max_pixels: int | None = None,
 ) -> np.ndarray:
     """Load a trimap stored as 0 (background) / 128 (unknown) / 255 (foreground).
 
@@ -426,12 +609,13 @@ def load_trimap(
             raises ValueError.
         tolerance: on the 0..255 scale. ``v <= tolerance`` -> 0, ``|v - 128| <= tolerance`` ->
             0.5, ``v >= 255 - tolerance`` -> 1. Must be in 0..63 so the classes do not overlap.
-    Outputs: (H, W) float32 with values in {0, 0.5, 1}. Any other value raises ValueError
+        max_pixels: the pixel limit, as in :func:`load_image`.
+    Outputs: (H, W) float32 with values in {0, 0.5, 1}. Any other value raises InputError
         naming (up to 8 of) the offending values and how many pixels hold them.
     """
     if not 0 <= tolerance <= 63:
         raise ValueError(f"tolerance must be in 0..63 (0..255 scale), got {tolerance}")
-    gray = _to_gray(_read(path, "trimap"), "trimap", path)
+    gray = _to_gray(_read(path, "trimap", max_pixels), "trimap", path)
     _check_like(like, gray, "trimap", path)
     values = np.round(gray.astype(np.float64) * (255 / _max_value(gray)))  # 0..255 scale
     background = values <= tolerance
@@ -443,7 +627,7 @@ def load_trimap(
         listed = ", ".join(str(v) for v in distinct[:_MAX_LISTED_VALUES])
         if len(distinct) > _MAX_LISTED_VALUES:
             listed += f", ... ({len(distinct)} distinct values)"
-        raise ValueError(
+        raise InputError(
             f"trimap {path} has values other than 0/128/255 (tolerance {tolerance}): "
             f"{listed} ({int(bad.sum())} pixels)"
         )
@@ -478,10 +662,9 @@ def atomic_path(path: PathLike, *, overwrite: bool = False) -> Iterator[Path]:
         complete new one, never a partial one); when it raises, the temporary file is deleted.
     """
     path = Path(path)
-    if path.is_dir():
-        raise ValueError(f"cannot write {path}: it is a directory")
+    _check_output_folder(path)
     if path.exists() and not overwrite:
-        raise FileExistsError(
+        raise OutputExistsError(
             f"{path} already exists; pass overwrite=True (--overwrite on the command line) "
             f"to replace it"
         )
@@ -494,7 +677,7 @@ def atomic_path(path: PathLike, *, overwrite: bool = False) -> Iterator[Path]:
     try:
         yield temp
         if path.exists() and not overwrite:  # appeared while we were writing
-            raise FileExistsError(
+            raise OutputExistsError(
                 f"{path} already exists; pass overwrite=True (--overwrite on the command line) "
                 f"to replace it"
             )
@@ -505,14 +688,154 @@ def atomic_path(path: PathLike, *, overwrite: bool = False) -> Iterator[Path]:
         raise
 
 
+class StagedOutputs:
+    """Write several outputs all or nothing: each under a temporary name beside its target, all
+    renamed into place by :meth:`commit`, or all deleted by :meth:`discard`.
+
+    Used as a context manager, it commits when the block ends normally and discards when it
+    raises (an error, Ctrl-C), so a batch that fails on its last input leaves no output behind,
+    existing files unchanged, and folders it created removed. A crash (SIGKILL) can leave hidden
+    ``.name.*`` temporary files, which :func:`list_images` skips.
+
+    Example:
+        >>> with StagedOutputs(overwrite=False) as out:  # doctest: +SKIP
+        ...     out.save_image("results/a.png", image_a)
+        ...     out.save_image("results/b.png", image_b)  # a.png appears only with b.png
+    """
+
+    def __init__(self, *, overwrite: bool = False) -> None:
+        self.overwrite = overwrite
+        self._staged: list[tuple[Path, Path]] = []  # (temporary file, target)
+        self._created: list[Path] = []  # folders made for the outputs, outermost first
+
+    def _stage(self, path: PathLike) -> Path:
+        """A new temporary file beside ``path`` (its folders created and remembered)."""
+        path = Path(path)
+        _check_output_folder(path)
+        if path.exists() and not self.overwrite:
+            raise OutputExistsError(
+                f"{path} already exists; pass overwrite=True (--overwrite on the command line) "
+                f"to replace it"
+            )
+        missing = [p for p in reversed(path.parents) if not p.exists()]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._created.extend(missing)
+        fd, name = tempfile.mkstemp(
+            suffix=path.suffix.lower(), prefix=f".{path.stem}.", dir=path.parent
+        )
+        os.close(fd)
+        self._staged.append((Path(name), path))
+        return Path(name)
+
+    def save_image(self, path: PathLike, image: np.ndarray | torch.Tensor, **options: Any) -> Path:
+        """:func:`save_image` to a temporary file that :meth:`commit` renames onto ``path``.
+
+        Inputs: as :func:`save_image` (``options``: ``bit_depth``). Outputs: ``path``.
+        """
+        check_image_output(path)  # the suffix, before a temporary file is made
+        temp = self._stage(path)
+        save_image(temp, image, overwrite=True, **options)
+        return Path(path)
+
+    def commit(self) -> list[Path]:
+        """Rename every staged file onto its target; return the targets in the order staged.
+
+        Raises OutputExistsError (and renames nothing) when a target appeared meanwhile and
+        ``overwrite`` is False.
+        """
+        if not self.overwrite:
+            existing = [str(path) for _, path in self._staged if path.exists()]
+            if existing:
+                raise OutputExistsError(
+                    f"{len(existing)} output file(s) appeared while they were being computed: "
+                    f"{short_listing(existing)}; pass overwrite=True (--overwrite) to replace them"
+                )
+        for temp, path in self._staged:
+            os.replace(temp, path)
+        targets = [path for _, path in self._staged]
+        self._staged, self._created = [], []
+        return targets
+
+    def discard(self) -> None:
+        """Delete every staged file and the folders made for them (when left empty)."""
+        for temp, _ in self._staged:
+            temp.unlink(missing_ok=True)
+        for folder in reversed(self._created):  # innermost first
+            with contextlib.suppress(OSError):  # not empty (someone else wrote there): keep it
+                folder.rmdir()
+        self._staged, self._created = [], []
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+        if exc_type is None:
+            try:
+                self.commit()
+            except BaseException:
+                self.discard()
+                raise
+        else:
+            self.discard()
+
+
+def _check_output_folder(path: Path) -> None:
+    """InputError unless ``path`` could be created: not a directory, no file among its parents."""
+    if path.is_dir():
+        raise InputError(f"cannot write {path}: it is a directory; give a file name")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise InputError(
+                    f"cannot write {path}: {parent} is a file, not a folder; choose another path"
+                )
+            break
+
+
 def _check_suffix(path: Path, allowed: tuple[str, ...], what: str) -> str:
     suffix = path.suffix.lower()
     if suffix not in allowed:
-        raise ValueError(
+        raise InputError(
             f"cannot save {what} {path}: unsupported suffix {suffix or '(none)'!r}, "
             f"expected one of {', '.join(allowed)}"
         )
     return suffix
+
+
+def check_image_output(
+    path: PathLike, *, what: str = "image", channels: int = 3, bit_depth: int = 8
+) -> Path:
+    """Check that :func:`save_image` can write an image to ``path``, before any work is done.
+
+    Inputs:
+        path: the output file.
+        what: what is written there, named in messages ("alpha matte", "cut-out", ...).
+        channels: 1 (gray), 3 (RGB) or 4 (RGBA: needs .png, .tif, .tiff or .webp).
+        bit_depth: 8, or 16 (needs .png, .tif or .tiff).
+    Outputs: ``path`` as a Path.
+    Raises: InputError naming the file and the fix: unsupported suffix, an RGBA image to a
+        format without alpha (JPEG, BMP), 16 bit to a format without it, ``path`` is a directory
+        or lies under a file. Whether the file exists is the caller's check (``overwrite``).
+    """
+    path = Path(path)
+    if channels not in (1, 3, 4):
+        raise ValueError(f"channels must be 1, 3 or 4, got {channels}")
+    if bit_depth not in (8, 16):
+        raise ValueError(f"bit_depth must be 8 or 16, got {bit_depth}")
+    suffix = _check_suffix(path, IMAGE_SUFFIXES, what)
+    if channels == 4 and suffix not in _ALPHA_SUFFIXES:
+        kind = "JPEG" if suffix in (".jpg", ".jpeg") else suffix[1:].upper()
+        raise InputError(
+            f"cannot save {what} {path}: {kind} cannot store an alpha channel; use one of "
+            f"{', '.join(_ALPHA_SUFFIXES)} (e.g. {path.with_suffix('.png').name})"
+        )
+    if bit_depth == 16 and suffix not in _SIXTEEN_BIT_SUFFIXES:
+        raise InputError(
+            f"cannot save {what} {path}: bit_depth 16 needs one of "
+            f"{', '.join(_SIXTEEN_BIT_SUFFIXES)}, got {suffix!r}"
+        )
+    _check_output_folder(path)
+    return path
 
 
 def _clip_unit(array: np.ndarray, what: str, stacklevel: int) -> np.ndarray:
@@ -605,20 +928,15 @@ def save_image(
         16 bit); uint16 is stored at 8 bit as ``round(x / 257)``; JPEG quality is 95.
     """
     path = Path(path)
-    suffix = _check_suffix(path, IMAGE_SUFFIXES, "image")
+    _check_suffix(path, IMAGE_SUFFIXES, "image")
     if bit_depth not in (8, 16):
         raise ValueError(f"bit_depth must be 8 or 16, got {bit_depth}")
-    if bit_depth == 16 and suffix not in _SIXTEEN_BIT_SUFFIXES:
-        raise ValueError(
-            f"bit_depth 16 needs one of {', '.join(_SIXTEEN_BIT_SUFFIXES)}, got {suffix!r} ({path})"
-        )
     hwc = _as_hwc(image, "image")
     if hwc.shape[2] not in (1, 3, 4):
         raise ValueError(f"image must have 1, 3 or 4 channels, got shape {hwc.shape}")
     if hwc.shape[0] == 0 or hwc.shape[1] == 0:
         raise ValueError(f"cannot save an empty image (shape {hwc.shape}) to {path}")
-    if hwc.shape[2] == 4 and suffix in (".jpg", ".jpeg"):
-        raise ValueError(f"JPEG cannot store an alpha channel; save {path} as .png instead")
+    check_image_output(path, channels=hwc.shape[2], bit_depth=bit_depth)
     return _write(path, _quantise(hwc, bit_depth, f"image for {path}"), overwrite)
 
 

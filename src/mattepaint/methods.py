@@ -1,80 +1,121 @@
-"""One interface for every inpainting and matting method, classical or learned.
+"""Every inpainting and matting method by name, and the one resolver "a method name or a
+checkpoint file -> an Inpainter / Matter" that every entry point uses.
 
-The CLI, the batch runner, the evaluator and (later) the web app only see these two protocols,
-so a method registered here is usable everywhere at once:
+The interface itself (:class:`Inpainter`, :class:`Matter`, :class:`MatteResult` and the helpers
+every implementation uses) is defined in :mod:`mattepaint.interface` and re-exported here. The
+CLI, the batch runner, the server, the evaluator and the benchmarks only see these protocols, so
+a method listed here is usable everywhere at once.
 
-- :class:`Inpainter`: ``inpainter(image, mask) -> image``; image (B, 3, H, W) in [0, 1], mask
-  (B, 1, H, W) with 1 = hole; the result equals the input outside the hole.
-- :class:`Matter`: ``matter(image, trimap=..., background=...) -> MatteResult``; ``needs`` says
-  which of trimap / background the method requires.
+Where the methods come from:
 
-Methods are registered by name with :func:`register_inpainter` / :func:`register_matter` on a
-factory (a class or a function taking keyword options) and built with :func:`get_inpainter` /
-:func:`get_matter`. An unknown name fails with the list of valid names.
+- the classical methods, listed in the tables :data:`mattepaint.classical.INPAINTERS` /
+  :data:`mattepaint.classical.MATTERS` (``telea``, ``closed_form``, ...). The classical modules
+  import only :mod:`mattepaint.interface`; this module imports :mod:`mattepaint.classical` lazily
+  in one place (:func:`_tables`), so there is no import cycle and start-up stays fast;
+- methods added at run time with :func:`register_inpainter` / :func:`register_matter` (a class
+  or a function taking keyword options), e.g. an experiment in a notebook;
+- trained models: a model file or training checkpoint, or an exported ONNX model (``.onnx``),
+  in any format :mod:`mattepaint.models.loading` reads (it loads them).
+
+Resolving:
+
+- :func:`resolve_inpainter` / :func:`resolve_matter`: ``None`` (the default method for the inputs,
+  :func:`default_inpainter` / :func:`default_matter`), a registered name (``str``), a checkpoint
+  or ONNX file (a ``Path``), or an already built method object -> a ready method.
+- :func:`get_inpainter` / :func:`get_matter`: a registered name with keyword options.
+
+An unknown name fails with the list of valid names.
 
 Example:
-    >>> from mattepaint.methods import get_inpainter
-    >>> telea = get_inpainter("telea", radius=5)  # doctest: +SKIP
-    >>> out = telea(image, mask)                  # doctest: +SKIP
+    >>> from pathlib import Path
+    >>> from mattepaint.methods import resolve_inpainter
+    >>> telea = resolve_inpainter("telea", options={"radius": 5})  # doctest: +SKIP
+    >>> model = resolve_inpainter(Path("model.safetensors"))       # doctest: +SKIP
+    >>> out = telea(image, mask)                                    # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Literal, Protocol, TypeVar, runtime_checkable
+import os
+from collections.abc import Callable, Mapping
+from typing import TypeVar, Union
 
-import torch
-from torch import Tensor
+from mattepaint.errors import InputError
+from mattepaint.interface import (
+    Inpainter,
+    Matter,
+    MatteResult,
+    Needs,
+    apply_trimap,
+    check_inpaint_inputs,
+    check_matte_inputs,
+    keep_known,
+)
 
-Needs = Literal["trimap", "background", "nothing"]
+__all__ = [
+    "DEFAULT_INPAINTER",
+    "DEFAULT_MATTER_FOR",
+    "Inpainter",
+    "MatteResult",
+    "Matter",
+    "MethodSpec",
+    "Needs",
+    "apply_trimap",
+    "check_inpaint_inputs",
+    "check_matte_inputs",
+    "check_matter_fits",
+    "default_inpainter",
+    "default_matter",
+    "get_inpainter",
+    "get_matter",
+    "inpainter_names",
+    "keep_known",
+    "matter_names",
+    "register_inpainter",
+    "register_matter",
+    "resolve_inpainter",
+    "resolve_matter",
+]
 
+#: What names a method: a registered name (``str``) or a checkpoint / ONNX file (a path object).
+MethodSpec = Union[str, "os.PathLike[str]"]
 
-@dataclass
-class MatteResult:
-    """Output of a :class:`Matter`.
+#: The inpainting method used when none is named.
+DEFAULT_INPAINTER: str = "telea"
 
-    Attributes:
-        alpha: (B, 1, H, W) float in [0, 1].
-        foreground: (B, 3, H, W) float in [0, 1], the estimated foreground colour, or None when
-            the method does not estimate it.
-    """
+#: The matting method used when none is named, by the input that was given.
+DEFAULT_MATTER_FOR: dict[str, str] = {
+    "trimap": "closed_form",
+    "background": "background_difference",
+}
 
-    alpha: Tensor
-    foreground: Tensor | None = None
+_NEEDS: tuple[str, ...] = ("trimap", "background", "nothing")
 
-
-@runtime_checkable
-class Inpainter(Protocol):
-    """Fills the holes of an image: (B, 3, H, W) image, (B, 1, H, W) mask (1 = hole) -> image."""
-
-    name: str
-
-    def __call__(self, image: Tensor, mask: Tensor) -> Tensor: ...
-
-
-@runtime_checkable
-class Matter(Protocol):
-    """Estimates alpha (and possibly foreground) for (B, 3, H, W) images."""
-
-    name: str
-    needs: Needs
-
-    def __call__(
-        self, image: Tensor, *, trimap: Tensor | None = None, background: Tensor | None = None
-    ) -> MatteResult: ...
-
-
+#: Methods registered at run time (the classical ones are in mattepaint.classical's tables).
 _INPAINTERS: dict[str, Callable[..., Inpainter]] = {}
 _MATTERS: dict[str, Callable[..., Matter]] = {}
 
 F = TypeVar("F", bound=Callable[..., object])
 
 
-def _register(table: dict[str, Callable], kind: str, name: str) -> Callable[[F], F]:
+# --------------------------------------------------------------------------------------------
+# the tables of methods by name
+
+
+def _tables() -> tuple[dict[str, Callable[..., Inpainter]], dict[str, Callable[..., Matter]]]:
+    """(inpainters, matters): the classical methods plus those registered at run time."""
+    # the one place the methods layer imports the classical methods (lazily: OpenCV, scipy)
+    from mattepaint import classical
+
+    return {**classical.INPAINTERS, **_INPAINTERS}, {**classical.MATTERS, **_MATTERS}
+
+
+def _register(
+    table: dict[str, Callable], builtin: Mapping[str, Callable], kind: str, name: str
+) -> Callable[[F], F]:
     def decorator(factory: F) -> F:
-        if name in table:
+        if name in table or name in builtin:
             raise ValueError(f"{kind} {name!r} is already registered")
         table[name] = factory
         return factory
@@ -83,119 +124,226 @@ def _register(table: dict[str, Callable], kind: str, name: str) -> Callable[[F],
 
 
 def register_inpainter(name: str) -> Callable[[F], F]:
-    """Decorator registering an Inpainter factory (a class or function taking keyword options)."""
-    return _register(_INPAINTERS, "inpainting method", name)
+    """Decorator registering an Inpainter factory (a class or function taking keyword options)
+    under ``name``; a name that is already taken raises ValueError."""
+    return _register(_INPAINTERS, _tables()[0], "inpainting method", name)
 
 
 def register_matter(name: str) -> Callable[[F], F]:
-    """Decorator registering a factory (class or function taking keyword options) of a Matter."""
-    return _register(_MATTERS, "matting method", name)
+    """Decorator registering a Matter factory (a class or function taking keyword options)
+    under ``name``; a name that is already taken raises ValueError."""
+    return _register(_MATTERS, _tables()[1], "matting method", name)
 
 
-def _ensure_builtin_methods() -> None:
-    # The classical methods register themselves on import; importing here keeps `methods` free of
-    # import cycles and keeps start-up fast (pymatting itself is imported only when used).
-    import mattepaint.classical  # noqa: F401
-
-
-def _lookup(table: dict[str, Callable], kind: str, name: str) -> Callable:
-    _ensure_builtin_methods()
-    if name not in table:
+def _lookup(table: Mapping[str, Callable], kind: str, name: str) -> Callable:
+    if not isinstance(name, str) or name not in table:
         valid = ", ".join(sorted(table))
-        close = difflib.get_close_matches(name, list(table), n=1)
+        close = difflib.get_close_matches(name, list(table), n=1) if isinstance(name, str) else []
         hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise ValueError(f"unknown {kind} {name!r}{hint}; valid names: {valid}")
+        raise InputError(f"unknown {kind} {name!r}{hint}; valid names: {valid}")
     return table[name]
 
 
 def inpainter_names() -> list[str]:
-    """Names of the registered inpainting methods, sorted."""
-    _ensure_builtin_methods()
-    return sorted(_INPAINTERS)
+    """Names of the inpainting methods (classical and registered), sorted."""
+    return sorted(_tables()[0])
 
 
 def matter_names() -> list[str]:
-    """Names of the registered matting methods, sorted."""
-    _ensure_builtin_methods()
-    return sorted(_MATTERS)
+    """Names of the matting methods (classical and registered), sorted."""
+    return sorted(_tables()[1])
 
 
 def get_inpainter(name: str, **options: object) -> Inpainter:
-    """Build the inpainting method registered as ``name`` with keyword ``options``.
+    """Build the inpainting method called ``name`` with keyword ``options``.
 
     Raises:
-        ValueError: unknown name (the message lists the valid names) or bad options.
+        InputError (a ValueError): unknown name (the message lists the valid names) or bad
+            options.
     """
-    factory = _lookup(_INPAINTERS, "inpainting method", name)
+    factory = _lookup(_tables()[0], "inpainting method", name)
     try:
         return factory(**options)
     except TypeError as exc:  # unexpected keyword: report it as a user error
-        raise ValueError(f"bad options for inpainting method {name!r}: {exc}") from None
+        raise InputError(f"bad options for inpainting method {name!r}: {exc}") from None
 
 
 def get_matter(name: str, **options: object) -> Matter:
-    """Build the matting method registered as ``name`` with keyword ``options``.
+    """Build the matting method called ``name`` with keyword ``options``.
 
     Raises:
-        ValueError: unknown name (the message lists the valid names) or bad options.
+        InputError (a ValueError): unknown name (the message lists the valid names) or bad
+            options.
     """
-    factory = _lookup(_MATTERS, "matting method", name)
+    factory = _lookup(_tables()[1], "matting method", name)
     try:
         return factory(**options)
     except TypeError as exc:
-        raise ValueError(f"bad options for matting method {name!r}: {exc}") from None
+        raise InputError(f"bad options for matting method {name!r}: {exc}") from None
 
 
-def check_inpaint_inputs(image: Tensor, mask: Tensor) -> None:
-    """Validate an Inpainter's inputs: image (B, 3, H, W) and mask (B, 1, H, W), float tensors."""
-    if not isinstance(image, Tensor) or not isinstance(mask, Tensor):
+# --------------------------------------------------------------------------------------------
+# the default method for the inputs given
+
+
+def default_inpainter() -> str:
+    """The inpainting method used when none is named: :data:`DEFAULT_INPAINTER` (``telea``)."""
+    return DEFAULT_INPAINTER
+
+
+def default_matter(*, has_trimap: bool, has_background: bool) -> str:
+    """The matting method used when none is named, chosen by the input given.
+
+    Inputs:
+        has_trimap, has_background: whether a trimap / a clean background plate was given.
+    Outputs:
+        :data:`DEFAULT_MATTER_FOR` of that input: ``closed_form`` for a trimap,
+        ``background_difference`` for a background.
+    Raises:
+        InputError: both or neither were given (no method fits without a name).
+    """
+    if has_trimap and has_background:
+        raise InputError("give a trimap or a background, not both, or name the method to use")
+    if not has_trimap and not has_background:
+        raise InputError("give a trimap or a background (or name a method that needs neither)")
+    return DEFAULT_MATTER_FOR["trimap" if has_trimap else "background"]
+
+
+# --------------------------------------------------------------------------------------------
+# name, file or object -> a ready method
+
+
+def _is_file_spec(method: object) -> bool:
+    return isinstance(method, os.PathLike)
+
+
+def _check_no_options(options: Mapping[str, object] | None, what: str) -> None:
+    if options:
+        raise InputError(
+            f"options ({', '.join(sorted(options))}) can only be given with a method name, not "
+            f"with {what}"
+        )
+
+
+def resolve_inpainter(
+    method: MethodSpec | Inpainter | None = None,
+    *,
+    options: Mapping[str, object] | None = None,
+    device: str = "cpu",
+) -> Inpainter:
+    """Turn a method name, a checkpoint file or a built method into a ready Inpainter.
+
+    Inputs:
+        method: None (the default, :func:`default_inpainter`); a registered name (``str``, see
+            :func:`inpainter_names`); a trained model file, training checkpoint or exported
+            ``.onnx`` model (a ``pathlib.Path`` or other path object), loaded with
+            :func:`mattepaint.models.loading.load_inpainter`; or a built :class:`Inpainter`
+            (returned as it is).
+        options: keyword options of a named method (e.g. ``{"radius": 5}`` for telea / ns).
+        device: where a checkpoint model runs ("cpu", "cuda"); unused for the others.
+    Outputs:
+        an :class:`Inpainter`: (B, 3, H, W) image, (B, 1, H, W) mask -> (B, 3, H, W).
+
+    Raises:
+        InputError: unknown name (lists the valid names), bad options, options with a file or
+            a built method; a checkpoint that is missing (InputNotFoundError) or not one of
+            ours (as :func:`mattepaint.models.loading.load_inpainter`).
+        TypeError: ``method`` is of another type (a programming error).
+    """
+    if method is None:
+        method = default_inpainter()
+    if isinstance(method, str):
+        return get_inpainter(method, **dict(options or {}))
+    if _is_file_spec(method):
+        _check_no_options(options, "a checkpoint file")
+        from mattepaint.models.loading import load_inpainter
+
+        return load_inpainter(method, device=device)
+    if not callable(method):
         raise TypeError(
-            f"image and mask must be torch tensors, got {type(image).__name__} and "
-            f"{type(mask).__name__}"
+            f"method must be a method name, a checkpoint path or an Inpainter, got "
+            f"{type(method).__name__}"
         )
-    if image.ndim != 4 or image.shape[1] != 3:
-        raise ValueError(f"image must be (B, 3, H, W), got {tuple(image.shape)}")
-    b, _, h, w = image.shape
-    if mask.shape != (b, 1, h, w):
-        raise ValueError(
-            f"mask must be (B, 1, H, W) like image {tuple(image.shape)}, got {tuple(mask.shape)}"
-        )
+    _check_no_options(options, "a built method")
+    return method
 
 
-def check_matte_inputs(
-    image: Tensor, trimap: Tensor | None, background: Tensor | None, needs: Needs, name: str
-) -> None:
-    """Validate a Matter's inputs against what it ``needs``; shapes must match the image."""
-    if not isinstance(image, Tensor):
-        raise TypeError(f"image must be a torch tensor, got {type(image).__name__}")
-    if image.ndim != 4 or image.shape[1] != 3:
-        raise ValueError(f"image must be (B, 3, H, W), got {tuple(image.shape)}")
-    b, _, h, w = image.shape
-    if needs == "trimap" and trimap is None:
-        raise ValueError(f"matting method {name!r} needs a trimap")
-    if needs == "background" and background is None:
-        raise ValueError(f"matting method {name!r} needs a background image")
-    if trimap is not None and tuple(trimap.shape) != (b, 1, h, w):
-        raise ValueError(
-            f"trimap must be (B, 1, H, W) like image {tuple(image.shape)}, "
-            f"got {tuple(trimap.shape)}"
-        )
-    if background is not None and tuple(background.shape) != (b, 3, h, w):
-        raise ValueError(
-            f"background must be (B, 3, H, W) like image {tuple(image.shape)}, "
-            f"got {tuple(background.shape)}"
+def check_matter_fits(matter: Matter, *, has_trimap: bool, has_background: bool) -> None:
+    """Check that the inputs given are what ``matter.needs``: a trimap, a background or neither.
+
+    Raises:
+        InputError: a needed input is missing, or an input the method does not use was given;
+            ``needs`` is not one of "trimap", "background", "nothing".
+    """
+    needs = getattr(matter, "needs", None)
+    name = getattr(matter, "name", type(matter).__name__)
+    if needs == "trimap":
+        if not has_trimap:
+            raise InputError(f"matting method {name!r} needs a trimap, and none was given")
+        if has_background:
+            raise InputError(f"matting method {name!r} uses a trimap, not a background")
+    elif needs == "background":
+        if not has_background:
+            raise InputError(
+                f"matting method {name!r} needs a background image, and none was given"
+            )
+        if has_trimap:
+            raise InputError(f"matting method {name!r} uses a background image, not a trimap")
+    elif needs not in _NEEDS:
+        raise InputError(
+            f"matting method {name!r} has needs={needs!r}; expected 'trimap', 'background' or "
+            "'nothing'"
         )
 
 
-def keep_known(image: Tensor, mask: Tensor, filled: Tensor) -> Tensor:
-    """Composite a prediction into the hole: ``mask * filled + (1 - mask) * image``, with the
-    outside-hole pixels copied bit for bit (torch.where, not arithmetic)."""
-    return torch.where(mask > 0.5, filled, image)
+def resolve_matter(
+    method: MethodSpec | Matter | None = None,
+    *,
+    has_trimap: bool | None = None,
+    has_background: bool | None = None,
+    options: Mapping[str, object] | None = None,
+    device: str = "cpu",
+) -> Matter:
+    """Turn a method name, a checkpoint file or a built method into a ready Matter, and check
+    that it fits the inputs given.
 
+    Inputs:
+        method: None (the default for the inputs, :func:`default_matter`); a registered name
+            (``str``, see :func:`matter_names`); a trained model file, training checkpoint or
+            exported ``.onnx`` model (a ``pathlib.Path`` or other path object), loaded with
+            :func:`mattepaint.models.loading.load_matter`; or a built :class:`Matter`.
+        has_trimap, has_background: whether a trimap / a background plate was given. When both
+            are None nothing is checked (and ``method`` must not be None).
+        options: keyword options of a named method (e.g. ``{"radius": 5}`` for lkm).
+        device: where a checkpoint model runs ("cpu", "cuda"); unused for the others.
+    Outputs:
+        a :class:`Matter` whose ``needs`` fits the inputs given (:func:`check_matter_fits`).
 
-def apply_trimap(alpha: Tensor, trimap: Tensor | None) -> Tensor:
-    """Fix the known trimap regions: alpha = 0 where trimap == 0, 1 where trimap == 1."""
-    if trimap is None:
-        return alpha
-    alpha = torch.where(trimap <= 0.25, torch.zeros_like(alpha), alpha)
-    return torch.where(trimap >= 0.75, torch.ones_like(alpha), alpha)
+    Raises:
+        InputError: no method fits (both or neither input, with ``method=None``), unknown name,
+            bad options, options with a file or a built method, a method that needs another
+            input; a checkpoint that is missing or not one of ours.
+        TypeError: ``method`` is of another type (a programming error).
+    """
+    check = has_trimap is not None or has_background is not None
+    has_trimap, has_background = bool(has_trimap), bool(has_background)
+    if method is None:
+        method = default_matter(has_trimap=has_trimap, has_background=has_background)
+    if isinstance(method, str):
+        matter = get_matter(method, **dict(options or {}))
+    elif _is_file_spec(method):
+        _check_no_options(options, "a checkpoint file")
+        from mattepaint.models.loading import load_matter
+
+        matter = load_matter(method, device=device)
+    elif callable(method):
+        _check_no_options(options, "a built method")
+        matter = method
+    else:
+        raise TypeError(
+            f"method must be a method name, a checkpoint path or a Matter, got "
+            f"{type(method).__name__}"
+        )
+    if check:
+        check_matter_fits(matter, has_trimap=has_trimap, has_background=has_background)
+    return matter

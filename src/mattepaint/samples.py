@@ -19,7 +19,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from mattepaint.checks import is_int
 from mattepaint.compositing import composite, trimap_from_alpha
+from mattepaint.data.procedural import smooth_noise
 
 __all__ = [
     "InpaintingSample",
@@ -71,7 +73,7 @@ def _check_size(size: tuple[int, int]) -> tuple[int, int]:
     if (
         not isinstance(size, (tuple, list))
         or len(size) != 2
-        or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in size)
+        or not all(is_int(v) for v in size)
     ):
         raise TypeError(f"size must be a tuple (H, W) of two ints, got {size!r}")
     h, w = int(size[0]), int(size[1])
@@ -81,7 +83,7 @@ def _check_size(size: tuple[int, int]) -> tuple[int, int]:
 
 
 def _check_seed(seed: int) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+    if not is_int(seed) or seed < 0:
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")
     return int(seed)
 
@@ -90,16 +92,6 @@ def _streams(seed: int) -> tuple[np.random.Generator, np.random.Generator]:
     """Independent generators for the background and the object, from one seed."""
     bg_seq, obj_seq = np.random.SeedSequence(_check_seed(seed)).spawn(2)
     return np.random.default_rng(bg_seq), np.random.default_rng(obj_seq)
-
-
-def _smooth_noise(
-    rng: np.random.Generator, shape: tuple[int, int], cells: int, channels: int
-) -> np.ndarray:
-    """Value noise: a (cells x cells) random grid upsampled bicubically, about N(0, 1)-scaled."""
-    h, w = shape
-    grid = rng.standard_normal((cells, cells, channels)).astype(np.float32)
-    out = cv2.resize(grid, (w, h), interpolation=cv2.INTER_CUBIC)
-    return out.reshape(h, w, channels)  # cv2 drops a trailing dim of 1
 
 
 def _random_colour(rng: np.random.Generator) -> np.ndarray:
@@ -135,8 +127,8 @@ def _background(shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
         layer = cv2.GaussianBlur(layer, (0, 0), sigma) * rng.uniform(0.5, 0.9)
         bg = bg + layer[..., None] * (_random_colour(rng) - bg)
     # Multi-scale colour noise and fine grain.
-    bg = bg + 0.08 * _smooth_noise(rng, (h, w), 5, 3)
-    bg = bg + 0.03 * _smooth_noise(rng, (h, w), max(8, min(h, w) // 8), 3)
+    bg = bg + 0.08 * smooth_noise(rng, (h, w), 5, 3)
+    bg = bg + 0.03 * smooth_noise(rng, (h, w), max(8, min(h, w) // 8), 3)
     bg = bg + 0.01 * rng.standard_normal((h, w, 3)).astype(np.float32)
     return np.clip(bg, 0.0, 1.0).astype(np.float32)
 
@@ -235,7 +227,7 @@ def _fur_colour(
     tips = np.clip((r - 0.8) / 0.8, 0.0, 1.0)[..., None]  # 0 inside, 1 at strand tips
     fg = base * (0.85 + 0.15 * (1 - np.clip(r, 0, 1.5) / 1.5))[..., None]  # darker at the rim
     fg = fg + tips * 0.25 * (1.0 - fg)  # sun-lit tips
-    fg = fg + 0.06 * _smooth_noise(rng, shape, 6, 3)
+    fg = fg + 0.06 * smooth_noise(rng, shape, 6, 3)
     # Fur texture: noise stretched along the radial direction (blurred along the strands).
     grain = rng.standard_normal((h, w)).astype(np.float32)
     grain = cv2.GaussianBlur(grain, (0, 0), 1.0)
@@ -307,7 +299,7 @@ def _structured_picture(shape: tuple[int, int], rng: np.random.Generator) -> np.
         p0 = (int(rng.integers(0, w)), 0)
         p1 = (int(rng.integers(0, w)), h - 1)
         cv2.line(img, p0, p1, (0.1, 0.1, 0.1), max(1, min(h, w) // 128), cv2.LINE_AA)
-    img = img + 0.04 * _smooth_noise(rng, shape, 6, 3)
+    img = img + 0.04 * smooth_noise(rng, shape, 6, 3)
     img = img + 0.01 * rng.standard_normal((h, w, 3)).astype(np.float32)
     return np.clip(img, 0.0, 1.0).astype(np.float32)
 

@@ -1,4 +1,4 @@
-"""Tests of the pymatting-based matting methods (closed_form, knn, lkm).
+"""Tests of the pymatting-based matting methods (closed_form, knn, lkm, rw, lbdm, sm).
 
 pymatting compiles its numba kernels on first use (about a minute in a fresh environment, cached
 afterwards); the images here are small so the solves themselves take milliseconds.
@@ -10,23 +10,39 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pymatting
 import pytest
 import torch
 
 from mattepaint.classical import (
     ClosedFormMatter,
     KNNMatter,
+    LBDMMatter,
     LKMMatter,
+    RandomWalkMatter,
+    SharedMatter,
     alpha_closed_form,
     alpha_knn,
+    alpha_lbdm,
     alpha_lkm,
-    estimate_foreground,
+    alpha_rw,
+    alpha_sm,
 )
+from mattepaint.compositing import estimate_foreground
+from mattepaint.errors import InputError
 from mattepaint.methods import Matter, MatteResult, get_matter
 
-pymatting = pytest.importorskip("pymatting")
+# pymatting is a hard dependency (pyproject.toml): importing it plainly, not with importorskip,
+# so that an environment without it fails here instead of silently skipping every test.
 
-ALPHA_FUNCTIONS = {"closed_form": alpha_closed_form, "knn": alpha_knn, "lkm": alpha_lkm}
+ALPHA_FUNCTIONS = {
+    "closed_form": alpha_closed_form,
+    "knn": alpha_knn,
+    "lkm": alpha_lkm,
+    "rw": alpha_rw,
+    "lbdm": alpha_lbdm,
+    "sm": alpha_sm,
+}
 
 
 def _soft_disk_scene(
@@ -113,7 +129,80 @@ def test_knn_and_lkm_equal_pymatting_in_unknown(rng: np.random.Generator) -> Non
     np.testing.assert_array_equal(ours[unknown], lkm[unknown].astype(np.float32))
 
 
-@pytest.mark.parametrize("name", ["closed_form", "knn", "lkm"])
+# Mean absolute alpha error over the unknown band of _soft_disk_scene(np.random.default_rng(0)),
+# from pymatting 1.1.16 with its default options:
+#     image, alpha, trimap = _soft_disk_scene(np.random.default_rng(0)); u = trimap == 0.5
+#     np.abs(pymatting.estimate_alpha_rw(image, trimap) - alpha)[u].mean()    # 0.1163
+#     np.abs(pymatting.estimate_alpha_lbdm(image, trimap) - alpha)[u].mean()  # 0.0144
+#     np.abs(pymatting.estimate_alpha_sm(image, trimap) - alpha)[u].mean()    # 0.0214
+#     np.abs(0.5 - alpha)[u].mean()                                          # 0.4067 (no matting)
+# Random walk's edge weights exp(-900 |I_i - I_j|^2) blur the ramp over the whole band, hence
+# its larger error; it is still far better than no matting.
+GOLDEN_UNKNOWN_ERROR = {"rw": 0.1163, "lbdm": 0.0144, "sm": 0.0214}
+
+
+@pytest.mark.parametrize("name", list(GOLDEN_UNKNOWN_ERROR))
+def test_more_methods_quality_and_known_regions(name: str, rng: np.random.Generator) -> None:
+    image, alpha, trimap = _soft_disk_scene(rng)
+    ours = ALPHA_FUNCTIONS[name](image, trimap)
+    assert ours.dtype == np.float32 and ours.shape == trimap.shape
+    assert 0.0 <= ours.min() and ours.max() <= 1.0
+    assert np.all(ours[trimap == 1.0] == 1.0) and np.all(ours[trimap == 0.0] == 0.0)
+    unknown = trimap == 0.5
+    error = float(np.abs(ours - alpha)[unknown].mean())
+    assert error == pytest.approx(GOLDEN_UNKNOWN_ERROR[name], abs=2e-3)
+    assert error < 0.3 * float(np.abs(0.5 - alpha)[unknown].mean())
+
+
+def test_more_methods_equal_pymatting_in_unknown(rng: np.random.Generator) -> None:
+    image, _, trimap = _soft_disk_scene(rng)
+    unknown = trimap == 0.5
+    references = {
+        "rw": pymatting.estimate_alpha_rw(image, trimap),
+        "lbdm": pymatting.estimate_alpha_lbdm(image, trimap),
+        "sm": pymatting.estimate_alpha_sm(image, trimap),
+    }
+    for name, reference in references.items():
+        ours = ALPHA_FUNCTIONS[name](image, trimap)
+        expected = np.clip(reference, 0, 1).astype(np.float32)
+        np.testing.assert_array_equal(ours[unknown], expected[unknown], err_msg=name)
+
+
+def test_more_methods_options_and_errors(rng: np.random.Generator) -> None:
+    image, alpha, trimap = _soft_disk_scene(rng)
+    # options reach pymatting: a wider window / no trimap expansion change the result (for rw a
+    # wider window also propagates across the blurry band: 0.064 instead of 0.116)
+    unknown = trimap == 0.5
+    wide = alpha_rw(image, trimap, radius=2)
+    assert np.abs(wide - alpha)[unknown].mean() < 0.08
+    assert not np.array_equal(
+        alpha_lbdm(image, trimap, epsilon=1e-2), alpha_lbdm(image, trimap, epsilon=1e-7)
+    )
+    assert not np.array_equal(
+        alpha_sm(image, trimap, trimap_expansion_radius=0), alpha_sm(image, trimap)
+    )
+    # a non-contiguous (H, W, 3) view, as from a (3, H, W) tensor, works (sm's numba kernels
+    # take C-contiguous arrays only)
+    view = np.ascontiguousarray(image.transpose(2, 0, 1)).transpose(1, 2, 0)
+    for fn in (alpha_rw, alpha_lbdm, alpha_sm):
+        np.testing.assert_array_equal(fn(view, trimap), fn(image, trimap))
+    with pytest.raises(ValueError, match="radius must be an int >= 1"):
+        RandomWalkMatter(radius=0)
+    with pytest.raises(ValueError, match="epsilon must be a number > 0"):
+        LBDMMatter(epsilon=0.0)
+    with pytest.raises(ValueError, match="sample_gathering_angles must be >= 1, got 0"):
+        SharedMatter(sample_gathering_angles=0)
+    with pytest.raises(TypeError, match="trimap_expansion_radius must be an int"):
+        SharedMatter(trimap_expansion_radius=2.5)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="rw needs an image of at least 5x5"):
+        alpha_rw(image[:4, :4], trimap[:4, :4], radius=2)
+    with pytest.raises(ValueError, match="lbdm needs an image of at least 3x3"):
+        alpha_lbdm(image[:2], trimap[:2])
+    with pytest.raises(ValueError, match="needs a trimap"):
+        get_matter("sm")(torch.rand(1, 3, 20, 20))
+
+
+@pytest.mark.parametrize("name", list(ALPHA_FUNCTIONS))
 def test_registered_batched(name: str, rng: np.random.Generator) -> None:
     scenes = [_soft_disk_scene(rng, 44) for _ in range(2)]
     image_t = torch.from_numpy(np.stack([s[0] for s in scenes])).permute(0, 3, 1, 2).float()
@@ -156,9 +245,15 @@ def test_degenerate_trimaps(rng: np.random.Generator) -> None:
     no_fg[:4] = 0.0
     known = np.zeros((16, 16))
     known[8:] = 1.0
+    unknown = np.full((16, 16), 0.5)
     for fn in (alpha_closed_form, alpha_knn):
-        np.testing.assert_array_equal(fn(image, no_bg), np.ones((16, 16), np.float32))
-        np.testing.assert_array_equal(fn(image, no_fg), np.zeros((16, 16), np.float32))
+        # Without both known regions there is no constraint: a clear error, not a constant.
+        with pytest.raises(InputError, match="has no background"):
+            fn(image, no_bg)
+        with pytest.raises(InputError, match="has no foreground"):
+            fn(image, no_fg)
+        with pytest.raises(InputError, match="is all unknown"):
+            fn(image, unknown)
         np.testing.assert_array_equal(fn(image, known), known.astype(np.float32))
 
 

@@ -271,3 +271,28 @@ def test_real_weights(shared_data: Path, net: str) -> None:
     lins = load_file(str(folder / LPIPS_FILES[net][1]))
     expected = _reference_lpips(backbone, lins, net, x, y)
     assert torch.allclose(d.double(), expected, rtol=0, atol=1e-5)
+
+
+# The published numbers of the reference implementation (richzhang/PerceptualSimilarity, LPIPS
+# v0.1) on its official example images imgs/ex_ref.png, ex_p0.png, ex_p1.png (copied to
+# shared data lpips_examples/, whose README records these values): the distances of
+# (ex_ref, ex_p0) and (ex_ref, ex_p1), to 3 decimals.
+PUBLISHED_LPIPS = {"alex": (0.722, 0.138), "vgg": (0.569, 0.422)}
+
+
+@pytest.mark.shared_data
+@pytest.mark.parametrize("net", ["alex", "vgg"])
+def test_published_numbers_on_the_official_examples(shared_data: Path, net: str) -> None:
+    folder = shared_data / "lpips_examples"
+    paths = [folder / f"{name}.png" for name in ("ex_ref", "ex_p0", "ex_p1")]
+    if not all(path.is_file() for path in paths):
+        pytest.skip(f"the official LPIPS example images are not in {folder}")
+    ref, p0, p1 = (
+        _to_tensor(np.asarray(Image.open(path).convert("RGB"), dtype=np.float32) / 255)
+        for path in paths
+    )  # each (1, 3, 64, 64) in [0, 1]
+    model = LPIPS.from_dir(net, _weights_dir(shared_data, net))
+    with torch.no_grad():
+        d = model(torch.cat([ref, ref]), torch.cat([p0, p1]))  # (2,)
+    assert d.shape == (2,)
+    assert (round(float(d[0]), 3), round(float(d[1]), 3)) == PUBLISHED_LPIPS[net]

@@ -9,6 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from mattepaint.errors import InputError, UnsafeCheckpointError
 from mattepaint.masks import mosaic
 from mattepaint.methods import Inpainter
 from mattepaint.models.inpainter import ModelInpainter, apply_input_transform, pad_to_multiple
@@ -61,7 +62,7 @@ def _checkpoint(
         "epoch": 1,
         "batch_in_epoch": 2,
         "best": {"metric": "val/psnr", "value": None},
-        "versions": {"torch": torch.__version__},
+        "versions": {"torch": str(torch.__version__)},
     }
 
 
@@ -101,12 +102,13 @@ def test_load_discriminator_checkpoint(tmp_path: Path) -> None:
     assert model(torch.rand(1, 3, 32, 32)).shape == (1, 1, 6, 6)
 
 
-def test_load_checkpoint_with_numpy_objects_falls_back(tmp_path: Path) -> None:
-    # A numpy Generator is outside torch's weights-only allow list: loaded with the fallback.
+def test_load_checkpoint_with_numpy_objects_is_refused(tmp_path: Path) -> None:
+    # A numpy Generator is outside torch's weights-only allow list: refused, never unpickled
+    # (an old file like this converts with export --from-legacy; tests/reliability).
     ckpt = _checkpoint()
     ckpt["rng"]["generator"] = np.random.default_rng(3)
-    loaded = load_checkpoint(_save(tmp_path, ckpt))
-    assert isinstance(loaded["rng"]["generator"], np.random.Generator)
+    with pytest.raises(UnsafeCheckpointError, match=r"ckpt.pt: .*needs numpy\..* --from-legacy"):
+        load_checkpoint(_save(tmp_path, ckpt))
 
 
 # ----------------------------------------------------------------------------- load_inpainter
@@ -354,11 +356,15 @@ def test_export_checkpoint_keeps_what_inference_needs(tmp_path: Path) -> None:
     from mattepaint.models.loading import export_checkpoint
 
     src = _save(tmp_path, _checkpoint())
-    out = export_checkpoint(src, tmp_path / "model.pt")
+    out = export_checkpoint(src, tmp_path / "model.safetensors")
     data = load_checkpoint(out)
     assert "optimizers" not in data and "rng" not in data and "disc_state" not in data
+    assert data["config"] == _checkpoint()["config"] and data["step"] == 10
     image, mask = _image_and_mask(1, 24, 24)
     torch.testing.assert_close(load_inpainter(out)(image, mask), load_inpainter(src)(image, mask))
-    with pytest.raises(FileExistsError, match="model.pt already exists"):
+    with pytest.raises(InputError, match=r"x.txt: a model file must end in .safetensors"):
+        export_checkpoint(src, tmp_path / "x.txt")
+    assert not (tmp_path / "x.txt").exists()
+    with pytest.raises(FileExistsError, match="model.safetensors already exists"):
         export_checkpoint(src, out)
     export_checkpoint(src, out, overwrite=True)

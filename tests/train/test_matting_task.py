@@ -167,7 +167,7 @@ def test_losses_every_term_matches_the_loss_functions(backgrounds: Path, tmp_pat
     batch = _batch(task)
     model = _LateFusionStub()
     outputs = task.forward(model, batch)
-    terms = task.losses(outputs, batch)
+    terms = task.generator_loss(outputs, batch)
     assert set(terms) == set(MATTING_TERMS) | {"total"}
     a, alpha = outputs["alpha"], batch["alpha"]
     expected = {
@@ -192,7 +192,7 @@ def test_late_fusion_terms_need_a_late_fusion_model(backgrounds: Path, tmp_path:
     batch = _batch(task)
     outputs = task.forward(build_model("unet_matte", base=4, depth=2), batch)
     with pytest.raises(ConfigError, match="late-fusion model"):
-        task.losses(outputs, batch)
+        task.generator_loss(outputs, batch)
 
 
 def test_forward_feeds_what_the_model_needs(backgrounds: Path, tmp_path: Path) -> None:
@@ -270,13 +270,18 @@ def test_sample_rows_are_three_channel(backgrounds: Path, tmp_path: Path) -> Non
     batch = _batch(task)
     model = _Oracle("trimap")
     model.alpha = batch["alpha"]
-    rows = task.sample_rows(task.forward(model, batch), batch, n=4)
+    rows = task.sample_rows(model, task.forward(model, batch), batch, n=4)
     assert len(rows) == 2 and all(len(r) == 4 for r in rows)
     assert all(image.shape == (3, 32, 32) for row in rows for image in row)
     assert torch.equal(rows[0][1][0], batch["trimap"][0, 0])  # trimap column for trimap models
     model.needs = "background"
-    rows = task.sample_rows(task.forward(model, batch), batch)
+    rows = task.sample_rows(model, task.forward(model, batch), batch)
     assert torch.equal(rows[0][1], batch["bg"][0])
+    # the column follows the model passed, not the last forward (no per-batch state)
+    model.needs = "trimap"
+    rows = task.sample_rows(_Oracle("background"), task.forward(model, batch), batch)
+    assert torch.equal(rows[0][1], batch["bg"][0])
+    assert not hasattr(task, "_guide") and not hasattr(task, "critic_inputs")
 
 
 # ----------------------------------------------------------------------------- end to end

@@ -91,7 +91,7 @@ def _train_until(config, stop_step: int) -> Path:
     original = loop._StopSignals.requested
     state = {"calls": 0}
 
-    def requested(self, dist_info, device):  # noqa: ANN001, ANN202
+    def requested(self, dist_info, device):
         state["calls"] += 1
         return state["calls"] >= stop_step or original(self, dist_info, device)
 

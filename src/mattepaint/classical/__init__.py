@@ -1,10 +1,11 @@
 """Classical (non-learned) matting and inpainting methods, behind the same interface as the models.
 
-Importing this package registers every method with :mod:`mattepaint.methods`:
+The methods by name are the tables :data:`INPAINTERS` and :data:`MATTERS`, which
+:mod:`mattepaint.methods` reads (this package imports only :mod:`mattepaint.interface`):
 
 - inpainting: ``telea``, ``ns`` (OpenCV, :mod:`.opencv_inpaint`), ``biharmonic`` (scikit-image,
   :mod:`.biharmonic`);
-- matting: ``closed_form``, ``knn``, ``lkm`` (pymatting, trimap-based,
+- matting: ``closed_form``, ``knn``, ``lkm``, ``rw``, ``lbdm``, ``sm`` (pymatting, trimap-based,
   :mod:`.pymatting_methods`), ``background_difference`` (needs a clean background plate,
   :mod:`.background_difference`).
 
@@ -12,6 +13,8 @@ Each module also exposes the plain numpy function that does the work on one imag
 (:func:`inpaint_telea`, :func:`alpha_closed_form`, ...). pymatting and scikit-image are imported
 only when a method that needs them runs.
 """
+
+from collections.abc import Callable
 
 from mattepaint.classical.background_difference import (
     BackgroundDifferenceMatter,
@@ -27,25 +30,56 @@ from mattepaint.classical.opencv_inpaint import (
 from mattepaint.classical.pymatting_methods import (
     ClosedFormMatter,
     KNNMatter,
+    LBDMMatter,
     LKMMatter,
+    RandomWalkMatter,
+    SharedMatter,
     alpha_closed_form,
     alpha_knn,
+    alpha_lbdm,
     alpha_lkm,
-    estimate_foreground,
+    alpha_rw,
+    alpha_sm,
 )
+from mattepaint.interface import Inpainter, Matter
+
+#: The classical inpainting methods by name: a factory taking the method's keyword options.
+INPAINTERS: dict[str, Callable[..., Inpainter]] = {
+    "telea": TeleaInpainter,
+    "ns": NSInpainter,
+    "biharmonic": BiharmonicInpainter,
+}
+
+#: The classical matting methods by name: a factory taking the method's keyword options.
+MATTERS: dict[str, Callable[..., Matter]] = {
+    "closed_form": ClosedFormMatter,
+    "knn": KNNMatter,
+    "lkm": LKMMatter,
+    "rw": RandomWalkMatter,
+    "lbdm": LBDMMatter,
+    "sm": SharedMatter,
+    "background_difference": BackgroundDifferenceMatter,
+}
 
 __all__ = [
+    "INPAINTERS",
+    "MATTERS",
     "BackgroundDifferenceMatter",
     "BiharmonicInpainter",
     "ClosedFormMatter",
     "KNNMatter",
+    "LBDMMatter",
     "LKMMatter",
     "NSInpainter",
+    "RandomWalkMatter",
+    "SharedMatter",
     "TeleaInpainter",
     "alpha_closed_form",
     "alpha_knn",
+    "alpha_lbdm",
     "alpha_lkm",
-    "estimate_foreground",
+    "alpha_rw",
+    "alpha_sm",
     "inpaint_biharmonic",
     "inpaint_ns",
     "inpaint_telea",

@@ -13,15 +13,12 @@ import numpy as np
 import torch
 from torch import Tensor
 
-# Trimap thresholds: the same as mattepaint.methods.apply_trimap (<= 0.25 background,
+from mattepaint.interface import check_inpaint_inputs, keep_known
+
+# Trimap thresholds: the same as mattepaint.interface.apply_trimap (<= 0.25 background,
 # >= 0.75 foreground, anything between unknown).
 TRIMAP_BG = 0.25
 TRIMAP_FG = 0.75
-
-
-def is_int(value: object) -> bool:
-    """True for Python / numpy integers, False for bools and everything else."""
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
 def check_image(image: np.ndarray, name: str = "image", *, stacklevel: int = 3) -> np.ndarray:
@@ -85,7 +82,7 @@ def quantize_trimap(
     """Validate an (H, W) trimap and return it as float64 in exactly {0, 0.5, 1}.
 
     Accepts float in [0, 1] or uint8 0/128/255. Values <= 0.25 are background, >= 0.75 foreground,
-    the rest unknown (the thresholds of :func:`mattepaint.methods.apply_trimap`). Warns when values
+    the rest unknown (the thresholds of :func:`mattepaint.interface.apply_trimap`). Warns when values
     other than 0, 0.5, 1 (within 1/255) occur, since they are quantized.
     """
     if not isinstance(trimap, np.ndarray):
@@ -147,14 +144,11 @@ def inpaint_batch(
         fill_one: (image (H, W, 3) float32, hole (H, W) bool) -> (H, W, 3) float in [0, 1].
     Outputs:
         (B, 3, H, W) in the input's dtype and device; pixels outside the hole equal the input
-        bit for bit (:func:`mattepaint.methods.keep_known`). Warns when no image has a hole.
+        bit for bit (:func:`mattepaint.interface.keep_known`). Warns when no image has a hole and
+        raises InputError when one is all hole (:func:`~mattepaint.interface.check_hole_coverage`).
     """
-    from mattepaint.methods import check_inpaint_inputs, keep_known
-
     check_inpaint_inputs(image, mask)
     check_float_tensor(image, "image")
     holes = (mask > 0.5).detach().cpu().numpy()[:, 0]  # (B, H, W) bool
-    if not holes.any():
-        warnings.warn("mask is empty (no hole): returning the image unchanged", stacklevel=3)
     filled = [fill_one(tensor_to_numpy(img), hole) for img, hole in zip(image, holes)]
     return keep_known(image, mask, numpy_to_tensor(filled, like=image))

@@ -24,15 +24,15 @@ import numpy as np
 from scipy import ndimage
 from torch import Tensor
 
+from mattepaint.checks import check_choice, is_int
 from mattepaint.classical._common import (
     check_float_tensor,
     check_image,
-    is_int,
     numpy_to_tensor,
     tensor_to_numpy,
     to_float,
 )
-from mattepaint.methods import MatteResult, Needs, check_matte_inputs, register_matter
+from mattepaint.interface import MatteResult, Needs, check_matte_inputs
 
 Cleanup = Literal["median", "open_close", "none"]
 CLEANUPS: tuple[str, ...] = ("median", "open_close", "none")
@@ -44,8 +44,7 @@ def _check_options(low: float, high: float, cleanup: str, size: int, eps: float)
             raise TypeError(f"{name} must be a number, got {value!r}")
     if not 0.0 <= low < high:
         raise ValueError(f"need 0 <= low < high, got low={low}, high={high}")
-    if cleanup not in CLEANUPS:
-        raise ValueError(f"cleanup must be one of {', '.join(CLEANUPS)}, got {cleanup!r}")
+    check_choice("cleanup", cleanup, CLEANUPS)
     if not is_int(size) or size < 1 or size % 2 == 0:
         raise ValueError(f"size must be an odd int >= 1, got {size!r}")
     if not 0.0 < eps < 1.0:
@@ -118,7 +117,6 @@ def matte_background_difference(
     return _matte(image, background, float(low), float(high), cleanup, int(size), float(eps))
 
 
-@register_matter("background_difference")
 class BackgroundDifferenceMatter:
     """Background difference matting (:func:`matte_background_difference`), needs a background.
 

@@ -15,18 +15,16 @@ separately, which is faster when the mask is many small blobs.
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 from torch import Tensor
 
 from mattepaint.classical._common import (
-    inpaint_batch,
     check_image,
     check_mask,
+    inpaint_batch,
     to_float,
 )
-from mattepaint.methods import register_inpainter
+from mattepaint.interface import check_hole_coverage
 
 
 def _inpaint_biharmonic(
@@ -63,17 +61,18 @@ def inpaint_biharmonic(
 
     Slow for large holes (a sparse solve per channel over all hole pixels): see the module doc.
 
+    Raises InputError when the mask covers the whole image (nothing to fill from); warns when
+    it has no hole.
+
     Reference: S. B. Damelin, N. S. Hoang, "On Surface Completion and Image Inpainting by
     Biharmonic Functions: Numerical Aspects", IJMMS 2018.
     """
     check_image(image)
     hole = check_mask(mask, image.shape)
-    if not hole.any():
-        warnings.warn("mask is empty (no hole): returning the image unchanged", stacklevel=2)
+    check_hole_coverage(hole)  # InputError when all hole; warns when there is none
     return _inpaint_biharmonic(image, hole, bool(split_into_regions))
 
 
-@register_inpainter("biharmonic")
 class BiharmonicInpainter:
     """Biharmonic inpainting (:func:`inpaint_biharmonic`) for (B, 3, H, W) batches.
 

@@ -16,31 +16,21 @@ good at thin holes (scratches, text); large holes come out blurred.
 
 from __future__ import annotations
 
-import warnings
-
 import cv2
 import numpy as np
 from torch import Tensor
 
+from mattepaint.checks import check_int_at_least
 from mattepaint.classical._common import (
-    inpaint_batch,
     check_image,
-    is_int,
     check_mask,
+    inpaint_batch,
     to_float,
     to_uint8,
 )
-from mattepaint.methods import register_inpainter
+from mattepaint.interface import check_hole_coverage
 
 _FLAGS = {"telea": cv2.INPAINT_TELEA, "ns": cv2.INPAINT_NS}
-
-
-def _check_radius(radius: int) -> int:
-    if not is_int(radius):
-        raise TypeError(f"radius must be an int >= 1, got {radius!r}")
-    if radius < 1:
-        raise ValueError(f"radius must be an int >= 1, got {radius}")
-    return int(radius)
 
 
 def _inpaint_opencv(image: np.ndarray, hole: np.ndarray, radius: int, flag: int) -> np.ndarray:
@@ -53,14 +43,11 @@ def _inpaint_opencv(image: np.ndarray, hole: np.ndarray, radius: int, flag: int)
     return np.where(hole[..., None], filled, known)
 
 
-def _inpaint_checked(
-    image: np.ndarray, mask: np.ndarray, radius: int, method: str
-) -> np.ndarray:
+def _inpaint_checked(image: np.ndarray, mask: np.ndarray, radius: int, method: str) -> np.ndarray:
     check_image(image, stacklevel=4)  # warnings point at the caller of inpaint_*
     hole = check_mask(mask, image.shape)
-    radius = _check_radius(radius)
-    if not hole.any():
-        warnings.warn("mask is empty (no hole): returning the image unchanged", stacklevel=3)
+    radius = check_int_at_least("radius", radius, 1)
+    check_hole_coverage(hole)  # InputError when all hole; warns when there is none
     return _inpaint_opencv(image, hole, radius, _FLAGS[method])
 
 
@@ -77,6 +64,9 @@ def inpaint_telea(image: np.ndarray, mask: np.ndarray, radius: int = 3) -> np.nd
         ``cv2.inpaint(u8, mask_u8, radius, cv2.INPAINT_TELEA) / 255`` with
         ``u8 = np.round(image * 255).astype(np.uint8)`` (the uint8 image itself when given) and
         ``mask_u8`` 0/255; the other pixels are the input (divided by 255 for uint8 input).
+
+    Raises InputError when the mask covers the whole image (nothing to fill from); warns when
+    it has no hole.
 
     Reference: A. Telea, "An Image Inpainting Technique Based on the Fast Marching Method",
     Journal of Graphics Tools 9(1), 2004.
@@ -97,6 +87,9 @@ def inpaint_ns(image: np.ndarray, mask: np.ndarray, radius: int = 3) -> np.ndarr
         ``cv2.inpaint(u8, mask_u8, radius, cv2.INPAINT_NS) / 255`` with
         ``u8 = np.round(image * 255).astype(np.uint8)``; the other pixels are the input.
 
+    Raises InputError when the mask covers the whole image (nothing to fill from); warns when
+    it has no hole.
+
     Reference: M. Bertalmio, A. L. Bertozzi, G. Sapiro, "Navier-Stokes, Fluid Dynamics, and Image
     and Video Inpainting", CVPR 2001.
     """
@@ -109,7 +102,7 @@ class _OpenCVInpainter:
     name: str
 
     def __init__(self, *, radius: int = 3) -> None:
-        self.radius = _check_radius(radius)
+        self.radius = check_int_at_least("radius", radius, 1)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(radius={self.radius})"
@@ -123,7 +116,6 @@ class _OpenCVInpainter:
         )
 
 
-@register_inpainter("telea")
 class TeleaInpainter(_OpenCVInpainter):
     """Telea's fast marching inpainting (:func:`inpaint_telea`) for (B, 3, H, W) batches.
 
@@ -133,7 +125,6 @@ class TeleaInpainter(_OpenCVInpainter):
     name = "telea"
 
 
-@register_inpainter("ns")
 class NSInpainter(_OpenCVInpainter):
     """Navier-Stokes inpainting (:func:`inpaint_ns`) for (B, 3, H, W) batches.
 

@@ -1,7 +1,8 @@
-"""Trimap-based classical matting through pymatting: closed-form, KNN and large-kernel matting.
+"""Trimap-based classical matting through pymatting: closed-form, KNN, large-kernel, random-walk,
+learning-based and shared matting.
 
-All three minimise a quadratic smoothness energy ``alpha^T L alpha`` over the unknown trimap
-region with the known pixels as constraints, and differ in the Laplacian L:
+All but shared matting minimise a quadratic smoothness energy ``alpha^T L alpha`` over the
+unknown trimap region with the known pixels as constraints, and differ in the Laplacian L:
 
 - ``closed_form``: the matting Laplacian of A. Levin, D. Lischinski, Y. Weiss, "A Closed-Form
   Solution to Natural Image Matting", IEEE TPAMI 30(2), 2008 (local colour-line model in
@@ -12,38 +13,49 @@ region with the known pixels as constraints, and differ in the Laplacian L:
 - ``lkm``: K. He, J. Sun, X. Tang, "Fast Matting Using Large Kernel Matting Laplacian Matrices",
   CVPR 2010 (the matting Laplacian with a large window, applied through box filters). Known pixels
   are soft constraints, fixed to 0 / 1 afterwards.
+- ``rw``: L. Grady, T. Schiwietz, S. Aharon, R. Westermann, "Random Walks for Interactive
+  Alpha-Matting", VIIP 2005 (the graph Laplacian of colour-similarity weights between
+  neighbours). Known pixels are soft constraints, fixed to 0 / 1 afterwards.
+- ``lbdm``: Y. Zheng, C. Kambhamettu, "Learning Based Digital Matting", ICCV 2009 (alpha
+  predicted in each window by kernel ridge regression on the colours). Known pixels are soft
+  constraints, fixed to 0 / 1 afterwards.
+
+``sm`` is a sampling method instead: E. S. L. Gastal, M. M. Oliveira, "Shared Sampling for
+Real-Time Alpha Matting", Eurographics 2010 (each unknown pixel picks the foreground /
+background colour pair that best explains it; neighbours share their samples).
 
 pymatting is imported inside the functions: its numba kernels compile on first import (about a
 minute in a fresh environment, cached afterwards), which should not slow down importing mattepaint.
 
 The foreground colour is estimated with pymatting's multi-level method (M. Germer, T. Uelwer,
-S. Conrad, S. Harmeling, "Fast Multi-Level Foreground Estimation", ICPR 2020) unless disabled.
+S. Conrad, S. Harmeling, "Fast Multi-Level Foreground Estimation", ICPR 2020), through
+:func:`mattepaint.compositing.estimate_foreground`, unless disabled.
 """
 
 from __future__ import annotations
 
 import abc
-
 from collections.abc import Callable, Sequence
 
 import numpy as np
 from torch import Tensor
 
+from mattepaint.checks import check_int, is_int
 from mattepaint.classical._common import (
     check_float_tensor,
     check_image,
-    is_int,
     numpy_to_tensor,
     quantize_trimap,
     tensor_to_numpy,
     to_float,
 )
-from mattepaint.methods import (
+from mattepaint.compositing import estimate_foreground
+from mattepaint.interface import (
     MatteResult,
     Needs,
     apply_trimap,
     check_matte_inputs,
-    register_matter,
+    check_trimap_regions,
 )
 
 
@@ -52,16 +64,13 @@ def _solve(
 ) -> np.ndarray:
     """Run a pymatting estimator on a float64 (H, W, 3) image and a {0, 0.5, 1} float64 trimap.
 
-    Degenerate trimaps pymatting rejects are solved directly: without unknown pixels alpha is the
-    trimap; without foreground (background) pixels the minimum-energy alpha is 0 (1) everywhere,
-    since constant mattes have zero Laplacian energy. Returns (H, W) float32 in [0, 1] with the
-    known pixels fixed.
+    A trimap without foreground or without background (all unknown included) raises InputError
+    (:func:`mattepaint.interface.check_trimap_regions`): the only minimum-energy alpha would be a
+    constant, which is not a matte. Without unknown pixels alpha is the trimap. Returns (H, W)
+    float32 in [0, 1] with the known pixels fixed.
     """
+    check_trimap_regions(trimap, warn=False)  # the Matter path has warned already
     is_fg, is_bg = trimap == 1.0, trimap == 0.0
-    if not is_fg.any():
-        return np.zeros(trimap.shape, np.float32)
-    if not is_bg.any():
-        return np.ones(trimap.shape, np.float32)
     if (is_fg | is_bg).all():
         return trimap.astype(np.float32)
     alpha = np.clip(estimate(image, trimap, **kwargs), 0.0, 1.0)
@@ -78,9 +87,20 @@ def _prepare(image: np.ndarray, trimap: np.ndarray) -> tuple[np.ndarray, np.ndar
 def _check_epsilon_radius(epsilon: float, radius: int) -> tuple[float, int]:
     if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)) or not epsilon > 0:
         raise ValueError(f"epsilon must be a number > 0, got {epsilon!r}")
+    return float(epsilon), _check_radius(radius)
+
+
+def _check_radius(radius: int) -> int:
     if not is_int(radius) or radius < 1:
         raise ValueError(f"radius must be an int >= 1, got {radius!r}")
-    return float(epsilon), int(radius)
+    return int(radius)
+
+
+def _check_sm(trimap_expansion_radius: int, sample_gathering_angles: int) -> tuple[int, int]:
+    return (
+        check_int("trimap_expansion_radius", trimap_expansion_radius, minimum=0),
+        check_int("sample_gathering_angles", sample_gathering_angles, minimum=1),
+    )
 
 
 def _check_size(image: np.ndarray, min_side: int, method: str, why: str) -> None:
@@ -211,31 +231,111 @@ def alpha_lkm(
     )
 
 
-def estimate_foreground(image: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-    """Foreground colour F given alpha, with ``pymatting.estimate_foreground_ml``.
+def alpha_rw(image: np.ndarray, trimap: np.ndarray, *, radius: int = 1) -> np.ndarray:
+    """Random-walk matting (Grady et al. 2005) of one image, via ``pymatting.estimate_alpha_rw``.
+
+    Each pixel is joined to the pixels of its (2r+1)^2 window by an edge of weight
+    ``w_ij = exp(-900 |I_i - I_j|^2)`` (pymatting's fixed ``1 / 0.033^2``: its ``sigma`` option
+    is ignored by pymatting 1.1, so it is not offered here); alpha is the probability that a
+    random walker leaving the pixel reaches the foreground first, i.e. the minimiser of
+    ``alpha^T L alpha + 100 * sum over known pixels (alpha - trimap)^2`` with ``L = D - W`` the
+    graph Laplacian (+ 1e-8 I), solved by conjugate gradients with a Jacobi preconditioner.
 
     Inputs:
-        image: (H, W, 3) float in [0, 1] or uint8; alpha: (H, W) float in [0, 1].
+        image: (H, W, 3) float in [0, 1] or uint8 (divided by 255); computed in float64.
+        trimap: (H, W) in {0, 0.5, 1} or uint8 0/128/255 (see :func:`alpha_closed_form`).
+        radius: window radius r (r = 1: the 8 neighbours); the image must be at least
+            (2r+1) x (2r+1).
 
     Outputs:
-        (H, W, 3) float32 F in [0, 1] minimising ``sum (alpha F + (1 - alpha) B - I)^2`` plus a
-        smoothness term on F and B, solved coarse to fine.
+        (H, W) float32 alpha in [0, 1], clipped, then set to 0 / 1 on the known pixels.
 
-    Reference: M. Germer, T. Uelwer, S. Conrad, S. Harmeling, "Fast Multi-Level Foreground
-    Estimation", ICPR 2020.
+    Reference: L. Grady, T. Schiwietz, S. Aharon, R. Westermann, "Random Walks for Interactive
+    Alpha-Matting", VIIP 2005.
     """
-    check_image(image)
-    if not isinstance(alpha, np.ndarray) or alpha.shape != image.shape[:2]:
-        got = alpha.shape if isinstance(alpha, np.ndarray) else type(alpha).__name__
-        raise ValueError(f"alpha must be an (H, W) = {image.shape[:2]} array, got {got}")
-    return _foreground(to_float(image, np.float64), alpha)
+    radius = _check_radius(radius)
+    image64, trimap64 = _prepare(image, trimap)
+    _check_size(image, 2 * radius + 1, "rw", f"2 * radius + 1 with radius {radius}")
+    from pymatting import estimate_alpha_rw
+
+    return _solve(estimate_alpha_rw, image64, trimap64, laplacian_kwargs={"radius": radius})
 
 
-def _foreground(image64: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-    from pymatting import estimate_foreground_ml
+def alpha_lbdm(
+    image: np.ndarray, trimap: np.ndarray, *, epsilon: float = 1e-7, radius: int = 1
+) -> np.ndarray:
+    """Learning-based digital matting (Zheng & Kambhamettu 2009) of one image, via
+    ``pymatting.estimate_alpha_lbdm``.
 
-    fg = estimate_foreground_ml(image64, alpha.astype(np.float64))
-    return np.clip(fg, 0.0, 1.0).astype(np.float32)
+    In every (2r+1)^2 window alpha is predicted from the colours of the window by kernel ridge
+    regression (a Gaussian kernel, regulariser epsilon); the prediction matrices of all windows
+    make a Laplacian L, and alpha minimises ``alpha^T L alpha + 100 * sum over known pixels
+    (alpha - trimap)^2`` (conjugate gradients, incomplete-Cholesky preconditioner).
+
+    Inputs:
+        image: (H, W, 3) float in [0, 1] or uint8 (divided by 255); computed in float64.
+        trimap: (H, W) in {0, 0.5, 1} or uint8 0/128/255 (see :func:`alpha_closed_form`).
+        epsilon: ridge regulariser (larger: smoother alpha).
+        radius: window radius r; the image must be at least (2r+1) x (2r+1).
+
+    Outputs:
+        (H, W) float32 alpha in [0, 1], clipped, then set to 0 / 1 on the known pixels.
+
+    Reference: Y. Zheng, C. Kambhamettu, "Learning Based Digital Matting", ICCV 2009.
+    """
+    epsilon, radius = _check_epsilon_radius(epsilon, radius)
+    image64, trimap64 = _prepare(image, trimap)
+    _check_size(image, 2 * radius + 1, "lbdm", f"2 * radius + 1 with radius {radius}")
+    from pymatting import estimate_alpha_lbdm
+
+    return _solve(
+        estimate_alpha_lbdm,
+        image64,
+        trimap64,
+        laplacian_kwargs={"epsilon": epsilon, "radius": radius},
+    )
+
+
+def alpha_sm(
+    image: np.ndarray,
+    trimap: np.ndarray,
+    *,
+    trimap_expansion_radius: int = 10,
+    sample_gathering_angles: int = 4,
+) -> np.ndarray:
+    """Shared matting (Gastal & Oliveira 2010) of one image, via ``pymatting.estimate_alpha_sm``.
+
+    A sampling method, not a Laplacian one: the trimap is first grown into unknown pixels whose
+    colour is within 0.02 of a known pixel at most ``trimap_expansion_radius`` away; each
+    unknown pixel then searches ``sample_gathering_angles`` directions for foreground and
+    background samples, keeps the pair (F, B) that best explains its colour through
+    ``alpha = (I - B) . (F - B) / |F - B|^2`` (with spatial and photometric costs), refines it
+    with the pairs of its neighbours and smooths the result locally (pymatting's defaults for
+    the other parameters). Computed in float32.
+
+    Inputs:
+        image: (H, W, 3) float in [0, 1] or uint8 (divided by 255).
+        trimap: (H, W) in {0, 0.5, 1} or uint8 0/128/255 (see :func:`alpha_closed_form`).
+        trimap_expansion_radius: int >= 0, pixels (0: no expansion).
+        sample_gathering_angles: int >= 1, search directions per pixel.
+
+    Outputs:
+        (H, W) float32 alpha in [0, 1], clipped, then set to 0 / 1 on the known pixels.
+
+    Reference: E. S. L. Gastal, M. M. Oliveira, "Shared Sampling for Real-Time Alpha Matting",
+    Computer Graphics Forum 29(2), Eurographics 2010.
+    """
+    expansion, angles = _check_sm(trimap_expansion_radius, sample_gathering_angles)
+    image64, trimap64 = _prepare(image, trimap)
+    from pymatting import estimate_alpha_sm
+
+    return _solve(
+        estimate_alpha_sm,
+        np.ascontiguousarray(image64),  # its numba kernels take C-contiguous arrays only
+        trimap64,
+        trimap_expansion_radius=expansion,
+        sample_gathering_angles=angles,
+    )
 
 
 class _PymattingMatter(abc.ABC):
@@ -269,13 +369,12 @@ class _PymattingMatter(abc.ABC):
             alpha = self._alpha(img_np, tri_np)
             alphas.append(alpha)
             if self.foreground:
-                foregrounds.append(_foreground(to_float(img_np, np.float64), alpha))
+                foregrounds.append(estimate_foreground(to_float(img_np, np.float64), alpha))
         alpha_t = apply_trimap(numpy_to_tensor(alphas, like=image), trimap.to(image.dtype))
         fg_t = numpy_to_tensor(foregrounds, like=image) if self.foreground else None
         return MatteResult(alpha=alpha_t, foreground=fg_t)
 
 
-@register_matter("closed_form")
 class ClosedFormMatter(_PymattingMatter):
     """Closed-form matting (:func:`alpha_closed_form`), needs a trimap.
 
@@ -293,7 +392,6 @@ class ClosedFormMatter(_PymattingMatter):
         return alpha_closed_form(image, trimap, epsilon=self.epsilon, radius=self.radius)
 
 
-@register_matter("knn")
 class KNNMatter(_PymattingMatter):
     """KNN matting (:func:`alpha_knn`), needs a trimap.
 
@@ -319,7 +417,6 @@ class KNNMatter(_PymattingMatter):
         )
 
 
-@register_matter("lkm")
 class LKMMatter(_PymattingMatter):
     """Large-kernel matting (:func:`alpha_lkm`), needs a trimap.
 
@@ -336,12 +433,79 @@ class LKMMatter(_PymattingMatter):
         return alpha_lkm(image, trimap, epsilon=self.epsilon, radius=self.radius)
 
 
+class RandomWalkMatter(_PymattingMatter):
+    """Random-walk matting (:func:`alpha_rw`), needs a trimap.
+
+    Options: ``radius`` (default 1), ``foreground`` (default True).
+    """
+
+    name = "rw"
+
+    def __init__(self, *, radius: int = 1, foreground: bool = True) -> None:
+        super().__init__(foreground=foreground)
+        self.radius = _check_radius(radius)
+
+    def _alpha(self, image: np.ndarray, trimap: np.ndarray) -> np.ndarray:
+        return alpha_rw(image, trimap, radius=self.radius)
+
+
+class LBDMMatter(_PymattingMatter):
+    """Learning-based digital matting (:func:`alpha_lbdm`), needs a trimap.
+
+    Options: ``epsilon`` (default 1e-7), ``radius`` (default 1), ``foreground`` (default True).
+    """
+
+    name = "lbdm"
+
+    def __init__(self, *, epsilon: float = 1e-7, radius: int = 1, foreground: bool = True) -> None:
+        super().__init__(foreground=foreground)
+        self.epsilon, self.radius = _check_epsilon_radius(epsilon, radius)
+
+    def _alpha(self, image: np.ndarray, trimap: np.ndarray) -> np.ndarray:
+        return alpha_lbdm(image, trimap, epsilon=self.epsilon, radius=self.radius)
+
+
+class SharedMatter(_PymattingMatter):
+    """Shared matting (:func:`alpha_sm`), needs a trimap.
+
+    Options: ``trimap_expansion_radius`` (default 10), ``sample_gathering_angles`` (default 4),
+    ``foreground`` (default True).
+    """
+
+    name = "sm"
+
+    def __init__(
+        self,
+        *,
+        trimap_expansion_radius: int = 10,
+        sample_gathering_angles: int = 4,
+        foreground: bool = True,
+    ) -> None:
+        super().__init__(foreground=foreground)
+        self.trimap_expansion_radius, self.sample_gathering_angles = _check_sm(
+            trimap_expansion_radius, sample_gathering_angles
+        )
+
+    def _alpha(self, image: np.ndarray, trimap: np.ndarray) -> np.ndarray:
+        return alpha_sm(
+            image,
+            trimap,
+            trimap_expansion_radius=self.trimap_expansion_radius,
+            sample_gathering_angles=self.sample_gathering_angles,
+        )
+
+
 __all__ = [
     "ClosedFormMatter",
     "KNNMatter",
+    "LBDMMatter",
     "LKMMatter",
+    "RandomWalkMatter",
+    "SharedMatter",
     "alpha_closed_form",
     "alpha_knn",
+    "alpha_lbdm",
     "alpha_lkm",
-    "estimate_foreground",
+    "alpha_rw",
+    "alpha_sm",
 ]

@@ -26,6 +26,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from mattepaint.checks import check_int, is_int
+from mattepaint.errors import InputNotFoundError
 from mattepaint.io import IMAGE_SUFFIXES, load_image
 from mattepaint.masks import INPUT_TRANSFORMS, generate_mask
 from mattepaint.masks.registry import check_generator_params
@@ -33,16 +35,6 @@ from mattepaint.masks.registry import check_generator_params
 __all__ = ["InpaintingDataset", "find_images", "resize_shorter_side", "split_files"]
 
 PathLike = Union[str, os.PathLike]
-
-
-def check_int(name: str, value: object, *, minimum: int) -> int:
-    """``value`` as an int >= ``minimum`` (numpy integers accepted, bools refused); TypeError or
-    ValueError naming ``name`` otherwise. Shared by the dataset modules."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
 
 
 def _is_image_file(path: Path) -> bool:
@@ -76,7 +68,7 @@ def find_images(dirs: Sequence[PathLike] | PathLike, recursive: bool = True) -> 
             raise TypeError(f"image folder must be a str or Path, got {type(entry).__name__}")
         folder = Path(entry)
         if not folder.exists():
-            raise FileNotFoundError(f"image folder not found: {folder}")
+            raise InputNotFoundError(f"image folder not found: {folder}")
         if not folder.is_dir():
             raise ValueError(f"expected a folder of images, got the file {folder}")
         folders.append(folder)
@@ -244,7 +236,7 @@ class InpaintingDataset(Dataset):
     def _index(self, index: object) -> int:
         if isinstance(index, torch.Tensor) and index.numel() == 1:
             index = index.item()
-        if isinstance(index, (bool, np.bool_)) or not isinstance(index, numbers.Integral):
+        if not is_int(index):
             raise TypeError(f"index must be an int, got {type(index).__name__}")
         n = len(self.files)
         if not -n <= index < n:

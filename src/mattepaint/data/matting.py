@@ -24,7 +24,6 @@ sample comes from ``np.random.default_rng([seed, epoch, index])`` (validation:
 
 from __future__ import annotations
 
-import numbers
 import os
 import warnings
 from collections.abc import Sequence
@@ -37,8 +36,10 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
+from mattepaint.checks import check_int, is_int
 from mattepaint.compositing import composite, estimate_foreground, trimap_from_alpha
-from mattepaint.data.inpainting import check_int, resize_shorter_side
+from mattepaint.data.inpainting import resize_shorter_side
+from mattepaint.errors import InputNotFoundError
 from mattepaint.io import (
     list_images,
     load_alpha,
@@ -81,7 +82,7 @@ def _check_folder(path: object, what: str) -> Path:
         raise TypeError(f"{what} must be a str or Path, got {type(path).__name__}")
     folder = Path(path)
     if not folder.exists():
-        raise FileNotFoundError(f"{what} not found: {folder}")
+        raise InputNotFoundError(f"{what} not found: {folder}")
     if not folder.is_dir():
         raise ValueError(f"{what} must be a folder, got the file {folder}")
     return folder
@@ -90,7 +91,7 @@ def _check_folder(path: object, what: str) -> Path:
 def _item_index(index: object, n: int, what: str) -> int:
     if isinstance(index, torch.Tensor) and index.numel() == 1:
         index = index.item()
-    if isinstance(index, (bool, np.bool_)) or not isinstance(index, numbers.Integral):
+    if not is_int(index):
         raise TypeError(f"index must be an int, got {type(index).__name__}")
     if not -n <= index < n:
         raise IndexError(f"index {index} out of range for {n} {what}")
@@ -347,6 +348,9 @@ class CompositeDataset(Dataset):
         size: crop side S (>= 8); seed >= 0; train: random or fixed samples;
         trimap_width: (min, max) radius of the unknown band in pixels;
         colour_jitter: jitter fg colours in training.
+        prior: None, or "closed_form" / "knn": add "prior" (1, S, S), that classical matte of
+            the composite under the trimap (:func:`mattepaint.classical.prior.classical_prior`),
+            for models that correct it (``dim_matte``).
     Raises: TypeError / ValueError for bad arguments; at ``__getitem__`` IndexError, and the
     loaders' FileNotFoundError / ValueError naming the file.
     """
@@ -361,6 +365,7 @@ class CompositeDataset(Dataset):
         train: bool = True,
         trimap_width: tuple[int, int] = (1, 30),
         colour_jitter: bool = True,
+        prior: str | None = None,
     ) -> None:
         if not isinstance(sources, Sequence) or isinstance(sources, (str, bytes)):
             raise TypeError(
@@ -385,6 +390,11 @@ class CompositeDataset(Dataset):
         self.train = bool(train)
         self.trimap_width = _check_width_range(trimap_width)
         self.colour_jitter = bool(colour_jitter)
+        from mattepaint.classical.prior import PRIOR_METHODS
+
+        if prior is not None and prior not in PRIOR_METHODS:
+            raise ValueError(f"prior must be None or one of {', '.join(PRIOR_METHODS)}, got {prior!r}")
+        self.prior = prior
         self.epoch = 0
 
     def __len__(self) -> int:
@@ -418,7 +428,7 @@ class CompositeDataset(Dataset):
         comp = composite(fg, bg, alpha).astype(np.float32)
         lo, hi = self.trimap_width
         trimap = trimap_from_alpha(alpha, rng=rng, min_width=lo, max_width=hi)
-        return {
+        sample = {
             "comp": _chw(comp),
             "bg": _chw(bg),
             "fg": _chw(fg),
@@ -426,6 +436,11 @@ class CompositeDataset(Dataset):
             "trimap": _chw(trimap),
             "index": i,
         }
+        if self.prior is not None:
+            from mattepaint.classical.prior import classical_prior
+
+            sample["prior"] = _chw(classical_prior(comp, trimap, self.prior))  # (1, S, S)
+        return sample
 
     def __repr__(self) -> str:
         return (

@@ -29,9 +29,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from mattepaint.data.inpainting import check_int
+from mattepaint.checks import check_int, check_rng
 
-__all__ = ["ProceduralForegrounds", "make_foreground"]
+__all__ = ["ProceduralForegrounds", "make_foreground", "smooth_noise"]
 
 _SS = 2  # supersampling factor of the drawing canvas
 _SHIFT = 3  # cv2 fixed-point bits for sub-pixel coordinates
@@ -131,10 +131,23 @@ def _draw_strands(
     return out
 
 
-def _smooth_noise(rng: np.random.Generator, shape: tuple[int, int], cells: int, ch: int):
-    grid = rng.standard_normal((cells, cells, ch)).astype(np.float32)
+def smooth_noise(
+    rng: np.random.Generator, shape: tuple[int, int], cells: int, channels: int
+) -> np.ndarray:
+    """Value noise: a (cells, cells, channels) N(0, 1) grid upsampled bicubically to ``shape``.
+
+    Inputs:
+        rng: the generator the grid is drawn from (``cells * cells * channels`` normals).
+        shape: (H, W) of the output; cells: grid side (>= 1; larger = finer noise);
+        channels: number of independent noise channels.
+    Outputs:
+        (H, W, channels) float32, about N(0, 1)-scaled and smooth at the scale ``H / cells``
+        (``cv2.resize(grid, (W, H), interpolation=cv2.INTER_CUBIC)``). Shared by the procedural
+        foregrounds here and the demo samples of :mod:`mattepaint.samples`.
+    """
+    grid = rng.standard_normal((cells, cells, channels)).astype(np.float32)
     out = cv2.resize(grid, (shape[1], shape[0]), interpolation=cv2.INTER_CUBIC)
-    return out.reshape(shape[0], shape[1], ch)
+    return out.reshape(shape[0], shape[1], channels)  # cv2 drops a trailing dim of 1
 
 
 def _blur_kernel(rng: np.random.Generator, kind: str) -> np.ndarray:
@@ -163,21 +176,21 @@ def _colour_field(
     """Textured, unpremultiplied foreground colour (H, W, 3) float32 in [0, 1] everywhere."""
     h, w = shape
     c1, c2 = rng.uniform(0.05, 0.95, 3), rng.uniform(0.05, 0.95, 3)
-    mix = 1.0 / (1.0 + np.exp(-2.0 * _smooth_noise(rng, shape, int(rng.integers(3, 8)), 1)))
+    mix = 1.0 / (1.0 + np.exp(-2.0 * smooth_noise(rng, shape, int(rng.integers(3, 8)), 1)))
     fg = c1 + mix * (c2 - c1)  # (H, W, 3)
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     pattern = rng.integers(0, 3)
     if pattern == 1:  # stripes (tabby, zebra, fabric)
         phi, period = rng.uniform(0, np.pi), rng.uniform(0.03, 0.12) * min(h, w)
-        wobble = 3.0 * _smooth_noise(rng, shape, 4, 1)[..., 0]
+        wobble = 3.0 * smooth_noise(rng, shape, 4, 1)[..., 0]
         s = np.sin(2 * np.pi * (xx * np.cos(phi) + yy * np.sin(phi) + wobble) / period)
         fg = fg * (1.0 - rng.uniform(0.2, 0.6) * (s > 0)[..., None])
     elif pattern == 2:  # spots
-        spots = _smooth_noise(rng, shape, int(rng.integers(8, 20)), 1)
+        spots = smooth_noise(rng, shape, int(rng.integers(8, 20)), 1)
         fg = np.where(spots > 1.0, rng.uniform(0.0, 1.0, 3), fg)
     r = np.hypot(xx - centre[0], yy - centre[1]) / radius
     fg = fg * (0.8 + 0.2 * np.clip(1.2 - r, 0.0, 1.0))[..., None]  # darker towards the rim
-    fg = fg + 0.06 * _smooth_noise(rng, shape, 8, 3)
+    fg = fg + 0.06 * smooth_noise(rng, shape, 8, 3)
     grain = cv2.GaussianBlur(rng.standard_normal((h, w)).astype(np.float32), (0, 0), 0.8)
     fg = fg + 0.04 * grain[..., None]
     return fg.astype(np.float32)
@@ -195,8 +208,7 @@ def make_foreground(size: int, rng: np.random.Generator) -> tuple[np.ndarray, np
         band of fractional values (strands, feathering, blur, glass).
     """
     size = check_int("size", size, minimum=16)
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"rng must be a np.random.Generator, got {type(rng).__name__}")
+    rng = check_rng(rng)
     shape = (size, size)
     big = (size * _SS, size * _SS)
 
@@ -256,7 +268,7 @@ def make_foreground(size: int, rng: np.random.Generator) -> tuple[np.ndarray, np
         r = cv2.resize(r, (size, size), interpolation=cv2.INTER_AREA)
         level = rng.uniform(0.3, 0.7)
         alpha = (1.0 - r) * alpha + r * level
-        tint = rng.uniform(0.6, 1.0, 3) * (0.9 + 0.1 * _smooth_noise(rng, shape, 3, 3))
+        tint = rng.uniform(0.6, 1.0, 3) * (0.9 + 0.1 * smooth_noise(rng, shape, 3, 3))
         fg = fg + r[..., None] * (tint - fg)
 
     fg = np.clip(fg, 0.0, 1.0).astype(np.float32)

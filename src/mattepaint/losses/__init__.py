@@ -20,7 +20,6 @@ from mattepaint.losses.perceptual import (
     gram_matrix,
     liu_perceptual,
     perceptual_loss,
-    sequential_features,
     style_loss,
 )
 from mattepaint.losses.reconstruction import (
@@ -53,7 +52,6 @@ __all__ = [
     "masked_l1",
     "mse",
     "perceptual_loss",
-    "sequential_features",
     "spatial_discount",
     "style_loss",
     "total_variation",

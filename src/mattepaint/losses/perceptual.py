@@ -11,9 +11,10 @@ the batch, a mean over its elements, so every batch element counts alike):
   :func:`gram_matrix` ``G(f) = f f^T / (C H W)`` (Liu et al. eq. 4 and 5).
 * :func:`liu_perceptual`: the three VGG terms of Liu et al.'s total loss (perceptual, style_out,
   style_comp) from one forward pass of (pred, comp) and one of the target.
-* :func:`feature_matching_loss` and :func:`sequential_features`: the L1 feature-matching loss on
-  intermediate discriminator activations (pix2pixHD); the training loop adds it as the
-  "feature_matching" term through the critics' ``forward_features``.
+* :func:`feature_matching_loss`: the L1 feature-matching loss on intermediate discriminator
+  activations (pix2pixHD), which the critics' ``forward_features`` return (through
+  :func:`mattepaint.models.layers.features.sequential_features`); the training loop adds it as
+  the "feature_matching" term.
 
 Liu et al.'s total loss (seed report 004; weights in :data:`LIU_WEIGHTS`):
 ``L_total = L_valid + 6 L_hole + 0.05 L_perceptual + 120 (L_style_out + L_style_comp) + 0.1 L_tv``.
@@ -38,6 +39,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from mattepaint.errors import InputNotFoundError
 from mattepaint.models.backbones import (
     IMAGENET_MEAN,
     IMAGENET_STD,
@@ -55,7 +57,6 @@ __all__ = [
     "gram_matrix",
     "liu_perceptual",
     "perceptual_loss",
-    "sequential_features",
     "style_loss",
 ]
 
@@ -117,14 +118,14 @@ class VGGFeatures(nn.Module):
         super().__init__()
         names = _check_layers(layers)
         if weights is None:
-            raise FileNotFoundError(
+            raise InputNotFoundError(
                 "perceptual/style losses need VGG16 ImageNet weights: no file given (set "
                 "loss.params.vgg_weights to a torchvision vgg16 state dict or the safetensors "
                 f"file {VGG16_WEIGHTS_FILE})"
             )
         path = Path(weights)
         if not path.is_file():
-            raise FileNotFoundError(
+            raise InputNotFoundError(
                 f"perceptual/style losses need VGG16 ImageNet weights: file not found: {path} "
                 "(set loss.params.vgg_weights to a torchvision vgg16 state dict or the "
                 f"safetensors file {VGG16_WEIGHTS_FILE})"
@@ -372,68 +373,10 @@ def feature_matching_loss(real_feats: Sequence[Tensor], fake_feats: Sequence[Ten
     by pix2pixHD and SPADE.)
 
     Inputs: real_feats, fake_feats: lists of float tensors (any shape), shapes matching
-        pairwise, e.g. from :func:`sequential_features` on real and fake batches.
+        pairwise, e.g. from a critic's ``forward_features`` on real and fake batches.
     Outputs: 0-dim tensor >= 0 (float32 for fp16 / bf16 features); 0 for identical features;
         differentiable w.r.t. ``fake_feats`` only.
     """
     real, fake = _check_feature_lists(real_feats, fake_feats, ("real_feats", "fake_feats"))
     total = sum(_l1_mean(f, r.detach()) for r, f in zip(real, fake))
     return total / len(fake)  # type: ignore[return-value]
-
-
-def sequential_features(
-    net: nn.Sequential,
-    x: Tensor,
-    layer_types: tuple[type[nn.Module], ...] = (nn.LeakyReLU, nn.ReLU),
-) -> tuple[Tensor, list[Tensor]]:
-    """Run an ``nn.Sequential`` and collect the outputs of its activation layers.
-
-    Nested ``nn.Sequential`` children are walked into; any other child is one step. The output
-    of every step that is an instance of ``layer_types`` is collected (e.g. each LeakyReLU of
-    :class:`~mattepaint.models.discriminators.PatchDiscriminator`, whose stack is its ``.net``),
-    so one pass gives both the logits for the adversarial loss and the features for
-    :func:`feature_matching_loss`. Input checks of the discriminator's own ``forward`` are not
-    run (call it on ``disc.net``).
-
-    Inputs:
-        net: the ``nn.Sequential`` (e.g. ``disc.net``).
-        x: its input, e.g. (B, in_channels, H, W).
-        layer_types: module classes whose outputs are collected.
-    Outputs: (output of ``net``, list of the collected activations in order).
-    Raises:
-        TypeError for a ``net`` that is not an ``nn.Sequential`` or bad ``layer_types``;
-        RuntimeError when a later in-place module changed a collected activation (e.g. an
-        in-place activation right after another one), which would make the features wrong.
-    """
-    if not isinstance(net, nn.Sequential):
-        raise TypeError(
-            f"net must be an nn.Sequential (e.g. PatchDiscriminator(...).net), got "
-            f"{type(net).__name__}"
-        )
-    types = (layer_types,) if isinstance(layer_types, type) else layer_types
-    if (
-        not isinstance(types, tuple)
-        or not types
-        or not all(isinstance(t, type) and issubclass(t, nn.Module) for t in types)
-    ):
-        raise TypeError(f"layer_types must be a tuple of nn.Module classes, got {layer_types!r}")
-    collected: list[tuple[Tensor, int]] = []
-    h = x
-    for module in _flatten(net):
-        h = module(h)
-        if isinstance(module, types):
-            collected.append((h, h._version))
-    changed = [i for i, (t, version) in enumerate(collected) if t._version != version]
-    if changed:
-        raise RuntimeError(
-            f"collected activations {changed} were modified in place by a later layer of net; "
-            "make the following activation non-inplace"
-        )
-    return h, [t for t, _ in collected]
-
-
-def _flatten(net: nn.Sequential) -> list[nn.Module]:
-    steps: list[nn.Module] = []
-    for child in net:
-        steps += _flatten(child) if isinstance(child, nn.Sequential) else [child]
-    return steps

@@ -12,6 +12,8 @@ import numbers
 
 import numpy as np
 
+from mattepaint.checks import is_int
+
 #: Half-open intervals ``(lo, hi]`` of hole ratio, index = bucket number.
 HOLE_RATIO_BUCKETS: tuple[tuple[float, float], ...] = (
     (0.01, 0.1),
@@ -56,7 +58,7 @@ def hole_ratio_bucket(ratio: float) -> int | None:
 
 def bucket_label(index: int) -> str:
     """Printable label of bucket ``index``: 0 -> "0.01-0.1", 1 -> "0.1-0.2", ..., 5 -> "0.5-0.6"."""
-    if isinstance(index, (bool, np.bool_)) or not isinstance(index, numbers.Integral):
+    if not is_int(index):
         raise TypeError(f"bucket index must be an int, got {type(index).__name__}")
     if not 0 <= index < len(HOLE_RATIO_BUCKETS):
         raise ValueError(f"bucket index must be in 0..{len(HOLE_RATIO_BUCKETS) - 1}, got {index}")

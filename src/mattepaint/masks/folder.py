@@ -19,7 +19,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from mattepaint.masks._checks import check_int, check_rng, check_shape
+from mattepaint.checks import check_int, check_rng, check_shape
+from mattepaint.errors import InputNotFoundError
 from mattepaint.masks.buckets import HOLE_RATIO_BUCKETS, hole_ratio
 
 # (resolved path, mtime_ns, size, threshold) -> hole ratio; shared by every MaskFolder, so a
@@ -109,7 +110,7 @@ class MaskFolder:
 
         self.folder = Path(folder)
         if not self.folder.is_dir():
-            raise FileNotFoundError(f"mask folder not found: {self.folder}")
+            raise InputNotFoundError(f"mask folder not found: {self.folder}")
         if bucket is not None and ratio_range is not None:
             raise ValueError(
                 "give bucket or ratio_range, not both "

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from mattepaint.masks._checks import check_float, check_int, check_rng, check_shape
+from mattepaint.checks import check_float, check_int, check_rng, check_shape
 
 REFERENCE_SIDE = 256
 

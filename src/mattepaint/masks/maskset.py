@@ -18,7 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from mattepaint.masks._checks import check_int, check_shape
+from mattepaint.checks import check_int, check_shape
+from mattepaint.errors import InputNotFoundError, OutputExistsError
 from mattepaint.masks.buckets import bucket_label, hole_ratio, hole_ratio_bucket
 from mattepaint.masks.registry import check_generator_params
 
@@ -70,6 +71,7 @@ def write_mask_set(
     overwrite: bool = False,
     params: Mapping[str, Mapping[str, object]] | None = None,
     progress: bool | None = None,
+    max_pixels: int | None = None,
 ) -> Path:
     """Write ``count_per_generator`` masks of each generator and a manifest; return its path.
 
@@ -85,6 +87,9 @@ def write_mask_set(
             ``manifest.csv``) exists, ``FileExistsError`` is raised before anything is written.
         params: generator name -> keyword parameters for that generator.
         progress: show a rich progress bar (stderr); None = only for more than 200 masks.
+        max_pixels: largest mask, H x W; None = :func:`mattepaint.io.max_pixels_limit` (the
+            pixel limit of every loader, ``MATTEPAINT_MAX_PIXELS`` or 4096 x 4096). A larger
+            ``size`` raises :class:`~mattepaint.errors.InputError` before anything is drawn.
     Outputs: the path of ``out_dir / "manifest.csv"``, columns ``file, generator, hole_ratio,
         bucket, seed``: file name (relative), generator name, hole ratio with 6 decimals, the
         hole-ratio bucket label ("0.1-0.2", empty outside the buckets), the set's ``seed``. Rows
@@ -96,11 +101,14 @@ def write_mask_set(
     before any file is written.
     """
     from mattepaint._progress import track
-    from mattepaint.io import atomic_path, save_mask
+    from mattepaint.io import atomic_path, check_pixel_count, save_mask
 
     out_dir = Path(out_dir)
     count = check_int("count_per_generator", count_per_generator, minimum=1)
     shape = check_shape(tuple(size) if isinstance(size, list) else size)
+    check_pixel_count(
+        shape[1], shape[0], "each mask", max_pixels=max_pixels, fix="choose a smaller size"
+    )
     seed = check_int("seed", seed, minimum=0)
     if isinstance(generators, str) or not isinstance(generators, Sequence):
         raise TypeError(f"generators must be a sequence of names, got {type(generators).__name__}")
@@ -123,7 +131,7 @@ def write_mask_set(
         if existing:
             shown = ", ".join(str(p) for p in existing[:3])
             more = f" and {len(existing) - 3} more" if len(existing) > 3 else ""
-            raise FileExistsError(
+            raise OutputExistsError(
                 f"mask set files already exist: {shown}{more}; pass overwrite=True to replace them"
             )
 
@@ -178,7 +186,7 @@ def read_manifest(path: str | os.PathLike[str]) -> list[dict[str, object]]:
     if path.is_dir():
         path = path / MANIFEST_NAME
     if not path.is_file():
-        raise FileNotFoundError(f"mask manifest not found: {path}")
+        raise InputNotFoundError(f"mask manifest not found: {path}")
     with path.open(newline="", encoding="utf-8") as handle:
         reader = csv.DictReader(handle)
         missing = [c for c in MANIFEST_COLUMNS if c not in (reader.fieldnames or [])]

@@ -13,7 +13,7 @@ import warnings
 
 import numpy as np
 
-from mattepaint.masks._checks import check_float, check_int, check_rng, check_shape
+from mattepaint.checks import check_float, check_int, check_rng, check_shape
 
 Box = tuple[int, int, int, int]  # (top, left, height, width)
 

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
-from mattepaint.masks._checks import check_rng, check_shape
+from mattepaint.checks import check_rng, check_shape
 from mattepaint.masks.folder import folder_mask
 from mattepaint.masks.lama import _FIELDS as _LAMA_FIELDS
 from mattepaint.masks.lama import lama_medium, lama_thick, lama_thin

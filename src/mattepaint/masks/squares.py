@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mattepaint.masks._checks import check_int, check_rng, check_shape
+from mattepaint.checks import check_int, check_rng, check_shape
 
 
 def _default_size(size: int | None, height: int, width: int) -> int:

@@ -20,7 +20,7 @@ import math
 import cv2
 import numpy as np
 
-from mattepaint.masks._checks import check_float, check_int, check_range, check_rng, check_shape
+from mattepaint.checks import check_float, check_int, check_range, check_rng, check_shape
 
 #: Reference image side at which the DeepFill v2 constants are given.
 REFERENCE_SIDE = 256

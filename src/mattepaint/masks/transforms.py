@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 import cv2
 import numpy as np
 
-from mattepaint.masks._checks import check_int
+from mattepaint.checks import check_int
 
 
 def _check_pair(image: object, mask: object) -> tuple[np.ndarray, np.ndarray]:

@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from mattepaint.errors import InputNotFoundError
 from mattepaint.models.backbones import (
     AlexNetFeatures,
     VGG16Features,
@@ -53,14 +54,14 @@ def _resolve(path: str | Path | None, keyword: str, filename: str) -> Path:
     else:
         folder = os.environ.get(WEIGHTS_ENV)
         if not folder:
-            raise FileNotFoundError(
+            raise InputNotFoundError(
                 f"LPIPS weights file {filename} not found: pass {keyword}=PATH, or set the "
                 f"{WEIGHTS_ENV} environment variable to a folder holding {filename} "
                 f"({WEIGHTS_ENV} is not set)"
             )
         resolved = Path(folder) / filename
     if not resolved.is_file():
-        raise FileNotFoundError(
+        raise InputNotFoundError(
             f"LPIPS weights file not found: {resolved} (pass {keyword}=PATH, or set the "
             f"{WEIGHTS_ENV} environment variable to a folder holding {filename})"
         )

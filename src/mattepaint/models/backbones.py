@@ -24,6 +24,8 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from mattepaint.errors import InputNotFoundError
+
 __all__ = [
     "ALEXNET_LAYERS",
     "IMAGENET_MEAN",
@@ -187,7 +189,7 @@ def read_weights(path: str | Path) -> dict[str, Tensor]:
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"weights file not found: {path}")
+        raise InputNotFoundError(f"weights file not found: {path}")
     suffix = path.suffix.lower()
     try:
         if suffix == ".safetensors":

@@ -18,7 +18,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
 
-from mattepaint.models.layers.unet import _check_positive_int
+from mattepaint.checks import check_positive_int
+from mattepaint.models.layers.features import sequential_features
 from mattepaint.models.registry import register_model
 
 __all__ = ["GlobalLocalCritic", "PatchDiscriminator"]
@@ -61,7 +62,7 @@ class PatchDiscriminator(nn.Module):
     ) -> None:
         super().__init__()
         for name, value in (("in_channels", in_channels), ("base", base), ("n_layers", n_layers)):
-            _check_positive_int(name, value)
+            check_positive_int(name, value)
         if norm not in ("none", "instance", "batch"):
             raise ValueError(f"norm must be 'none', 'instance' or 'batch', got {norm!r}")
         if not isinstance(spectral_norm, bool):
@@ -121,8 +122,6 @@ class PatchDiscriminator(nn.Module):
 
         Inputs: (B, in_channels, H, W). Outputs: ((B, 1, h, w) logits, list of (B, C_i, h_i, w_i)).
         """
-        from mattepaint.losses.perceptual import sequential_features  # lazy: no import cycle
-
         self._check_input(image)
         return sequential_features(self.net, image, (nn.LeakyReLU,))
 
@@ -207,7 +206,7 @@ class GlobalLocalCritic(nn.Module):
     ) -> None:
         super().__init__()
         for name, value in (("base", base), ("local_size", local_size)):
-            _check_positive_int(name, value)
+            check_positive_int(name, value)
         if local_size < 2 * _POOL_SIDE:
             raise ValueError(f"local_size must be >= {2 * _POOL_SIDE}, got {local_size}")
         if mode not in ("concat", "separate"):
@@ -297,8 +296,6 @@ class GlobalLocalCritic(nn.Module):
         local_rgb = self.crop_local(rgb, mask)  # (B, 3, L, L)
         feats: list[Tensor] = []
         if collect:
-            from mattepaint.losses.perceptual import sequential_features  # lazy: no cycle
-
             global_out, global_feats = sequential_features(self.global_branch, rgb)
             local_out, local_feats = sequential_features(self.local_branch, local_rgb)
             feats = global_feats + local_feats

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mattepaint.masks import INPUT_TRANSFORMS
-from mattepaint.methods import check_inpaint_inputs, keep_known
+from mattepaint.interface import check_inpaint_inputs, keep_known
 
 __all__ = ["ModelInpainter", "apply_input_transform", "pad_to_multiple"]
 

@@ -1,31 +1,44 @@
-"""Load trained models from mattepaint checkpoints.
+"""Load trained models as the methods the rest of the package uses (Inpainter / Matter).
 
-A checkpoint (written by ``mattepaint.train.checkpoint``) is a ``torch.save`` dict::
+:func:`load_inpainter` wraps an inpainting model file as a :class:`~mattepaint.methods.Inpainter`
+with the input transform it was trained with, and :func:`load_matter` a matting model file as a
+:class:`~mattepaint.methods.Matter`. A model file is a ``.safetensors`` file written by
+``mattepaint export`` (or shipped in the package), a training checkpoint ``.pt`` written by
+``mattepaint train``, or an ``.onnx`` file from ``mattepaint export -o model.onnx`` (run with
+onnxruntime).
 
-    {"format": "mattepaint-checkpoint-v1", "model": {"name": str, "params": dict},
-     "task": str, "config": dict, "model_state": state_dict, ...}
-
-:func:`load_model` rebuilds the model from the registry with the stored name and params and
-loads the weights strictly; :func:`load_inpainter` wraps an inpainting checkpoint as a
-:class:`~mattepaint.methods.Inpainter` using the input transform it was trained with, and
-:func:`load_matter` a matting checkpoint as a :class:`~mattepaint.methods.Matter`.
+The checkpoint format itself (reading, writing, building the model, export, the metadata) lives
+in :mod:`mattepaint.models.checkpoint`; its names ``CHECKPOINT_FORMAT``, ``load_checkpoint``,
+``load_model``, ``export_checkpoint`` and ``checkpoint_input_transform`` are re-exported here for
+older imports.
 """
 
 from __future__ import annotations
 
-import pickle
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
+from mattepaint.errors import InputError
+from mattepaint.models.checkpoint import (
+    CHECKPOINT_FORMAT,
+    build_checkpoint_model,
+    checkpoint_input_transform,
+    export_checkpoint,
+    load_checkpoint,
+    load_model,
+    read_checkpoint_metadata,
+)
+from mattepaint.models.checkpoint import checkpoint_task as _task_of
 from mattepaint.models.inpainter import ModelInpainter
 from mattepaint.models.matter import ModelMatter
-from mattepaint.models.registry import build_model, model_task
+from mattepaint.models.onnx_model import OnnxModel, read_onnx_metadata
 
 __all__ = [
     "CHECKPOINT_FORMAT",
+    "checkpoint_input_transform",
     "checkpoint_task",
     "export_checkpoint",
     "is_onnx",
@@ -35,120 +48,6 @@ __all__ = [
     "load_model",
 ]
 
-# What an inference checkpoint keeps of a training checkpoint (optimiser, scheduler, scaler and
-# RNG states, and the discriminator, are only needed to resume training).
-_INFERENCE_KEYS = ("format", "model", "task", "config", "model_state", "step", "epoch", "best",
-                   "versions")
-
-CHECKPOINT_FORMAT = "mattepaint-checkpoint-v1"
-
-
-def load_checkpoint(checkpoint_path: str | Path) -> dict[str, Any]:
-    """Read and sanity-check a mattepaint checkpoint dict (tensors on the CPU).
-
-    Raises:
-        FileNotFoundError: no such file.
-        ValueError: the file is not a mattepaint checkpoint (not a torch file, not a dict, no or
-            another "format", no "model" name / params or "model_state").
-    """
-    path = Path(checkpoint_path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint not found: {path}")
-    try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        if "safe_globals" not in str(exc):  # not an allow-list refusal: a broken or foreign file
-            raise _not_a_checkpoint(path, exc) from None
-        # A valid pickle holding objects outside torch's weights-only allow list (e.g. a numpy
-        # Generator in the RNG state). Checkpoints are files this package wrote or the user
-        # trusts; a full unpickle can run code, so never point this at untrusted files.
-        try:
-            data = torch.load(path, map_location="cpu", weights_only=False)
-        except Exception as exc2:  # noqa: BLE001 - any unpickling failure means "not ours"
-            raise _not_a_checkpoint(path, exc2) from None
-    except Exception as exc:  # noqa: BLE001 - text files raise KeyError, zips RuntimeError, ...
-        raise _not_a_checkpoint(path, exc) from None
-    if not isinstance(data, dict) or "format" not in data:
-        got = type(data).__name__
-        if isinstance(data, dict):
-            got += f" with keys {sorted(map(str, data))[:8]}"
-        raise ValueError(
-            f"{path} is not a mattepaint checkpoint: expected a dict with a 'format' key, got {got}"
-        )
-    if data["format"] != CHECKPOINT_FORMAT:
-        raise ValueError(
-            f"{path}: unsupported checkpoint format {data['format']!r} "
-            f"(expected {CHECKPOINT_FORMAT!r})"
-        )
-    model = data.get("model")
-    if (
-        not isinstance(model, dict)
-        or not isinstance(model.get("name"), str)
-        or not isinstance(model.get("params", {}), dict)
-    ):
-        raise ValueError(
-            f"{path}: checkpoint has no valid 'model' entry {{'name': str, 'params': dict}}"
-        )
-    if not isinstance(data.get("model_state"), dict):
-        raise ValueError(f"{path}: checkpoint has no 'model_state' weights")
-    return data
-
-
-def _short(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    text = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-    return text if len(text) <= 160 else text[:157] + "..."
-
-
-def _not_a_checkpoint(path: Path, exc: BaseException) -> ValueError:
-    return ValueError(f"{path} is not a mattepaint checkpoint (torch.load failed: {_short(exc)})")
-
-
-def _build(path: Path, ckpt: dict[str, Any], device: str | torch.device) -> nn.Module:
-    name, params = ckpt["model"]["name"], dict(ckpt["model"].get("params") or {})
-    try:
-        model = build_model(name, **params)
-    except ValueError as exc:
-        raise ValueError(f"{path}: {exc}") from None
-    try:
-        model.load_state_dict(ckpt["model_state"], strict=True)
-    except RuntimeError as exc:
-        raise ValueError(
-            f"{path}: the weights do not fit model {name!r} with params {params}: {_short(exc)}"
-        ) from None
-    return model.to(device).eval()
-
-
-def load_model(
-    checkpoint_path: str | Path, device: str | torch.device = "cpu"
-) -> tuple[nn.Module, dict[str, Any]]:
-    """Rebuild the model of a checkpoint and load its weights.
-
-    ``model = build_model(ckpt["model"]["name"], **ckpt["model"]["params"])``, then
-    ``model.load_state_dict(ckpt["model_state"], strict=True)``, moved to ``device``, eval mode.
-
-    Outputs: (model in eval mode on ``device``, the checkpoint dict).
-
-    Raises:
-        FileNotFoundError: no such file.
-        ValueError: not a mattepaint checkpoint, unknown model name (lists the valid names), or
-            weights that do not fit the model built from the stored params.
-    """
-    path = Path(checkpoint_path)
-    ckpt = load_checkpoint(path)
-    return _build(path, ckpt, device), ckpt
-
-
-def _checkpoint_task(path: Path, ckpt: dict[str, Any]) -> str:
-    """The checkpoint's "task" entry, or the registered task of its model when it is missing."""
-    task = ckpt.get("task")
-    if not isinstance(task, str):
-        try:
-            task = model_task(ckpt["model"]["name"])
-        except ValueError as exc:
-            raise ValueError(f"{path}: {exc}") from None
-    return task
-
 
 def is_onnx(path: str | Path) -> bool:
     """Whether ``path`` names an ONNX model (by its ``.onnx`` suffix, any case)."""
@@ -156,45 +55,45 @@ def is_onnx(path: str | Path) -> bool:
 
 
 def checkpoint_task(checkpoint_path: str | Path) -> str:
-    """The task ("inpainting", "matting", ...) of a checkpoint (.pt) or exported ONNX model.
+    """The task ("inpainting", "matting", ...) of a model file, training checkpoint or exported
+    ONNX model (a model file's header only is read).
 
     Raises:
-        FileNotFoundError: no such file.
-        ValueError: not a mattepaint checkpoint / ONNX model, or an unknown model name.
+        InputNotFoundError: no such file.
+        UnsafeCheckpointError: a pickle that needs Python globals (never unpickled).
+        InputError: not a mattepaint checkpoint / ONNX model, or an unknown model name.
     """
     path = Path(checkpoint_path)
     if is_onnx(path):
-        from mattepaint.models.onnx_model import read_onnx_metadata
-
         return read_onnx_metadata(path)["task"]
-    return _checkpoint_task(path, load_checkpoint(path))
+    return _task_of(read_checkpoint_metadata(path), path)
 
 
 def _load_onnx(path: Path, expected: str, device: str | torch.device) -> nn.Module:
-    from mattepaint.models.onnx_model import OnnxModel
-
     if torch.device(device).type != "cpu":
-        raise ValueError(f"{path}: ONNX models run on the CPU (onnxruntime), not on {device}")
+        raise InputError(f"{path}: ONNX models run on the CPU (onnxruntime), not on {device}")
     model = OnnxModel(path)
     if model.task != expected:
-        raise ValueError(
+        raise InputError(
             f"ONNX model {path} holds {article_of(model.task)} {model.task} model, not "
             f"{article_of(expected)} {expected} model"
         )
     return model
 
 
-def _load_task_checkpoint(path: Path, expected: str) -> dict[str, Any]:
-    """Read a checkpoint and check that it holds a model of the ``expected`` task (the
-    checkpoint's "task" entry, or the registered task of its model when the entry is missing)."""
+def _load_task_model(
+    path: Path, expected: str, device: str | torch.device
+) -> tuple[nn.Module, dict[str, Any]]:
+    """Read a checkpoint, check that it holds a model of the ``expected`` task (the checkpoint's
+    "task" entry, or the registered task of its model when the entry is missing) and build it."""
     ckpt = load_checkpoint(path)
-    task = _checkpoint_task(path, ckpt)
+    task = _task_of(ckpt, path)
     if task != expected:
-        raise ValueError(
+        raise InputError(
             f"checkpoint {path} holds {article_of(task)} {task} model, not {article_of(expected)} "
             f"{expected} model"
         )
-    return ckpt
+    return build_checkpoint_model(ckpt, device, source=path), ckpt
 
 
 def article_of(word: str) -> str:
@@ -205,16 +104,18 @@ def article_of(word: str) -> str:
 def load_inpainter(
     checkpoint_path: str | Path, device: str | torch.device = "cpu"
 ) -> ModelInpainter:
-    """Load an inpainting checkpoint as an :class:`~mattepaint.methods.Inpainter`.
+    """Load an inpainting model file as an :class:`~mattepaint.methods.Inpainter`.
 
-    The input transform is the one the model was trained with (``config["data"]
-    ["input_transform"]``, "hole" when the checkpoint has no config); the name is
-    ``"checkpoint:<file name>"``. A ``.onnx`` file written by
-    :func:`mattepaint.models.onnx_model.export_onnx` runs with onnxruntime (CPU only).
+    Inputs: a ``.safetensors`` model file, a ``.pt`` training checkpoint or an ``.onnx`` export
+    (run with onnxruntime, CPU only); the device for the PyTorch model.
+    Outputs: a :class:`~mattepaint.models.inpainter.ModelInpainter` named
+    ``"checkpoint:<file name>"`` with the input transform the model was trained with (the
+    checkpoint's ``input_transform``, else ``config["data"]["input_transform"]``, else "hole").
 
     Raises:
-        FileNotFoundError: no such file.
-        ValueError: not a mattepaint checkpoint, or it holds a model of another task.
+        InputNotFoundError: no such file.
+        UnsafeCheckpointError: a pickle that needs Python globals (never unpickled).
+        InputError: not a mattepaint checkpoint, or it holds a model of another task.
     """
     path = Path(checkpoint_path)
     if is_onnx(path):
@@ -222,66 +123,30 @@ def load_inpainter(
         return ModelInpainter(
             model, name=f"checkpoint:{path.name}", input_transform=model.input_transform
         )
-    ckpt = _load_task_checkpoint(path, "inpainting")
-    model = _build(path, ckpt, device)
+    model, ckpt = _load_task_model(path, "inpainting", device)
     transform = checkpoint_input_transform(ckpt)
     return ModelInpainter(
         model, name=f"checkpoint:{path.name}", device=device, input_transform=transform
     )
 
 
-def checkpoint_input_transform(ckpt: dict[str, Any]) -> str:
-    """The input transform an inpainting checkpoint was trained with (``config["data"]
-    ["input_transform"]``), "hole" when the checkpoint has no config."""
-    config = ckpt.get("config")
-    data_config = config.get("data") if isinstance(config, dict) else None
-    if isinstance(data_config, dict):
-        return data_config.get("input_transform", "hole")
-    return "hole"
-
-
 def load_matter(checkpoint_path: str | Path, device: str | torch.device = "cpu") -> ModelMatter:
-    """Load a matting checkpoint as a :class:`~mattepaint.methods.Matter`.
+    """Load a matting model file as a :class:`~mattepaint.methods.Matter`.
 
-    The model is rebuilt as in :func:`load_model` and wrapped in
+    Inputs: a ``.safetensors`` model file, a ``.pt`` training checkpoint or an ``.onnx`` export
+    (run with onnxruntime, CPU only); the device for the PyTorch model.
+    Outputs: the model rebuilt as in :func:`load_model`, wrapped in
     :class:`~mattepaint.models.matter.ModelMatter` (padding, trimap clamping; ``needs`` comes from
-    the model); the name is ``"checkpoint:<file name>"``. The task is the checkpoint's "task"
-    entry, or the registered task of its model when the entry is missing. A ``.onnx`` file
-    written by :func:`mattepaint.models.onnx_model.export_onnx` runs with onnxruntime (CPU only).
+    the model), named ``"checkpoint:<file name>"``. The task is the checkpoint's "task" entry, or
+    the registered task of its model when the entry is missing.
 
     Raises:
-        FileNotFoundError: no such file.
-        ValueError: not a mattepaint checkpoint, or it holds a model of another task.
+        InputNotFoundError: no such file.
+        UnsafeCheckpointError: a pickle that needs Python globals (never unpickled).
+        InputError: not a mattepaint checkpoint, or it holds a model of another task.
     """
     path = Path(checkpoint_path)
     if is_onnx(path):
         return ModelMatter(_load_onnx(path, "matting", device), name=f"checkpoint:{path.name}")
-    ckpt = _load_task_checkpoint(path, "matting")
-    model = _build(path, ckpt, device)
+    model, _ = _load_task_model(path, "matting", device)
     return ModelMatter(model, name=f"checkpoint:{path.name}", device=device)
-
-
-def export_checkpoint(
-    checkpoint_path: str | Path, output_path: str | Path, *, overwrite: bool = False
-) -> Path:
-    """Write the inference part of a training checkpoint: model name, params, weights, config.
-
-    Drops what only resuming needs (optimisers, schedulers, scaler, RNG states, discriminator),
-    which makes the file about a third of the size; the result loads with
-    :func:`load_inpainter` / :func:`load_matter` / ``--checkpoint`` like the original, but cannot
-    be resumed. Written atomically.
-
-    Raises:
-        FileNotFoundError / ValueError: as :func:`load_checkpoint`. FileExistsError: the output
-        exists and ``overwrite`` is False.
-    """
-    from mattepaint.train.checkpoint import save_checkpoint
-
-    data = load_checkpoint(checkpoint_path)
-    out = Path(output_path)
-    if out.exists() and not overwrite:
-        raise FileExistsError(
-            f"{out} already exists; pass overwrite=True (--overwrite on the command line) to "
-            "replace it"
-        )
-    return save_checkpoint(out, {k: data[k] for k in _INFERENCE_KEYS if k in data})

@@ -10,10 +10,11 @@ trimap says background / foreground. Build one from a checkpoint with
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
-from mattepaint.methods import MatteResult, apply_trimap, check_matte_inputs
+from mattepaint.interface import MatteResult, apply_trimap, check_matte_inputs
 from mattepaint.models.inpainter import pad_to_multiple
 
 __all__ = ["ModelMatter"]
@@ -40,7 +41,10 @@ class ModelMatter:
     H x W and clamped to [0, 1]; for trimap models alpha = 0 where trimap == 0 and 1 where
     trimap == 1 exactly (:func:`~mattepaint.methods.apply_trimap`). ``foreground`` is the model's
     (B, 3, H, W) estimate when it predicts one, else None. Outputs have image's dtype and device.
-    Inputs the model does not need are ignored (not passed to it). Any H, W work.
+    Inputs the model does not need are ignored (not passed to it). Any H, W work. A model with a
+    ``prior`` attribute ("closed_form" / "knn", e.g. ``dim_matte``) corrects that classical matte:
+    the wrapper computes it (:func:`mattepaint.classical.prior.classical_prior`) and passes it as
+    ``prior=``.
     """
 
     def __init__(self, model: nn.Module, *, name: str, device: str | torch.device = "cpu") -> None:
@@ -60,6 +64,8 @@ class ModelMatter:
         self.size_multiple = multiple
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
+        prior = getattr(model, "prior", None)
+        self.prior: str | None = prior if isinstance(prior, str) else None
 
     def __repr__(self) -> str:
         return (
@@ -75,6 +81,8 @@ class ModelMatter:
         kwargs: dict[str, Tensor] = {}
         if self.needs == "trimap":
             kwargs["trimap"] = self._prepare(trimap)  # (B, 1, H', W')
+            if self.prior is not None:
+                kwargs["prior"] = self._prepare(self._classical_prior(image, trimap))
         elif self.needs == "background":
             kwargs["background"] = self._prepare(background)  # (B, 3, H', W')
         x, (h, w) = pad_to_multiple(self._to_device(image), self.size_multiple)  # (B, 3, H', W')
@@ -89,6 +97,16 @@ class ModelMatter:
             foreground = foreground[..., :h, :w].float().clamp(0, 1)  # (B, 3, H, W)
             foreground = foreground.to(device=image.device, dtype=image.dtype)
         return MatteResult(alpha=alpha, foreground=foreground)
+
+    def _classical_prior(self, image: Tensor, trimap: Tensor) -> Tensor:
+        """The classical matte the model corrects (:func:`mattepaint.classical.prior.
+        classical_prior`, method ``self.prior``), per image: (B, 1, H, W) float32 on the CPU."""
+        from mattepaint.classical.prior import classical_prior
+
+        images = image.detach().float().cpu().permute(0, 2, 3, 1).numpy()  # (B, H, W, 3)
+        trimaps = trimap.detach().float().cpu()[:, 0].numpy()  # (B, H, W)
+        alphas = [classical_prior(im, tm, self.prior) for im, tm in zip(images, trimaps)]
+        return torch.from_numpy(np.stack(alphas))[:, None]  # (B, 1, H, W)
 
     def _to_device(self, x: Tensor) -> Tensor:
         return x.to(device=self.device, dtype=torch.float32)

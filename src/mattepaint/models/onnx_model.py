@@ -15,13 +15,21 @@ matting), so :class:`~mattepaint.models.inpainter.ModelInpainter` and
 for a PyTorch model; :func:`mattepaint.models.loading.load_inpainter` / ``load_matter`` pick it
 for a ``.onnx`` path, so ``--checkpoint model.onnx`` works everywhere a checkpoint does.
 
-onnx and onnxruntime are imported only here, lazily.
+The checkpoint is read, and the metadata built, by :mod:`mattepaint.models.checkpoint` (the owner
+of the format); this module only turns the model into a graph. onnx and onnxruntime are imported
+only here, lazily.
 """
 
 from __future__ import annotations
 
-import json
+import contextlib
+import io
+import os
+import re
+import sys
+import tempfile
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,19 +37,57 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from mattepaint.errors import InputError, InputNotFoundError, OutputExistsError
 from mattepaint.io import atomic_path
+from mattepaint.models.checkpoint import (
+    ONNX_FORMAT,
+    build_checkpoint_model,
+    checkpoint_task,
+    load_checkpoint,
+    onnx_metadata,
+)
 
 __all__ = ["ONNX_FORMAT", "OnnxModel", "export_onnx", "read_onnx_metadata"]
 
-#: Value of the ``mattepaint_format`` metadata entry of the files :func:`export_onnx` writes.
-ONNX_FORMAT = "mattepaint-onnx-v1"
 OPSET = 17
 _TOLERANCE = 1e-4  # max |onnxruntime - torch| accepted by the export check, outputs in [0, 1]
+# Where the exporter's own message stops being about the model (advice, then the graph).
+_NOISE = re.compile(r"\.?\s*(Please feel free|\[Caused by|Torch IR graph)")
 
 
 def _short(exc: BaseException) -> str:
+    """One line of an exception: ``Type: first line``, without the exporter's advice and graph
+    dump, at most 300 characters."""
     text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}"[:300]
+    first = _NOISE.split(text[0])[0].rstrip(" .") if text else ""
+    return f"{type(exc).__name__}: {first}"[:300]
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """Silence stdout and stderr, at the Python and the file-descriptor level: the TorchScript
+    exporter prints the whole graph (hundreds of lines) before raising on an operator it lacks."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    saved: list[tuple[int, int]] = []
+    with tempfile.TemporaryFile() as sink:
+        try:
+            for fd in (1, 2):
+                try:
+                    saved.append((fd, os.dup(fd)))
+                    os.dup2(sink.fileno(), fd)
+                except OSError:  # no such descriptor (embedded interpreter): skip it
+                    continue
+            with (
+                contextlib.redirect_stdout(io.StringIO()),
+                contextlib.redirect_stderr(io.StringIO()),
+            ):
+                yield
+        finally:
+            for fd, copy in saved:
+                os.dup2(copy, fd)
+                os.close(copy)
 
 
 class _MattingAdapter(nn.Module):
@@ -97,7 +143,7 @@ def export_onnx(
     permissions of a new file (umask).
 
     Args:
-        checkpoint_path: a training or exported mattepaint checkpoint (.pt).
+        checkpoint_path: a model file (.safetensors) or training checkpoint (.pt).
         output_path: the .onnx file to write.
         overwrite: replace an existing output.
         size: the side of the example input used for tracing (0: 64 rounded up to a multiple of
@@ -106,49 +152,38 @@ def export_onnx(
 
     Returns: the output path.
     Raises:
-        FileNotFoundError / ValueError: as :func:`mattepaint.models.loading.load_checkpoint`.
-        FileExistsError: the output exists and ``overwrite`` is False.
-        ValueError: the model cannot be exported (an operator ONNX lacks, e.g. the adaptive
-            pooling of DeepFill's contextual attention or the antialiased resize of the Context
-            Encoder), or the exported graph does not match PyTorch.
+        InputNotFoundError / UnsafeCheckpointError / InputError: as
+            :func:`mattepaint.models.checkpoint.load_checkpoint`.
+        OutputExistsError: the output exists and ``overwrite`` is False.
+        InputError: the output does not end in .onnx; the model cannot be exported (an
+            operator ONNX lacks, e.g. the adaptive pooling of DeepFill's contextual attention or
+            the antialiased resize of the Context Encoder), or the exported graph does not match
+            PyTorch.
     """
-    from mattepaint.models.loading import (
-        _build,
-        _checkpoint_task,
-        checkpoint_input_transform,
-        load_checkpoint,
-    )
-
     if isinstance(size, bool) or not isinstance(size, int) or size < 0:
         raise ValueError(f"size must be an int >= 0, got {size!r}")
     source = Path(checkpoint_path)
     out = Path(output_path)
+    if out.suffix.lower() != ".onnx":
+        raise InputError(
+            f"{out}: an ONNX export must end in .onnx, got {out.suffix or 'no suffix'!r}"
+        )
     if out.exists() and not overwrite:  # before the (slow) export; atomic_path checks again
-        raise FileExistsError(
-            f"{out} already exists; pass overwrite=True (--overwrite on the command line) to "
-            "replace it"
+        raise OutputExistsError(
+            f"{out} already exists; use --overwrite (overwrite=True in Python) to replace it"
         )
     ckpt = load_checkpoint(source)
-    task = _checkpoint_task(source, ckpt)
+    task = checkpoint_task(ckpt, source)
     if task not in ("inpainting", "matting"):
-        raise ValueError(f"{source}: only inpainting and matting models export, not {task}")
-    model = _build(source, ckpt, "cpu")
+        raise InputError(f"{source}: only inpainting and matting models export, not {task}")
+    model = build_checkpoint_model(ckpt, "cpu", source=source)
     name = ckpt["model"]["name"]
     multiple = int(getattr(model, "size_multiple", 1))
     side = size or 64
     side = max(-(-side // multiple) * multiple, 4 * multiple)
     needs = str(getattr(model, "needs", "")) if task == "matting" else ""
-    metadata = {
-        "mattepaint_format": ONNX_FORMAT,
-        "task": task,
-        "model_name": name,
-        "model_params": json.dumps(ckpt["model"].get("params") or {}, sort_keys=True),
-        "size_multiple": str(multiple),
-        "source": source.name,
-    }
     example = _example_inputs(task, needs, side, side, seed=0)
     if task == "inpainting":
-        metadata["input_transform"] = checkpoint_input_transform(ckpt)
         network: nn.Module = model
         input_names = ["image", "mask"]
         output_names = ["pred"]
@@ -158,13 +193,12 @@ def export_onnx(
         output_names = [k for k in ("alpha", "foreground") if isinstance(probe.get(k), Tensor)]
         network = _MattingAdapter(model, needs, tuple(output_names)).eval()
         input_names = list(example)
-        metadata["needs"] = needs
-    metadata["outputs"] = ",".join(output_names)
+    metadata = onnx_metadata(ckpt, model, source=source, outputs=output_names)
     dynamic = {n: {0: "batch", 2: "height", 3: "width"} for n in input_names + output_names}
 
     with atomic_path(out, overwrite=overwrite) as tmp:  # nothing is left behind on failure
         try:
-            with warnings.catch_warnings(), torch.no_grad():
+            with warnings.catch_warnings(), torch.no_grad(), _quiet():
                 warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notes
                 torch.onnx.export(
                     network,
@@ -177,7 +211,7 @@ def export_onnx(
                     dynamo=False,
                 )
         except Exception as exc:  # noqa: BLE001 - the exporter raises many kinds
-            raise ValueError(
+            raise InputError(
                 f"{source}: model {name!r} cannot be exported to ONNX ({_short(exc)})"
             ) from None
         _write_metadata(tmp, metadata)
@@ -190,14 +224,14 @@ def export_onnx(
             got = session.run(output_names, {n: inputs[n].numpy() for n in input_names})
             for out_name, want, have in zip(output_names, expected, got):
                 if have.shape != tuple(want.shape):
-                    raise ValueError(
+                    raise InputError(
                         f"{source}: the ONNX graph of {name!r} gives {out_name} of shape "
                         f"{have.shape} at {h}x{w}, PyTorch {tuple(want.shape)}: the model does "
                         "not export with dynamic sizes"
                     )
                 diff = float(np.abs(have - want.numpy()).max())
                 if not diff <= _TOLERANCE:
-                    raise ValueError(
+                    raise InputError(
                         f"{source}: the ONNX graph of {name!r} differs from PyTorch at {h}x{w} "
                         f"({out_name}: max |diff| {diff:.2e} > {_TOLERANCE:g}); not written"
                     )
@@ -226,30 +260,32 @@ def _session(path: Path) -> Any:
 def read_onnx_metadata(path: str | Path) -> dict[str, str]:
     """The mattepaint metadata of an ``.onnx`` file written by :func:`export_onnx`.
 
-    Keys: ``mattepaint_format``, ``task`` ("inpainting" / "matting"), ``model_name``,
-    ``model_params`` (JSON), ``size_multiple``, ``outputs`` (comma-separated), ``source`` (the
-    checkpoint's file name), and ``input_transform`` (inpainting) or ``needs`` (matting).
+    Keys (built by :func:`mattepaint.models.checkpoint.onnx_metadata`): ``mattepaint_format``,
+    ``task`` ("inpainting" / "matting"), ``model_name``, ``model_params`` (JSON),
+    ``size_multiple``, ``outputs`` (comma-separated), ``source`` (the checkpoint's file name),
+    ``input_transform`` (inpainting) or ``needs`` (matting), and ``mattepaint`` (the JSON
+    metadata of a model file; absent in files exported before it existed).
 
     Raises:
-        FileNotFoundError: no such file.
-        ValueError: not an ONNX file, or an ONNX file without mattepaint metadata.
+        InputNotFoundError: no such file.
+        InputError: not an ONNX file, or an ONNX file without mattepaint metadata.
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"ONNX model not found: {path}")
+        raise InputNotFoundError(f"ONNX model not found: {path}")
     try:
         meta = dict(_session(path).get_modelmeta().custom_metadata_map)
     except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own exception types
-        raise ValueError(f"{path} is not a readable ONNX model ({_short(exc)})") from None
+        raise InputError(f"{path} is not a readable ONNX model ({_short(exc)})") from None
     if meta.get("mattepaint_format") != ONNX_FORMAT:
-        raise ValueError(
+        raise InputError(
             f"{path} is an ONNX model without mattepaint metadata (mattepaint_format "
             f"{meta.get('mattepaint_format')!r}, expected {ONNX_FORMAT!r}); export it with "
             "'mattepaint export CHECKPOINT -o model.onnx'"
         )
     missing = [k for k in ("task", "model_name", "size_multiple", "outputs") if k not in meta]
     if missing or meta["task"] not in ("inpainting", "matting"):
-        raise ValueError(f"{path}: broken mattepaint metadata (missing {missing or ['task']})")
+        raise InputError(f"{path}: broken mattepaint metadata (missing {missing or ['task']})")
     return meta
 
 

@@ -46,8 +46,7 @@ __all__ = [
 Task = Literal["inpainting", "matting", "discriminator"]
 TASKS: tuple[str, ...] = get_args(Task)
 
-# Modules whose import registers the built-in models. A module that does not exist (yet) in this
-# checkout is skipped, so the registry works while parts of the package are being written.
+# Modules whose import registers the built-in models (imported on the first lookup).
 _BUILTIN_MODULES: tuple[str, ...] = (
     "mattepaint.models.inpainting",
     "mattepaint.models.discriminators",
@@ -105,11 +104,7 @@ def register_model(name: str, *, task: Task) -> Callable[[F], F]:
 
 def _ensure_builtin_models() -> None:
     for module in _BUILTIN_MODULES:
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:  # a real missing dependency inside the module: surface it
-                raise
+        importlib.import_module(module)
 
 
 def _lookup(name: str) -> ModelEntry:

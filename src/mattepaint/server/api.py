@@ -18,6 +18,10 @@ Errors are JSON ``{"detail": "..."}``: 400 bad input (unreadable file, sizes tha
 unknown method, missing trimap ...), 413 an upload over the byte or pixel limit, 422 a missing
 or malformed form field, 503 (with ``Retry-After``) when the queue is full.
 
+A request whose client disconnects gives up its place: a job still waiting in the queue is
+dropped without running, and a running one stops at its next check, so that its slot is freed
+as soon as possible (the answer, 499, goes nowhere).
+
 Example::
 
     curl -sf -F image=@photo.png -F mask=@mask.png -F method=telea \\
@@ -26,8 +30,11 @@ Example::
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal
 
+import anyio
 import numpy as np
 from fastapi import FastAPI, File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
@@ -36,10 +43,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from mattepaint import __version__, io
 from mattepaint.server.catalog import MethodCatalog
 from mattepaint.server.services import (
+    JobCancelledError,
     JobGate,
     QueueFullError,
     ServerLimits,
     TooLargeError,
+    check_cancelled,
     check_upload_bytes,
     decode_upload,
     encode_png,
@@ -113,6 +122,24 @@ async def _read_upload(upload: UploadFile, kind: str, limits: ServerLimits) -> b
     return data
 
 
+def _client_gone(request: Request) -> Callable[[], Awaitable[None]]:
+    """An async function that returns once the client of ``request`` has disconnected.
+
+    Called after the form has been read, so the next ASGI message of the request is
+    ``http.disconnect``: the server sends it when the connection closes (or, at the latest, when
+    the response is complete). A server that fails to deliver it only means no early cancel.
+    """
+
+    async def gone() -> None:
+        try:
+            while (await request.receive())["type"] != "http.disconnect":
+                pass
+        except Exception:  # noqa: BLE001 - no news of a disconnect: never cancel
+            await anyio.sleep_forever()
+
+    return gone
+
+
 def _png(data: bytes) -> Response:
     return Response(content=data, media_type="image/png")
 
@@ -147,6 +174,10 @@ def create_api(
     app.state.catalog, app.state.limits, app.state.gate = catalog, limits, gate
     app.add_middleware(_BodyLimit, limits=limits)
 
+    @app.exception_handler(JobCancelledError)
+    async def _cancelled(request: Request, exc: JobCancelledError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=499)  # nobody is listening
+
     @app.exception_handler(QueueFullError)
     async def _queue_full(request: Request, exc: QueueFullError) -> JSONResponse:
         return JSONResponse(
@@ -155,10 +186,11 @@ def create_api(
             headers={"Retry-After": str(exc.retry_after)},
         )
 
-    async def _work(func: Any, *args: Any) -> Any:
-        """Run ``func`` through the gate; ValueError -> 400, TooLargeError -> 413."""
+    async def _work(request: Request, func: Any) -> Any:
+        """Run ``func(cancel=event)`` through the gate, cancelled when the client of ``request``
+        disconnects; ValueError -> 400, TooLargeError -> 413."""
         try:
-            return await gate.run(func, *args)
+            return await gate.run(func, client_gone=_client_gone(request))
         except TooLargeError as exc:
             raise HTTPException(413, str(exc)) from None
         except ValueError as exc:
@@ -213,6 +245,7 @@ def create_api(
         responses={200: {"content": {"image/png": {}}, "description": "the filled image"}},
     )
     async def inpaint(
+        request: Request,
         image: Annotated[UploadFile, File(description="the image (PNG, JPEG, BMP, TIFF, WebP)")],
         mask: Annotated[UploadFile, File(description="the hole mask, same size; white = hole")],
         method: Annotated[str, Form(description="inpainting method, see /api/methods")] = "telea",
@@ -241,13 +274,16 @@ def create_api(
         except ValueError as exc:
             raise HTTPException(400, str(exc)) from None
 
-        def job() -> bytes:
+        def job(cancel: threading.Event) -> bytes:
             picture = decode_upload(image_bytes, "image", limits)
             hole = decode_upload(mask_bytes, "mask", limits)
-            filled = run_inpaint(catalog, picture, hole, method, dilate=dilate, strategy=strategy)
+            filled = run_inpaint(
+                catalog, picture, hole, method, dilate=dilate, strategy=strategy, cancel=cancel
+            )
+            check_cancelled(cancel)
             return encode_png(filled)
 
-        return _png(await _work(job))
+        return _png(await _work(request, job))
 
     @app.post(
         "/api/matte",
@@ -255,6 +291,7 @@ def create_api(
         responses={200: {"content": {"image/png": {}}, "description": "the matting result"}},
     )
     async def matte(
+        request: Request,
         image: Annotated[UploadFile, File(description="the image (PNG, JPEG, BMP, TIFF, WebP)")],
         trimap: Annotated[
             UploadFile | None, File(description="trimap, 0 bg / 128 unknown / 255 fg")
@@ -298,10 +335,11 @@ def create_api(
             except ValueError as exc:
                 raise HTTPException(400, str(exc)) from None
 
-        def job() -> bytes:
+        def job(cancel: threading.Event) -> bytes:
             picture = decode_upload(image_bytes, "image", limits)
             given = {kind: decode_upload(data, kind, limits) for kind, data in extra.items()}
-            alpha, foreground = run_matte(catalog, picture, method=chosen, **given)
+            alpha, foreground = run_matte(catalog, picture, method=chosen, cancel=cancel, **given)
+            check_cancelled(cancel)
             if output == "alpha":
                 return encode_png(alpha)
             if foreground is None:
@@ -316,6 +354,6 @@ def create_api(
 
             return encode_png(cutout(picture, alpha, foreground))
 
-        return _png(await _work(job))
+        return _png(await _work(request, job))
 
     return app

@@ -4,12 +4,11 @@
 UI never need to know where a method comes from:
 
 - every method registered with :mod:`mattepaint.methods` (``telea``, ``closed_form``, ...);
-- trained checkpoints given explicitly (``--checkpoint FILE``) or found as ``*.pt`` / ``*.onnx``
-  (exported with ``mattepaint export``) in a models folder (``--models-dir DIR``), named
-  ``checkpoint:<file name>``. The task stored in each checkpoint decides where it is listed. Inpainting checkpoints load with
-  :func:`mattepaint.models.loading.load_inpainter`; matting checkpoints are listed only when
-  :mod:`mattepaint.models.loading` provides a ``load_matter`` loader (skipped with a logged
-  warning otherwise);
+- trained checkpoints given explicitly (``--checkpoint FILE``) or found as ``*.safetensors`` /
+  ``*.onnx`` (written by ``mattepaint export``) or ``*.pt`` (training checkpoints) in a models
+  folder (``--models-dir DIR``), named ``checkpoint:<file name>``. The task stored in each checkpoint decides where it is listed. Inpainting checkpoints load with
+  :func:`mattepaint.methods.resolve_inpainter`, matting ones with
+  :func:`mattepaint.methods.resolve_matter` (the one resolver of names and files);
 - method objects passed in directly (``inpainters=`` / ``matters=``), e.g. a model built in a
   notebook or a stub in a test.
 
@@ -27,13 +26,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from mattepaint.errors import InputError, InputNotFoundError
 from mattepaint.methods import (
     Inpainter,
     Matter,
-    get_inpainter,
-    get_matter,
     inpainter_names,
     matter_names,
+    resolve_inpainter,
+    resolve_matter,
 )
 
 __all__ = ["CHECKPOINT_PREFIX", "MethodCatalog"]
@@ -77,9 +77,10 @@ class MethodCatalog:
     Inputs:
         checkpoints: checkpoint files to offer (``--checkpoint``). A file that is missing or is
             not a mattepaint checkpoint raises at construction (the user named it explicitly).
-        models_dir: a folder whose ``*.pt`` and ``*.onnx`` files are offered (``--models-dir``; not searched
-            recursively). Files there that cannot be read, or whose task has no loader, are
-            skipped with a logged warning.
+        models_dir: a folder whose ``*.safetensors``, ``*.onnx`` and ``*.pt`` files are offered
+            (``--models-dir``; not searched recursively). Files there that cannot be read (a
+            pickle that would run code is refused, never unpickled), or whose task has no
+            loader, are skipped with a logged one-line warning.
         inpainters, matters: extra ready-built method objects by name (they take precedence
             over registered methods of the same name).
         device: where checkpoint models run ("cpu", "cuda").
@@ -88,9 +89,10 @@ class MethodCatalog:
     ``checkpoint:<file name>`` (with parent folders added when two files share a name).
 
     Raises:
-        FileNotFoundError: a ``checkpoints`` file or ``models_dir`` does not exist.
-        ValueError: a ``checkpoints`` file is not a mattepaint checkpoint, holds a model of a
-            task that cannot be served, or a matting model while no matting loader exists.
+        InputNotFoundError (a FileNotFoundError): a ``checkpoints`` file or ``models_dir`` does
+            not exist.
+        InputError (a ValueError): a ``checkpoints`` file is not a mattepaint checkpoint, or
+            holds a model of a task that cannot be served.
     """
 
     def __init__(
@@ -132,13 +134,13 @@ class MethodCatalog:
         found: list[tuple[Path, bool]] = [(p, True) for p in explicit]
         if models_dir is not None:
             if not models_dir.exists():
-                raise FileNotFoundError(f"models folder not found: {models_dir}")
+                raise InputNotFoundError(f"models folder not found: {models_dir}")
             if not models_dir.is_dir():
-                raise ValueError(f"--models-dir must be a folder, got the file {models_dir}")
+                raise InputError(f"--models-dir must be a folder, got the file {models_dir}")
             found += [
                 (p, False)
                 for p in sorted(models_dir.iterdir())
-                if p.suffix.lower() in (".pt", ".onnx") and p.is_file()
+                if p.suffix.lower() in (".pt", ".safetensors", ".onnx") and p.is_file()
             ]
         seen: set[Path] = set()
         accepted: list[tuple[Path, str]] = []
@@ -149,13 +151,8 @@ class MethodCatalog:
             seen.add(key)
             try:
                 task = loading.checkpoint_task(path)
-                if task == "matting" and not hasattr(loading, "load_matter"):
-                    raise ValueError(
-                        f"checkpoint {path} holds a matting model, and matting checkpoints "
-                        "cannot be loaded yet (no mattepaint.models.loading.load_matter)"
-                    )
                 if task not in ("inpainting", "matting"):
-                    raise ValueError(
+                    raise InputError(
                         f"checkpoint {path} holds a {task} model; only inpainting and matting "
                         "models can be served"
                     )
@@ -194,8 +191,8 @@ class MethodCatalog:
 
     # ---------------------------------------------------------------------------- building
 
-    def _unknown(self, kind: str, name: object, valid: list[str]) -> ValueError:
-        return ValueError(f"unknown {kind} method {name!r}; valid names: {', '.join(valid)}")
+    def _unknown(self, kind: str, name: object, valid: list[str]) -> InputError:
+        return InputError(f"unknown {kind} method {name!r}; valid names: {', '.join(valid)}")
 
     def _cached(self, key: tuple[str, str], build: Any) -> Any:
         with self._lock:  # one build per name, even when two requests ask at once
@@ -214,17 +211,15 @@ class MethodCatalog:
         if name in self._extra_inpainters:
             return self._extra_inpainters[name]
         if name in self._checkpoints:
-            from mattepaint.models.loading import load_inpainter
-
             path = self._checkpoints[name][1]
 
             def build() -> Inpainter:
-                inpainter = load_inpainter(path, device=self.device)
+                inpainter = resolve_inpainter(path, device=self.device)
                 inpainter.name = name
                 return inpainter
 
             return self._cached(("inpainting", name), build)
-        return self._cached(("inpainting", name), lambda: get_inpainter(name))
+        return self._cached(("inpainting", name), lambda: resolve_inpainter(name))
 
     def matter(self, name: str) -> Matter:
         """The matting method called ``name`` (built on first use, then cached).
@@ -237,12 +232,11 @@ class MethodCatalog:
         if name in self._extra_matters:
             return self._extra_matters[name]
         if name in self._checkpoints:
-            from mattepaint.models import loading
-
             path = self._checkpoints[name][1]
-            load_matter = loading.load_matter  # type: ignore[attr-defined]  # listed only if present
-            return self._cached(("matting", name), lambda: load_matter(path, device=self.device))
-        return self._cached(("matting", name), lambda: get_matter(name))
+            return self._cached(
+                ("matting", name), lambda: resolve_matter(path, device=self.device)
+            )
+        return self._cached(("matting", name), lambda: resolve_matter(name))
 
     def needs(self, name: str) -> str:
         """What the matting method ``name`` needs besides the image: "trimap", "background" or

@@ -15,19 +15,23 @@ answer the same inputs with the same results and the same error messages:
   :mod:`mattepaint.highres` for large images.
 - :func:`encode_png`: numpy image -> PNG bytes, written by :func:`mattepaint.io.save_image`.
 - :class:`JobGate`: at most ``max_concurrent`` jobs run (each in a worker thread), at most
-  ``max_queue`` wait; more raise :class:`QueueFullError` (HTTP 503 with Retry-After).
+  ``max_queue`` wait; more raise :class:`QueueFullError` (HTTP 503 with Retry-After). A job whose
+  client has gone never starts (its place in the queue is freed at once), and a running one stops
+  at its next check (:class:`JobCancelledError`), so that its slot is freed as soon as possible.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import io as _bytes_io
 import math
-import threading
 import tempfile
+import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -35,12 +39,14 @@ import numpy as np
 import torch
 
 from mattepaint import io
+from mattepaint.errors import InputError
 from mattepaint.highres import inpaint_highres, matte_highres
+from mattepaint.methods import default_matter
 from mattepaint.server.catalog import MethodCatalog
 
 __all__ = [
-    "DEFAULT_MATTER_FOR",
     "UPLOAD_KINDS",
+    "JobCancelledError",
     "JobGate",
     "QueueFullError",
     "ServerLimits",
@@ -61,17 +67,15 @@ UPLOAD_KINDS: tuple[str, ...] = ("image", "background", "mask", "trimap", "alpha
 #: Pillow format name -> file suffix :mod:`mattepaint.io` reads it under.
 _FORMAT_SUFFIX = {"PNG": ".png", "JPEG": ".jpg", "BMP": ".bmp", "TIFF": ".tif", "WEBP": ".webp"}
 
-#: The matting method chosen when none is named, by the input that was given.
-DEFAULT_MATTER_FOR: dict[str, str] = {"trimap": "closed_form", "background": "background_difference"}
-
 Strategy = Literal["auto", "crop", "resize", "full"]
 STRATEGIES: tuple[str, ...] = ("auto", "crop", "resize", "full")
 
 T = TypeVar("T")
 
 
-class TooLargeError(ValueError):
-    """An upload breaks a size limit (bytes or pixels); the API answers 413."""
+class TooLargeError(InputError):
+    """An upload breaks a size limit (bytes or pixels); the API answers 413. An
+    :class:`~mattepaint.errors.InputError` (so a ``ValueError``) like the loaders' pixel limit."""
 
 
 class QueueFullError(RuntimeError):
@@ -86,6 +90,21 @@ class QueueFullError(RuntimeError):
         self.retry_after = retry_after
 
 
+class JobCancelledError(RuntimeError):
+    """A job was cancelled (its client disconnected): it stopped before finishing, or never
+    started. The API answers 499 (nginx's "client closed request"), which nobody reads."""
+
+
+def check_cancelled(cancel: threading.Event | None, what: str = "the job") -> None:
+    """Raise :class:`JobCancelledError` when ``cancel`` is set (None: never cancelled).
+
+    Long jobs call this between their stages, so that a cancelled job frees its slot at its
+    next check instead of running to the end.
+    """
+    if cancel is not None and cancel.is_set():
+        raise JobCancelledError(f"{what} was cancelled: the client disconnected")
+
+
 def _megabytes(n: int) -> str:
     return f"{n / MiB:.3g} MiB ({n} bytes)"
 
@@ -96,14 +115,15 @@ class ServerLimits:
 
     Attributes:
         max_upload_bytes: largest uploaded file, in bytes (default 20 MiB).
-        max_pixels: largest image, width x height (default 4096 x 4096 = 16.7 MP). A float
-            RGB copy of such an image takes 4096 * 4096 * 3 * 4 bytes = 201 MB.
+        max_pixels: largest image, width x height (default :func:`mattepaint.io.max_pixels_limit`:
+            ``MATTEPAINT_MAX_PIXELS`` or 4096 x 4096 = 16.7 MP, the limit of every loader). A
+            float RGB copy of a 4096 x 4096 image takes 4096 * 4096 * 3 * 4 bytes = 201 MB.
         max_concurrent: jobs that run at the same time (default 1).
         max_queue: jobs that may wait for a free slot (default 8); more get HTTP 503.
     """
 
     max_upload_bytes: int = 20 * MiB
-    max_pixels: int = 4096 * 4096
+    max_pixels: int = dataclass_field(default_factory=io.max_pixels_limit)
     max_concurrent: int = 1
     max_queue: int = 8
 
@@ -174,9 +194,10 @@ def inspect_upload(data: bytes, kind: str, limits: ServerLimits) -> UploadInfo:
             width, height = im.size
             fmt = str(im.format)
             orientation = int(im.getexif().get(0x0112, 1))
-    except Image.DecompressionBombError as exc:  # beyond Pillow's own safety limit
+    except Image.DecompressionBombError:  # beyond Pillow's own safety limit
         raise TooLargeError(
-            f"the {kind} is too large: {exc}; the limit is {limits.max_pixels} pixels"
+            f"the {kind} has more than {2 * (Image.MAX_IMAGE_PIXELS or 0)} pixels (Pillow's "
+            f"decompression-bomb limit), more than the limit of {limits.max_pixels} pixels"
         ) from None
     except UnidentifiedImageError:
         raise ValueError(
@@ -190,11 +211,16 @@ def inspect_upload(data: bytes, kind: str, limits: ServerLimits) -> UploadInfo:
             f"cannot read the {kind} upload: format {fmt} is not supported; use one of "
             f"{', '.join(_FORMAT_SUFFIX)}"
         )
-    if width * height > limits.max_pixels:
-        raise TooLargeError(
-            f"the {kind} is {width}x{height} = {width * height} pixels, more than the "
-            f"limit of {limits.max_pixels} pixels"
+    try:  # the rule of every loader, with the server's limit and flag in the message
+        io.check_pixel_count(
+            width,
+            height,
+            f"the {kind}",
+            max_pixels=limits.max_pixels,
+            how_to_raise="the server's --max-pixels",
         )
+    except InputError as exc:
+        raise TooLargeError(str(exc)) from None
     if orientation in (5, 6, 7, 8):  # rotated by 90 degrees: width and height swap
         width, height = height, width
     return UploadInfo(format=fmt, size=(height, width))
@@ -218,7 +244,7 @@ def decode_upload(data: bytes, kind: str, limits: ServerLimits) -> np.ndarray:
             temporary file.
     """
     info = inspect_upload(data, kind, limits)
-    loaders: dict[str, Callable[[Path], np.ndarray]] = {
+    loaders: dict[str, Callable[..., np.ndarray]] = {
         "image": io.load_image,
         "background": io.load_image,
         "mask": io.load_mask,
@@ -229,7 +255,7 @@ def decode_upload(data: bytes, kind: str, limits: ServerLimits) -> np.ndarray:
         path = Path(folder) / f"{kind}{_FORMAT_SUFFIX[info.format]}"
         path.write_bytes(data)
         try:
-            return loaders[kind](path)
+            return loaders[kind](path, max_pixels=limits.max_pixels)
         except ValueError as exc:
             message = str(exc).replace(f"{kind} {path}", f"the {kind} upload")
             raise ValueError(message.replace(str(path), f"the {kind} upload")) from None
@@ -280,13 +306,37 @@ def set_work_slots(n: int | None) -> None:
 
 
 @contextlib.contextmanager
-def _work_slot() -> Iterator[None]:
+def _work_slot(cancel: threading.Event | None = None) -> Iterator[None]:
+    """Hold one of the process-wide work slots; while waiting for one, give up (raise
+    :class:`JobCancelledError`) as soon as ``cancel`` is set."""
     slots = _WORK_SLOTS
+    check_cancelled(cancel)
     if slots is None:
         yield
         return
-    with slots:
+    while not slots.acquire(timeout=0.05):  # poll, so that a cancelled job stops waiting
+        check_cancelled(cancel)
+    try:
+        check_cancelled(cancel)  # cancelled while the last poll took the slot
         yield
+    finally:
+        slots.release()
+
+
+class _CheckBeforeEachCall:
+    """A method (inpainter or matter) that checks ``cancel`` before each call, so that the
+    crops of a large image stop at the first check after the client has gone."""
+
+    def __init__(self, method: Any, cancel: threading.Event) -> None:
+        self._method = method
+        self._cancel = cancel
+
+    def __getattr__(self, name: str) -> Any:  # name, needs, ... of the wrapped method
+        return getattr(self._method, name)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        check_cancelled(self._cancel)
+        return self._method(*args, **kwargs)
 
 
 @torch.no_grad()
@@ -298,6 +348,7 @@ def run_inpaint(
     *,
     dilate: int = 0,
     strategy: Strategy = "auto",
+    cancel: threading.Event | None = None,
 ) -> np.ndarray:
     """Fill the holes of one image with a method of ``catalog``.
 
@@ -311,11 +362,14 @@ def run_inpaint(
         method: a name from ``catalog.inpainting_methods()``.
         dilate: grow the hole by this many pixels first (0: as given).
         strategy: "auto", "crop", "resize" or "full".
+        cancel: when set (by another thread), the job stops at its next check: while waiting for
+            a work slot, and before each call of the method (large images make several).
     Outputs: (H, W, 3) float32 in [0, 1]; pixels outside the (dilated) hole equal the input.
 
     Raises:
         ValueError: unknown method (lists the valid names), shapes that do not match, an empty
             mask, a bad ``strategy`` / ``dilate``.
+        JobCancelledError: ``cancel`` was set.
     """
     if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3:
         raise ValueError(f"image must be an (H, W, 3) array, got {np.shape(image)}")
@@ -329,7 +383,9 @@ def run_inpaint(
     hole = dilate_mask(mask.astype(bool), dilate)
     if not hole.any():
         return image.copy()  # nothing to fill
-    with _work_slot():
+    if cancel is not None:
+        inpainter = _CheckBeforeEachCall(inpainter, cancel)
+    with _work_slot(cancel):
         filled = inpaint_highres(inpainter, image, hole, strategy=strategy)  # (H, W, 3)
     return np.clip(np.asarray(filled, np.float32), 0.0, 1.0)
 
@@ -342,25 +398,28 @@ def run_matte(
     trimap: np.ndarray | None = None,
     background: np.ndarray | None = None,
     method: str | None = None,
+    cancel: threading.Event | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Estimate the alpha matte (and foreground, when the method gives one) of one image.
 
     With ``method=None`` the method follows the input: closed_form for a trimap,
-    background_difference for a background (:data:`DEFAULT_MATTER_FOR`). Large images go
-    through :func:`mattepaint.highres.matte_highres` (run at a reduced size, alpha upsampled with
-    a guided filter, known trimap regions kept exactly).
+    background_difference for a background (:func:`mattepaint.methods.default_matter`). Large
+    images go through :func:`mattepaint.highres.matte_highres` (run at a reduced size, alpha
+    upsampled with a guided filter, known trimap regions kept exactly).
 
     Inputs:
         image: (H, W, 3) float32 in [0, 1].
         trimap: (H, W) float32 in {0, 0.5, 1}, or None.
         background: (H, W, 3) float32 in [0, 1] (the clean plate), or None.
         method: a name from ``catalog.matting_methods()`` or None.
+        cancel: as for :func:`run_inpaint`: when set, the job stops at its next check.
     Outputs: ``(alpha, foreground)``: alpha (H, W) float32 in [0, 1]; foreground (H, W, 3)
         float32 in [0, 1] or None when the method does not estimate it.
 
     Raises:
         ValueError: unknown method (lists the valid names); a trimap / background missing for
             a method that needs it, or given to one that does not use it; sizes that differ.
+        JobCancelledError: ``cancel`` was set.
     """
     if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3:
         raise ValueError(f"image must be an (H, W, 3) array, got {np.shape(image)}")
@@ -376,7 +435,9 @@ def run_matte(
                 "give a trimap (0 / 128 / 255) or a clean background image, or name a method "
                 "that needs neither"
             )
-        method = DEFAULT_MATTER_FOR["trimap" if trimap is not None else "background"]
+        method = default_matter(
+            has_trimap=trimap is not None, has_background=background is not None
+        )
     matter = catalog.matter(method)
     needs = matter.needs
     if needs == "trimap" and trimap is None:
@@ -390,7 +451,9 @@ def run_matte(
             f"matting method {method!r} does not use a background image (it needs {needs})"
         )
     image = np.clip(image.astype(np.float32, copy=False), 0.0, 1.0)
-    with _work_slot():
+    if cancel is not None:
+        matter = _CheckBeforeEachCall(matter, cancel)
+    with _work_slot(cancel):
         alpha, foreground = matte_highres(matter, image, trimap=trimap, background=background)
     alpha = np.clip(np.asarray(alpha, np.float32), 0.0, 1.0)
     if foreground is not None:
@@ -411,6 +474,11 @@ class JobGate:
 
     Retry-After estimate: ``ceil(mean job seconds * (waiting + 1) / max_concurrent)``, at least
     1 s, with the mean an exponential moving average (weight 0.2) of finished jobs.
+
+    Cancellation: when the awaitable given as ``client_gone`` completes (the client of the
+    request disconnected), a waiting job leaves the queue at once and never runs; a running job
+    is told through its ``cancel`` event and stops at its next :func:`check_cancelled` (a
+    worker thread cannot be killed), and its slot is released the moment it returns.
     """
 
     def __init__(self, limits: ServerLimits) -> None:
@@ -425,10 +493,28 @@ class JobGate:
         estimate = self.mean_seconds * (self.waiting + 1) / self.limits.max_concurrent
         return max(1, math.ceil(estimate))
 
-    async def run(self, func: Callable[..., T], *args: Any) -> T:
-        """Wait for a free slot, then run ``func(*args)`` in a worker thread; return its result."""
+    async def run(
+        self,
+        func: Callable[..., T],
+        *args: Any,
+        client_gone: Callable[[], Awaitable[object]] | None = None,
+    ) -> T:
+        """Wait for a free slot, then run ``func(*args, cancel=event)`` in a worker thread.
+
+        Inputs:
+            func: the blocking job; it receives a ``threading.Event`` as ``cancel``, set when
+                the client has gone, and should pass it on (e.g. to :func:`run_inpaint`) or
+                call :func:`check_cancelled` between its stages.
+            args: positional arguments of ``func``.
+            client_gone: an async function that returns once the client has disconnected
+                (None: never), e.g. one that waits for ASGI's ``http.disconnect``.
+        Outputs: what ``func`` returns.
+
+        Raises:
+            QueueFullError: ``max_queue`` jobs are already waiting.
+            JobCancelledError: the client went away before the job finished.
+        """
         import anyio
-        from starlette.concurrency import run_in_threadpool
 
         if self._semaphore is None:
             self._semaphore = anyio.Semaphore(self.limits.max_concurrent)
@@ -439,6 +525,36 @@ class JobGate:
                 f"(limit {self.limits.max_queue}); try again later",
                 self.retry_after(),
             )
+        cancel = threading.Event()
+
+        async def watch(gone: Callable[[], Awaitable[object]], scope: anyio.CancelScope) -> None:
+            await gone()
+            cancel.set()  # a running job stops at its next check
+            scope.cancel()  # a waiting job leaves the queue now
+
+        outcome: list[T] = []
+        failure: list[Exception] = []
+        async with anyio.create_task_group() as group:
+            if client_gone is not None:
+                group.start_soon(watch, client_gone, group.cancel_scope)
+            try:
+                outcome.append(await self._run_in_slot(func, args, cancel))
+            except Exception as exc:  # noqa: BLE001 - re-raised below, not in an ExceptionGroup
+                failure.append(exc)
+            group.cancel_scope.cancel()  # the job is over: stop watching
+        if failure:
+            raise failure[0]
+        if not outcome or cancel.is_set():
+            raise JobCancelledError("the job was cancelled: the client disconnected")
+        return outcome[0]
+
+    async def _run_in_slot(
+        self, func: Callable[..., T], args: tuple[Any, ...], cancel: threading.Event
+    ) -> T:
+        """Queue for a slot (cancellable), then run the job in a worker thread (not cancellable:
+        a cancelled job is told through ``cancel``, and its slot is released when it returns)."""
+        import anyio
+
         self.waiting += 1
         try:
             await self._semaphore.acquire()
@@ -447,8 +563,9 @@ class JobGate:
         self.running += 1
         start = time.perf_counter()
         try:
-            return await run_in_threadpool(func, *args)
+            result = await anyio.to_thread.run_sync(functools.partial(func, *args, cancel=cancel))
         finally:
             self.running -= 1
-            self.mean_seconds = 0.8 * self.mean_seconds + 0.2 * (time.perf_counter() - start)
             self._semaphore.release()
+        self.mean_seconds = 0.8 * self.mean_seconds + 0.2 * (time.perf_counter() - start)
+        return result

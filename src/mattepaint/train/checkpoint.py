@@ -1,7 +1,8 @@
-"""Self-describing training checkpoints, written atomically, with keep-last-K and best.
+"""Training state: keep-last-K and best checkpoints of a run, and reading one back to resume.
 
-A checkpoint is one ``torch.save`` dict (format "mattepaint-checkpoint-v1", read back by
-:func:`mattepaint.models.loading.load_checkpoint` / ``load_model``)::
+The file format belongs to :mod:`mattepaint.models.checkpoint` (``save_checkpoint`` writes it,
+``load_checkpoint`` reads it with ``torch.load(weights_only=True)`` only; both are re-exported
+here). A training checkpoint is one ``torch.save`` dict (format "mattepaint-checkpoint-v1")::
 
     {"format", "model": {"name", "params"}, "discriminator": {"name", "params"} | None,
      "task", "config": config_to_dict(cfg), "model_state", "disc_state" | None,
@@ -11,9 +12,10 @@ A checkpoint is one ``torch.save`` dict (format "mattepaint-checkpoint-v1", read
      "nonfinite": {"total", "in_row"}, "versions": {"mattepaint", "torch", "python"}}
 
 Everything is saved on the CPU (weights from the unwrapped module: no DDP "module." prefix)
-and in types ``torch.load(weights_only=True)`` accepts. Files are written to a temporary name
-and renamed (``mattepaint.io.atomic_path``), so a run killed mid-write never leaves a truncated
-checkpoint: readers see the previous file or the new one.
+and only in plain types (dicts, lists, tuples, tensors, numbers, strings, None), which saving
+checks. Files are written to a temporary name and renamed (``mattepaint.io.atomic_path``), so a
+run killed mid-write never leaves a truncated checkpoint: readers see the previous file or the
+new one.
 
 Layout under ``<run>/checkpoints/``: ``step_0000100.pt`` (the newest ``keep_last`` are kept),
 ``last.pt`` (a real copy of the newest, what ``resume`` reads) and ``best.pt`` (the state with
@@ -23,7 +25,6 @@ the best validation metric so far).
 from __future__ import annotations
 
 import math
-import platform
 import re
 import shutil
 from pathlib import Path
@@ -32,19 +33,38 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-import mattepaint
+from mattepaint.errors import InputError
 from mattepaint.io import atomic_path
-from mattepaint.models.loading import CHECKPOINT_FORMAT, load_checkpoint
+from mattepaint.models.checkpoint import (
+    CHECKPOINT_FORMAT,
+    load_checkpoint,
+    save_checkpoint,
+    versions,
+)
 
 __all__ = [
     "CHECKPOINT_FORMAT",
+    "RESUME_KEYS",
     "CheckpointManager",
     "load_checkpoint",
+    "load_resume_checkpoint",
     "save_checkpoint",
     "to_cpu",
     "unwrap",
     "versions",
 ]
+
+#: What a checkpoint must hold to be resumed (a model file from ``export`` holds none of these).
+RESUME_KEYS = (
+    "config",
+    "optimizers",
+    "schedulers",
+    "rng",
+    "step",
+    "epoch",
+    "batch_in_epoch",
+    "nonfinite",
+)
 
 _STEP_FILE = re.compile(r"^step_(\d+)\.pt$")
 
@@ -68,28 +88,24 @@ def to_cpu(value: Any) -> Any:
     return value
 
 
-def versions() -> dict[str, str]:
-    """Library versions recorded in every checkpoint."""
-    return {
-        "mattepaint": mattepaint.__version__,
-        "torch": str(torch.__version__),
-        "python": platform.python_version(),
-    }
+def load_resume_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Read a training checkpoint to resume from (``<run>/checkpoints/last.pt``).
 
-
-def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
-    """Write ``state`` to ``path`` atomically (temporary file + ``os.replace``); replaces an
-    existing file. Raises ValueError when ``state`` lacks the format tag or the model entry."""
-    if state.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(
-            f"state must have format {CHECKPOINT_FORMAT!r}, got {state.get('format')!r}"
+    Outputs: the checkpoint dict (see the module docstring), tensors on the CPU.
+    Raises:
+        InputNotFoundError / UnsafeCheckpointError / InputError: as
+            :func:`mattepaint.models.checkpoint.load_checkpoint` (a pickle that needs Python
+            globals is refused, never unpickled).
+        InputError: a checkpoint without training state (e.g. a model file from ``export``).
+    """
+    ckpt = load_checkpoint(path)
+    missing = [key for key in RESUME_KEYS if key not in ckpt]
+    if missing:
+        raise InputError(
+            f"{path} holds no training state to resume from (missing {', '.join(missing)}); "
+            "start a new run with model.init_from set to it instead"
         )
-    if not isinstance(state.get("model"), dict) or "model_state" not in state:
-        raise ValueError("state must hold 'model' {'name', 'params'} and 'model_state'")
-    path = Path(path)
-    with atomic_path(path, overwrite=True) as tmp:
-        torch.save(state, tmp)
-    return path
+    return ckpt
 
 
 class CheckpointManager:

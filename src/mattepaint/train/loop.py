@@ -1,14 +1,14 @@
 """The training loop: one function, :func:`train`, that reads top to bottom.
 
-    setup:  distributed -> run dir + config.yaml -> seeding -> task, data -> model(s),
-            optimisers, schedulers, scalers -> init_from or resume -> DDP wrappers -> logger,
-            checkpoints
+    setup:  config checks -> distributed -> seeding -> task, data -> model(s), optimisers,
+            schedulers, scalers -> init_from or resume -> DDP wrappers -> run dir +
+            config.yaml -> logger, checkpoints
     loop:   for each step (a generator step):
               n_critic times (only with a discriminator), each on its own batch:
-                  forward G (no grad) -> critic terms -> non-finite check -> backward -> clip
-                  -> step D -> scheduler D
+                  forward G (no grad) -> task.discriminator_loss -> non-finite check ->
+                  backward -> clip -> step D -> scheduler D
               one generator update on its own batch:
-                  forward -> named loss terms (+ "adv") -> non-finite check -> backward -> clip
+                  forward -> task.generator_loss -> non-finite check -> backward -> clip
                   -> step G -> scheduler G
               log / validate / sample / checkpoint when their cadence says so
     end:    validation, samples, final checkpoint, curves.png; returns the run dir
@@ -24,6 +24,11 @@ optimiser / scheduler / scaler states, the step and the position in the epoch. T
 checkpoint holds; resuming continues bit-exactly on the CPU (tests/train/test_resume.py; on a
 GPU as exactly as its kernels are deterministic).
 
+Start-up: the config is checked, then the task, data, models, optimisers (and a resumed
+checkpoint) are built before anything is written; the run folder appears only then. A fresh run
+that stops before its first step completes (a missing data folder, a model that rejects its
+input, an interrupt) removes what it wrote there, so the same command can simply be run again.
+
 Failure handling: a non-finite loss (or, without a GradScaler, a non-finite gradient norm)
 skips that update; it is counted (``train/nonfinite`` in the logs) and warned about, and after
 ``run.max_nonfinite`` in a row the run stops with :class:`TrainingError`, leaving the last good
@@ -36,13 +41,14 @@ import contextlib
 import dataclasses
 import logging
 import math
+import shutil
 import signal
 import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 import torch
@@ -50,9 +56,8 @@ from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset
 
-from mattepaint.losses import adversarial
-from mattepaint.losses.perceptual import feature_matching_loss
-from mattepaint.models.registry import build_model, model_entry, model_task
+from mattepaint.errors import OutputExistsError
+from mattepaint.models.registry import build_model, model_task
 from mattepaint.train import checkpoint as ckpt_io
 from mattepaint.train.config import (
     Config,
@@ -82,7 +87,7 @@ from mattepaint.train.seeding import (
     seed_worker,
     set_rng_state,
 )
-from mattepaint.train.tasks import build_task, to_device
+from mattepaint.train.tasks import Critic, build_task, task_class, to_device
 
 __all__ = ["RESUMABLE_KEYS", "TrainingError", "train"]
 
@@ -123,6 +128,9 @@ def train(
     Outputs: the run folder:
         config.yaml, metrics.csv, metrics.jsonl, tb/, samples/step_NNNNNNN.png,
         checkpoints/{step_NNNNNNN,last,best}.pt, curves.png.
+    A fresh run that fails before its first step completes leaves no run folder behind (see
+    the module docstring).
+
     Raises:
         ConfigError: an invalid or inconsistent config (or a resume with a changed one).
         FileExistsError: ``run.out_dir`` already holds a run and ``resume`` was not given.
@@ -133,7 +141,7 @@ def train(
     checkpoint = None
     if resume is not None:
         run_dir = Path(resume)
-        checkpoint = ckpt_io.load_checkpoint(run_dir / "checkpoints" / "last.pt")
+        checkpoint = ckpt_io.load_resume_checkpoint(run_dir / "checkpoints" / "last.pt")
         config = _resumed_config(checkpoint, config, run_dir)
     elif config is None:
         raise ValueError("train() needs a config, or resume=RUN_DIR to continue a run")
@@ -149,9 +157,14 @@ def train(
 
     dist_info = init_distributed(run_cfg.device)
     previous_determinism = configure_determinism(run_cfg.deterministic)
+    new_run = _NewRunFolder(run_dir) if checkpoint is None and dist_info.is_main else None
     try:
         with _StopSignals() as stop:
-            return _train(config, run_dir, checkpoint, dist_info, show_progress, stop)
+            return _train(config, run_dir, checkpoint, dist_info, show_progress, stop, new_run)
+    except BaseException:
+        if new_run is not None:
+            new_run.discard()  # a failed start-up leaves nothing (no-op once a step completed)
+        raise
     finally:
         restore_determinism(previous_determinism)
         cleanup_distributed(dist_info)
@@ -164,19 +177,20 @@ def _train(
     dist_info: DistInfo,
     show_progress: bool,
     stop: _StopSignals,
+    new_run: _NewRunFolder | None,
 ) -> Path:
-    run_cfg, optim_cfg, loss_cfg = config.run, config.optim, config.loss
+    run_cfg, optim_cfg = config.run, config.optim
     clip = optim_cfg.grad_clip  # max global gradient norm, 0 = off
     device = torch.device(dist_info.device)
     is_main = dist_info.is_main
     if checkpoint is None and _holds_a_run(run_dir):
-        raise FileExistsError(
-            f"{run_dir} already holds a training run; resume it (--resume {run_dir}) or choose "
-            f"another run.out_dir"
+        if (run_dir / "checkpoints" / "last.pt").is_file():
+            hint = f"resume it (--resume {run_dir})"
+        else:
+            hint = "it wrote no checkpoint to resume from: delete that folder"
+        raise OutputExistsError(
+            f"{run_dir} already holds a training run; {hint} or choose another run.out_dir"
         )
-    barrier(dist_info)  # every rank checked before rank 0 writes anything
-    if is_main:
-        save_config(config, run_dir / "config.yaml")
     seed_everything(run_cfg.seed)
 
     # ---------------------------------------------------------------- task and data
@@ -196,7 +210,8 @@ def _train(
     stream = _BatchStream(train_set, sampler, config.data.num_workers, run_cfg.seed, dist_info)
 
     # ---------------------------------------------------------------- models and optimisers
-    model = build_model(config.model.name, **config.model.params).to(device)
+    pretrained = {"pretrained": config.model.pretrained} if config.model.pretrained else {}
+    model = build_model(config.model.name, **config.model.params, **pretrained).to(device)
     multiple = getattr(model, "size_multiple", 1)
     if config.data.image_size % multiple:
         raise ConfigError(
@@ -221,12 +236,6 @@ def _train(
     autocast, use_scaler = _autocast(device, run_cfg.amp)
     scaler_g = torch.amp.GradScaler(device.type) if use_scaler else None
     scaler_d = torch.amp.GradScaler(device.type) if use_scaler and gan else None
-    critic_channels = getattr(disc, "in_channels", 3) if gan else 3
-    # feature matching calls the critic's forward_features on the module itself, bypassing DDP:
-    # the critic's gradients from the generator step are discarded anyway
-    core_disc = ckpt_io.unwrap(disc) if gan else None
-    adv_weight = float(loss_cfg.weights.get("adv", 0))
-    fm_weight = float(loss_cfg.weights.get("feature_matching", 0))
 
     # ---------------------------------------------------------------- init_from / resume
     if checkpoint is None and config.model.init_from:
@@ -261,6 +270,7 @@ def _train(
         ids = [device.index] if device.type == "cuda" else None
         train_model = DistributedDataParallel(model, device_ids=ids)
         train_disc = DistributedDataParallel(disc, device_ids=ids) if gan else None
+    critic = Critic(train_disc, autocast) if gan else None  # what the task's GAN terms call
 
     # ---------------------------------------------------------------- logs and checkpoints
     val_batches = sample_batch = None  # rank 0 validates and draws samples
@@ -269,6 +279,9 @@ def _train(
         sample_batch = next(iter(val_batches)) if val_batches is not None else _first_batch(
             train_set, config.data.batch_size, device, run_cfg.channels_last
         )
+    barrier(dist_info)  # every rank is set up before rank 0 writes anything: the run folder
+    if is_main:
+        save_config(config, run_dir / "config.yaml")
     manager = ckpt_io.CheckpointManager(
         run_dir / "checkpoints", keep_last=run_cfg.keep_last, best_metric=run_cfg.best_metric,
         best_mode=run_cfg.best_mode, best_value=best_value, enabled=is_main,
@@ -313,19 +326,7 @@ def _train(
                 batch = to_device(stream.next(), device, run_cfg.channels_last)
                 with torch.no_grad(), autocast():
                     outputs = task.forward(train_model, batch)
-                real, fake = task.critic_inputs(outputs, batch, critic_channels)
-                with autocast():
-                    logits = train_disc(torch.cat([real, fake.detach()])).float()  # (2B, ...)
-                real_logits, fake_logits = logits.chunk(2)
-                d_terms = {"d_loss": adversarial.d_loss(real_logits, fake_logits, loss_cfg.gan)}
-                if loss_cfg.gan == "wgan_gp":  # in float32: penalty gradients must not underflow
-                    gp_mask = batch["mask"].float() if loss_cfg.gp_region == "hole" else None
-                    with _no_autocast(device):
-                        d_terms["gp"] = adversarial.gradient_penalty(
-                            train_disc, real.float(), fake.detach().float(),
-                            weight=loss_cfg.gp_weight, mask=gp_mask,
-                        )
-                d_terms["d_total"] = sum(d_terms.values())
+                d_terms = task.discriminator_loss(outputs, batch, critic)
                 norm = _update(d_terms["d_total"], opt_d, sched_d, scaler_d, disc, clip, dist_info)
                 guard.check(norm, step, "discriminator", d_terms)
                 _accumulate(sums, counts, d_terms | {"d_grad_norm": norm}, norm)
@@ -334,27 +335,13 @@ def _train(
             batch = to_device(stream.next(), device, run_cfg.channels_last)
             with autocast():
                 outputs = task.forward(train_model, batch)
-            terms = task.losses(outputs, batch)
-            if gan and fm_weight > 0:  # one critic pass: logits + features (the raw module)
-                real, fake = task.critic_inputs(outputs, batch, critic_channels)
-                with autocast():
-                    fake_logits, fake_feats = core_disc.forward_features(fake)
-                    with torch.no_grad():
-                        _, real_feats = core_disc.forward_features(real)
-                fake_logits = fake_logits.float()
-                terms["feature_matching"] = feature_matching_loss(real_feats, fake_feats)
-                terms["total"] = terms["total"] + fm_weight * terms["feature_matching"]
-            elif gan and adv_weight > 0:
-                _, fake = task.critic_inputs(outputs, batch, critic_channels)
-                with autocast():
-                    fake_logits = train_disc(fake).float()
-            if gan and adv_weight > 0:
-                terms["adv"] = adversarial.g_loss(fake_logits, loss_cfg.gan)
-                terms["total"] = terms["total"] + adv_weight * terms["adv"]
+            terms = task.generator_loss(outputs, batch, critic)
             norm = _update(terms["total"], opt_g, sched_g, scaler_g, model, clip, dist_info)
             guard.check(norm, step, "generator", terms)
             _accumulate(sums, counts, terms | {"grad_norm": norm}, norm)
             step += 1
+            if new_run is not None:
+                new_run.started = True  # from here on the folder holds a real run
             window_steps += 1
 
             # -- logging
@@ -491,6 +478,53 @@ def _holds_a_run(run_dir: Path) -> bool:
     return (run_dir / "config.yaml").exists() or (run_dir / "checkpoints").exists()
 
 
+class _NewRunFolder:
+    """What a fresh run writes into its folder, removed again by :meth:`discard` when the run
+    stops before ``started`` is set (after its first step): a failed start-up leaves nothing
+    behind, so a retry is not refused as "already holds a training run".
+
+    Made before anything is written: entries of ``run_dir`` that existed then are never
+    touched; a ``run_dir`` that did not exist is removed whole, with the parent folders created
+    for it when they are empty again (another run may live beside it).
+    """
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
+        self.started = False
+        self.existing: set[str] | None = None  # None: run_dir does not exist yet
+        if run_dir.is_dir():
+            self.existing = {entry.name for entry in run_dir.iterdir()}
+        elif run_dir.exists():
+            self.existing = set()  # a file: nothing of ours can be in it
+        self.new_parents: list[Path] = []  # folders above run_dir that do not exist, deepest first
+        folder = run_dir.parent
+        while not folder.exists() and folder != folder.parent:
+            self.new_parents.append(folder)
+            folder = folder.parent
+
+    def discard(self) -> None:
+        """Remove what the run wrote, unless it started (then keep everything)."""
+        if self.started:
+            return
+        if self.existing is None:
+            shutil.rmtree(self.run_dir, ignore_errors=True)
+            for folder in self.new_parents:
+                try:
+                    folder.rmdir()
+                except OSError:  # not empty (or gone): leave it and what is above
+                    break
+            return
+        if not self.run_dir.is_dir():
+            return
+        for entry in self.run_dir.iterdir():
+            if entry.name in self.existing:
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+
+
 def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     out = {}
     for key, value in data.items():
@@ -540,6 +574,16 @@ def _check_config(config: Config) -> None:
         raise ConfigError(f"optim.n_critic must be >= 1, got {optim.n_critic}")
     if optim.grad_clip < 0:
         raise ConfigError(f"optim.grad_clip must be >= 0 (0 = off), got {optim.grad_clip}")
+    for key in ("lr", "d_lr"):
+        if not getattr(optim, key) > 0:  # also catches nan
+            raise ConfigError(f"optim.{key} must be > 0, got {getattr(optim, key)}")
+    for key in ("weight_decay", "momentum"):
+        if not getattr(optim, key) >= 0:
+            raise ConfigError(f"optim.{key} must be >= 0, got {getattr(optim, key)}")
+    if not all(0 <= b < 1 for b in optim.betas):
+        raise ConfigError(f"optim.betas must both be in [0, 1), got {list(optim.betas)}")
+    if not loss.gp_weight >= 0:
+        raise ConfigError(f"loss.gp_weight must be >= 0, got {loss.gp_weight}")
     if config.data.batch_size < 1:
         raise ConfigError(f"data.batch_size must be >= 1, got {config.data.batch_size}")
     if config.data.num_workers < 0:
@@ -557,24 +601,12 @@ def _check_config(config: Config) -> None:
             )
         if loss.gan == "none":
             raise ConfigError("a discriminator needs loss.gan: nsgan, hinge or wgan_gp (got none)")
-        if loss.weights.get("feature_matching", 0) > 0:
-            critic_cls = model_entry(config.discriminator.name).builder
-            if not callable(getattr(critic_cls, "forward_features", None)):
-                raise ConfigError(
-                    f"loss.weights.feature_matching needs a discriminator with forward_features; "
-                    f"{config.discriminator.name!r} has none"
-                )
-        if loss.weights.get("adv", 0) == 0 and loss.weights.get("feature_matching", 0) == 0:
-            warnings.warn("a discriminator is trained but loss.weights.adv is 0: the generator "
-                          "ignores it", stacklevel=3)
-        if loss.gp_region == "hole" and (config.data.task != "inpainting" or loss.gan != "wgan_gp"):
-            raise ConfigError(
-                "loss.gp_region: 'hole' is for inpainting with loss.gan wgan_gp (got "
-                f"data.task {config.data.task!r}, loss.gan {loss.gan!r})"
-            )
     elif loss.gan != "none":
         raise ConfigError(f"loss.gan is {loss.gan!r} but there is no discriminator section")
-    valid_best = [f"val/{m}" for m in build_task(config).metric_names]
+    # the objective's checks, from the task's declared terms (no task built, no weights loaded)
+    task_cls = task_class(config.data.task)
+    task_cls.check_config(config)
+    valid_best = [f"val/{m}" for m in task_cls.metric_names]
     if run.best_metric not in valid_best:
         raise ConfigError(
             f"run.best_metric: expected one of {', '.join(valid_best)}, got {run.best_metric!r}"
@@ -649,12 +681,6 @@ def _autocast(
         )
         return contextlib.nullcontext, False
     return (lambda: torch.autocast(device_type=device.type, dtype=dtype)), amp == "fp16"
-
-
-def _no_autocast(device: torch.device) -> contextlib.AbstractContextManager:
-    if torch.amp.is_autocast_available(device.type):
-        return torch.autocast(device_type=device.type, enabled=False)
-    return contextlib.nullcontext()
 
 
 def _reseed(seed: int, rank: int, step: int) -> None:
@@ -750,7 +776,7 @@ def _save_samples(task: Any, model: nn.Module, batch: dict[str, Any],
             outputs = task.forward(model, batch)
     finally:
         model.train(was_training)
-    grid = make_grid(task.sample_rows(outputs, batch, n=4))
+    grid = make_grid(task.sample_rows(model, outputs, batch, n=4))
     save_grid(run_dir / "samples" / f"step_{step:07d}.png", grid)
     logger.add_image("samples", grid, step)
 
@@ -796,7 +822,7 @@ class _StopSignals:
         self.name: str | None = None
         self._previous: dict[int, Any] = {}
 
-    def __enter__(self) -> _StopSignals:
+    def __enter__(self) -> Self:
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGTERM, signal.SIGINT):
                 self._previous[sig] = signal.signal(sig, self._handle)

@@ -1,15 +1,23 @@
 """What the training loop trains: a task turns a config into data, outputs, named losses and
 validation metrics, so the loop itself knows nothing about inpainting or matting.
 
-A task provides:
+A task owns the whole training objective; the loop only runs the updates (forward under
+autocast, backward, clip, step). A task class provides:
+
+    name, generator_terms, critic_terms,        the terms of its objective and its validation
+    metric_names (class attributes)             metrics, declared: read without building a task
+    check_config(config) (classmethod)          the task's config checks (ConfigError), reading
+                                                 the declared terms only (no weights loaded)
     datasets() -> (train, val | None)          torch Datasets with ``set_epoch`` on train
     forward(model, batch) -> outputs            dict of float32 tensors
-    losses(outputs, batch) -> terms             dict name -> 0-dim tensor, plus "total"
-    critic_inputs(outputs, batch, channels)     (real, fake) images for the discriminator
+    generator_loss(outputs, batch, critic)      dict term -> 0-dim tensor, plus "total"
+    discriminator_loss(outputs, batch, critic)  dict term -> 0-dim tensor, plus "d_total" (only
+                                                 tasks with critic_terms: inpainting)
     validate(model, batches, autocast) -> dict  metric name -> float over the validation set
-    sample_rows(outputs, batch, n) -> rows      images for the sample grid
+    sample_rows(model, outputs, batch, n)       images for the sample grid
 
-:data:`TASKS` maps ``data.task`` to the task class ("matting" plugs in later).
+``critic`` is a :class:`Critic` (the discriminator as the updates call it, and its autocast), or
+None without a discriminator. :data:`TASKS` maps ``data.task`` to the task class.
 
 Inpainting loss terms (``loss.weights`` names; a weight of 0 skips the term):
 
@@ -31,11 +39,19 @@ feature_       mean over the critic's activations l of mean|D_l(image) -        
 matching       D_l(comp)| (critics with ``forward_features``)                    (pix2pixHD)
 coarse_<term>  <term> (a pixel term above) on the first stage of a two-stage      Yu 2018
                model (DeepFill v1's coarse output), e.g. coarse_discounted_l1
+critic terms   (the discriminator's update; fixed weights, not in ``loss.weights``)
+d_loss         discriminator GAN loss of ``loss.gan`` on (image, comp)            Goodfellow 2014
+gp             ``gp_weight * mean_b (||g_b|| - 1)^2``, g = dD/dx at interpolates  Gulrajani 2017
+               of image and comp (wgan_gp only; g on the hole only with
+               ``loss.gp_region: hole``, as DeepFill v1)
 =============  ================================================================  =============
 
-``total = sum_k weight_k * term_k``. The "adv" and "feature_matching" terms are added by the
-loop, which owns the discriminator (see :func:`mattepaint.train.loop.train`); feature matching
-uses the critic's ``forward_features`` in the same pass as "adv". phi_p are the VGG16 pool1..pool3
+Generator: ``total = sum_k weight_k * term_k``, summed in a fixed order: the pixel and coarse
+terms in ``loss.weights`` order, then the VGG terms, then feature_matching and adv (both from
+one critic pass on comp: ``forward_features`` of the critic module when feature matching is
+weighted, else the critic's forward). Critic: ``d_total = d_loss + gp``; the discriminator sees
+the ground truth and the detached comp in one batch (the mask as a 4th channel for a critic
+with ``in_channels == 4``: :meth:`InpaintingTask.critic_inputs`). phi_p are the VGG16 pool1..pool3
 features of :class:`mattepaint.losses.perceptual.VGGFeatures`, loaded from
 ``loss.params.vgg_weights`` (a local file: a torchvision vgg16 state dict or the safetensors file
 of ``../shared/data/weights``); a perceptual or style weight without that file stops the run at
@@ -60,27 +76,34 @@ lf_fusion    mean w |a - alpha|, w = 1 in the transition, 0.1 elsewhere         
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import math
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
+from mattepaint.losses import adversarial
 from mattepaint.losses import matting as matting_losses
 from mattepaint.losses import reconstruction as rec
 from mattepaint.methods import apply_trimap
 from mattepaint.metrics import inpainting as metrics
 from mattepaint.metrics import matting as matting_metrics
+from mattepaint.models.registry import model_entry
 from mattepaint.train.checkpoint import unwrap
 from mattepaint.train.config import Config, ConfigError, DataConfig, expand_path
 
 __all__ = [
-    "INPAINTING_TERMS", "MATTING_TERMS", "TASKS", "InpaintingTask", "MattingTask", "build_task",
+    "CRITIC_TERMS", "INPAINTING_TERMS", "MATTING_TERMS", "TASKS", "Critic", "InpaintingTask",
+    "MattingTask", "build_task", "task_class",
 ]
 
 Batch = dict[str, Any]
@@ -90,10 +113,13 @@ _PIXEL_TERMS: tuple[str, ...] = (
     "l1", "mse", "hole_l1", "valid_l1", "hole_mse", "tv", "discounted_l1",
 )
 _VGG_TERMS: tuple[str, ...] = ("perceptual", "style_out", "style_comp")
+_ADVERSARIAL_TERMS: tuple[str, ...] = ("adv", "feature_matching")  # need the critic
 INPAINTING_TERMS: tuple[str, ...] = (
-    *_PIXEL_TERMS, *_VGG_TERMS, "adv", "feature_matching",
+    *_PIXEL_TERMS, *_VGG_TERMS, *_ADVERSARIAL_TERMS,
     *(f"coarse_{t}" for t in _PIXEL_TERMS),
 )
+#: The discriminator's terms (fixed weights; "gp" only with ``loss.gan: wgan_gp``).
+CRITIC_TERMS: tuple[str, ...] = ("d_loss", "gp")
 _LOSS_PARAMS = {"discount_gamma": 0.9, "vgg_weights": ""}  # loss.params names -> defaults
 _SAMPLE_COLUMNS = ("input", "mask", "prediction", "ground truth")
 
@@ -108,6 +134,44 @@ def to_device(batch: Batch, device: str | torch.device, channels_last: bool = Fa
                 value = value.contiguous(memory_format=torch.channels_last)
         out[key] = value
     return out
+
+
+@dataclass(frozen=True)
+class Critic:
+    """The discriminator as a training step calls it: what a task's adversarial terms need.
+
+    net: the module the updates call (a DistributedDataParallel wrapper under torchrun).
+    autocast: a factory of autocast contexts for the critic's forward passes (``run.amp``,
+        e.g. ``contextlib.nullcontext``); the WGAN-GP penalty always runs in float32.
+    """
+
+    net: nn.Module
+    autocast: Callable[[], AbstractContextManager] = contextlib.nullcontext
+
+    @property
+    def module(self) -> nn.Module:
+        """The critic itself, without a DDP wrapper: feature matching calls its
+        ``forward_features`` directly (the critic's gradients of a generator step are
+        discarded, so DDP's gradient hooks are not needed there)."""
+        return unwrap(self.net)
+
+    @property
+    def in_channels(self) -> int:
+        """Channels the critic takes (3 = image, 4 = image + mask); 3 when not declared."""
+        return int(getattr(self.module, "in_channels", 3))
+
+
+def _no_autocast(device: torch.device) -> AbstractContextManager:
+    """A context with autocast off on ``device`` (float32 inside an autocast region)."""
+    if torch.amp.is_autocast_available(device.type):
+        return torch.autocast(device_type=device.type, enabled=False)
+    return contextlib.nullcontext()
+
+
+def _weighted_total(weights: dict[str, float], terms: dict[str, Tensor], like: Tensor) -> Tensor:
+    """``sum_k weights[k] * terms[k]``, added left to right in the order of ``terms`` (the order
+    is part of the result in floating point), starting from a 0-dim zero like ``like``."""
+    return sum((weights[name] * value for name, value in terms.items()), start=like.new_zeros(()))
 
 
 def check_loss_weights(weights: dict[str, float], terms: Sequence[str], task: str) -> None:
@@ -173,24 +237,76 @@ class InpaintingTask:
     2 sum(AB) / (sum A + sum B))
     (:mod:`mattepaint.metrics.inpainting`, images in [0, 1]).
 
-    Raises ConfigError at construction for unknown loss terms (listing the valid names) or
-    loss.params, negative weights, or an "adv" weight without a discriminator.
+    Objective: :meth:`generator_loss` (the generator terms of the module docstring's table,
+    weighted by ``loss.weights``) and, with a discriminator, :meth:`discriminator_loss` (the
+    critic terms).
+
+    Raises ConfigError at construction (:meth:`check_config`) for unknown loss terms (listing
+    the valid names) or loss.params, negative weights, or an "adv" weight without a
+    discriminator.
     """
 
-    name = "inpainting"
-    terms = INPAINTING_TERMS
-    metric_names: tuple[str, ...] = ("psnr", "ssim", "hole_l1", "mse", "dice")
+    name: ClassVar[str] = "inpainting"
+    generator_terms: ClassVar[tuple[str, ...]] = INPAINTING_TERMS
+    critic_terms: ClassVar[tuple[str, ...]] = CRITIC_TERMS
+    metric_names: ClassVar[tuple[str, ...]] = ("psnr", "ssim", "hole_l1", "mse", "dice")
 
-    def __init__(self, config: Config) -> None:
-        self.config = config
+    @classmethod
+    def check_config(cls, config: Config) -> None:
+        """The inpainting objective's config checks, from the declared terms (builds nothing).
+
+        ``loss.weights`` names only :attr:`generator_terms` (>= 0, one > 0); "adv" and
+        "feature_matching" need a discriminator, feature matching one with
+        ``forward_features``; ``loss.params`` keys are known; ``loss.gp_region: hole`` needs
+        ``loss.gan: wgan_gp``. Warns when a discriminator is trained that no generator term
+        uses.
+
+        Raises: ConfigError naming the key.
+        """
+        cls._check_errors(config)
         weights = config.loss.weights
-        check_loss_weights(weights, INPAINTING_TERMS, "inpainting")
-        for name in ("adv", "feature_matching"):
+        if config.discriminator is not None and not any(
+            weights.get(name, 0) > 0 for name in _ADVERSARIAL_TERMS
+        ):
+            warnings.warn("a discriminator is trained but loss.weights.adv is 0: the generator "
+                          "ignores it", stacklevel=4)  # the caller of train()
+
+    @classmethod
+    def _check_errors(cls, config: Config) -> None:
+        """:meth:`check_config` without the warning (ConfigError)."""
+        loss = config.loss
+        weights = loss.weights
+        check_loss_weights(weights, cls.generator_terms, cls.name)
+        for name in _ADVERSARIAL_TERMS:
             if weights.get(name, 0) > 0 and config.discriminator is None:
                 raise ConfigError(f"loss.weights.{name} > 0 needs a discriminator section")
-        check_known_keys(config.loss.params, _LOSS_PARAMS, "loss.params", "inpainting")
+        check_known_keys(loss.params, _LOSS_PARAMS, "loss.params", cls.name)
+        if config.discriminator is None:
+            return
+        if weights.get("feature_matching", 0) > 0:
+            critic_cls = model_entry(config.discriminator.name).builder
+            if not callable(getattr(critic_cls, "forward_features", None)):
+                raise ConfigError(
+                    f"loss.weights.feature_matching needs a discriminator with forward_features; "
+                    f"{config.discriminator.name!r} has none"
+                )
+        if loss.gp_region == "hole" and loss.gan != "wgan_gp":
+            raise ConfigError(
+                f"loss.gp_region: 'hole' is for inpainting with loss.gan wgan_gp (got loss.gan "
+                f"{loss.gan!r})"
+            )
+
+    def __init__(self, config: Config) -> None:
+        self._check_errors(config)  # train() checked (and warned) before
+        self.config = config
         self.loss_params = {**_LOSS_PARAMS, **config.loss.params}
-        self.weights = {k: float(w) for k, w in weights.items() if w != 0}
+        self.weights = {k: float(w) for k, w in config.loss.weights.items() if w != 0}
+        # the generator terms in the order they are computed and summed (module docstring)
+        self.term_order: tuple[str, ...] = (
+            *(n for n in self.weights if n not in _VGG_TERMS and n not in _ADVERSARIAL_TERMS),
+            *(n for n in _VGG_TERMS if n in self.weights),
+            *(n for n in ("feature_matching", "adv") if n in self.weights),
+        )
         self.vgg: nn.Module | None = None
         if any(name in self.weights for name in _VGG_TERMS):
             from mattepaint.losses.perceptual import VGGFeatures
@@ -209,10 +325,10 @@ class InpaintingTask:
         train_files, val_files = train_val_images(data, seed, "image")
         if data.max_val_images > 0:
             val_files = val_files[: data.max_val_images]
-        common = dict(
-            size=data.image_size, mask=data.mask, mask_params=data.mask_params,
-            input_transform=data.input_transform, input_params=data.params, seed=seed,
-        )
+        common = {
+            "size": data.image_size, "mask": data.mask, "mask_params": data.mask_params,
+            "input_transform": data.input_transform, "input_params": data.params, "seed": seed,
+        }
         train = InpaintingDataset(train_files, train=True, **common)
         val = InpaintingDataset(val_files, train=False, **common) if val_files else None
         return train, val
@@ -236,45 +352,121 @@ class InpaintingTask:
         outputs["comp"] = mask * pred + (1 - mask) * batch["image"]
         return outputs
 
-    def losses(self, outputs: Outputs, batch: Batch) -> dict[str, Tensor]:
-        """The weighted reconstruction terms (not "adv") and their weighted sum "total"."""
+    def generator_loss(
+        self, outputs: Outputs, batch: Batch, critic: Critic | None = None
+    ) -> dict[str, Tensor]:
+        """Every weighted generator term of the objective and their weighted sum "total".
+
+        Inputs:
+            outputs: :meth:`forward` of the batch (with gradients): "pred", "comp" (B, 3, H, W)
+                (+ "coarse" for a two-stage model).
+            batch: "image" (B, 3, H, W) in [0, 1], "mask" (B, 1, H, W), 1 = hole.
+            critic: the discriminator; required when "adv" or "feature_matching" is weighted.
+        Outputs: {term: 0-dim tensor} for every term with a non-zero weight (module docstring's
+            table), plus ``total = sum_k weight_k * term_k`` added in :attr:`term_order`.
+        Raises: ConfigError for coarse_* terms without a two-stage model; ValueError for
+            adversarial terms without ``critic``.
+        """
         pred, comp = outputs["pred"], outputs["comp"]
         image, mask = batch["image"].float(), batch["mask"].float()
         gamma = self.loss_params["discount_gamma"]
 
-        def pixel_terms(pred: Tensor, comp: Tensor) -> dict[str, Callable[[], Tensor]]:
+        def pixel_terms(stage: Callable[[], tuple[Tensor, Tensor]]) -> dict[str, Callable]:
+            """The pixel terms of one output, (pred, comp) = stage()."""
             return {
-                "l1": lambda: rec.l1(pred, image),
-                "mse": lambda: rec.mse(pred, image),
-                "hole_l1": lambda: rec.hole_l1(pred, image, mask),
-                "valid_l1": lambda: rec.valid_l1(pred, image, mask),
-                "hole_mse": lambda: rec.hole_mse(pred, image, mask),
-                "tv": lambda: rec.total_variation(comp, mask),
-                "discounted_l1": lambda: rec.discounted_l1(pred, image, mask, gamma=gamma),
+                "l1": lambda: rec.l1(stage()[0], image),
+                "mse": lambda: rec.mse(stage()[0], image),
+                "hole_l1": lambda: rec.hole_l1(stage()[0], image, mask),
+                "valid_l1": lambda: rec.valid_l1(stage()[0], image, mask),
+                "hole_mse": lambda: rec.hole_mse(stage()[0], image, mask),
+                "tv": lambda: rec.total_variation(stage()[1], mask),
+                "discounted_l1": lambda: rec.discounted_l1(stage()[0], image, mask, gamma=gamma),
             }
 
-        compute = pixel_terms(pred, comp)
-        if any(name.startswith("coarse_") for name in self.weights):
+        @functools.cache
+        def coarse_stage() -> tuple[Tensor, Tensor]:
             if "coarse" not in outputs:
                 raise ConfigError(
                     f"loss.weights: coarse_* terms need a two-stage model (e.g. deepfill_v1), "
                     f"got {self.config.model.name!r}"
                 )
             coarse = outputs["coarse"]
-            coarse_comp = mask * coarse + (1 - mask) * image
-            compute |= {f"coarse_{k}": v for k, v in pixel_terms(coarse, coarse_comp).items()}
-        terms = {
-            name: compute[name]() for name in self.weights if name in compute
-        }
-        if self.vgg is not None:
+            return coarse, mask * coarse + (1 - mask) * image
+
+        @functools.cache
+        def vgg_pass() -> dict[str, Tensor]:  # one VGG pass for the three VGG terms
             from mattepaint.losses.perceptual import liu_perceptual
 
             self.vgg.to(pred.device)
-            vgg_terms = liu_perceptual(self.vgg, pred, comp, image)
-            terms |= {name: vgg_terms[name] for name in _VGG_TERMS if name in self.weights}
-        total = sum((self.weights[name] * value for name, value in terms.items()),
-                    start=pred.new_zeros(()))
-        terms["total"] = total
+            return liu_perceptual(self.vgg, pred, comp, image)
+
+        @functools.cache
+        def critic_pass() -> tuple[Tensor, list[Tensor], list[Tensor]]:  # for adv and fm
+            return self._critic_pass(outputs, batch, critic)
+
+        def feature_matching() -> Tensor:
+            from mattepaint.losses.perceptual import feature_matching_loss
+
+            _, real_feats, fake_feats = critic_pass()
+            return feature_matching_loss(real_feats, fake_feats)
+
+        compute: dict[str, Callable[[], Tensor]] = {
+            **pixel_terms(lambda: (pred, comp)),
+            **{f"coarse_{k}": v for k, v in pixel_terms(coarse_stage).items()},
+            **{name: functools.partial(lambda n: vgg_pass()[n], name) for name in _VGG_TERMS},
+            "feature_matching": feature_matching,
+            "adv": lambda: adversarial.g_loss(critic_pass()[0], self.config.loss.gan),
+        }
+        terms = {name: compute[name]() for name in self.term_order}
+        terms["total"] = _weighted_total(self.weights, terms, pred)
+        return terms
+
+    def _critic_pass(
+        self, outputs: Outputs, batch: Batch, critic: Critic | None
+    ) -> tuple[Tensor, list[Tensor], list[Tensor]]:
+        """One critic pass on comp for the generator's adversarial terms: (fake logits (float32),
+        real features, fake features). With feature matching weighted, the logits and the
+        features come from the critic module's ``forward_features`` (the real features without
+        gradients); otherwise the logits from ``critic.net`` and no features."""
+        if critic is None:
+            raise ValueError(
+                "the adv and feature_matching terms need the discriminator: pass critic=Critic(...)"
+            )
+        real, fake = self.critic_inputs(outputs, batch, critic.in_channels)
+        if "feature_matching" in self.weights:
+            with critic.autocast():
+                fake_logits, fake_feats = critic.module.forward_features(fake)
+                with torch.no_grad():
+                    _, real_feats = critic.module.forward_features(real)
+            return fake_logits.float(), real_feats, fake_feats
+        with critic.autocast():
+            fake_logits = critic.net(fake).float()
+        return fake_logits, [], []
+
+    def discriminator_loss(self, outputs: Outputs, batch: Batch, critic: Critic) -> dict[str, Tensor]:
+        """The critic terms of the objective and their sum "d_total".
+
+        Inputs: outputs of :meth:`forward` (computed without gradients), the batch, the critic.
+        Outputs: {"d_loss": 0-dim, "gp": 0-dim (``loss.gan: wgan_gp`` only), "d_total":
+            d_loss + gp}: ``d_loss`` of ``loss.gan`` on the critic's logits of (image, comp) in
+            one batch of 2B; ``gp`` (float32, outside autocast) the WGAN-GP penalty of
+            :func:`mattepaint.losses.adversarial.gradient_penalty` with ``loss.gp_weight``, on
+            the hole only with ``loss.gp_region: hole``.
+        """
+        loss = self.config.loss
+        real, fake = self.critic_inputs(outputs, batch, critic.in_channels)
+        fake = fake.detach()
+        with critic.autocast():
+            logits = critic.net(torch.cat([real, fake])).float()  # (2B, ...)
+        real_logits, fake_logits = logits.chunk(2)
+        terms = {"d_loss": adversarial.d_loss(real_logits, fake_logits, loss.gan)}
+        if loss.gan == "wgan_gp":  # in float32: penalty gradients must not underflow
+            gp_mask = batch["mask"].float() if loss.gp_region == "hole" else None
+            with _no_autocast(real.device):
+                terms["gp"] = adversarial.gradient_penalty(
+                    critic.net, real.float(), fake.float(), weight=loss.gp_weight, mask=gp_mask,
+                )
+        terms["d_total"] = _weighted_total(dict.fromkeys(terms, 1.0), terms, logits)
         return terms
 
     def critic_inputs(
@@ -327,9 +519,12 @@ class InpaintingTask:
             model.train(was_training)
         return {k: sums[k] / counts[k] if counts[k] else math.nan for k in self.metric_names}
 
-    def sample_rows(self, outputs: Outputs, batch: Batch, n: int = 4) -> list[list[Tensor]]:
+    def sample_rows(
+        self, model: nn.Module, outputs: Outputs, batch: Batch, n: int = 4
+    ) -> list[list[Tensor]]:
         """Rows ``[input | mask | prediction (comp) | ground truth]`` of (C, H, W) images for
-        the first ``n`` samples of the batch."""
+        the first ``n`` samples of the batch (``outputs`` of ``model``; the rows do not depend
+        on the model for inpainting)."""
         rows = []
         for i in range(min(n, batch["image"].shape[0])):
             prediction = outputs["comp"][i].clamp(0, 1)
@@ -341,7 +536,7 @@ MATTING_TERMS: tuple[str, ...] = (
     "alpha", "composition", "laplacian", "gradient", "lf_fg", "lf_bg", "lf_fusion",
 )
 _MATTING_LOSS_PARAMS = {"charbonnier_eps": 1e-3, "laplacian_levels": 5}
-_MATTING_DATA_PARAMS = ("foregrounds", "trimap_width", "colour_jitter")
+_MATTING_DATA_PARAMS = ("foregrounds", "trimap_width", "colour_jitter", "prior")
 _FOREGROUND_KINDS = ("rgba", "dim", "procedural")
 _FOREGROUND_KEYS = ("kind", "path", "count", "size", "seed")
 
@@ -408,27 +603,40 @@ class MattingTask:
     trimap's UNKNOWN region; for background / trimap-free models over the WHOLE image. iou is
     always over the whole image.
 
-    Raises ConfigError at construction for unknown loss terms (listing the valid names),
-    loss.params or data.params keys, negative weights, an "adv" weight, or a discriminator.
+    Objective: :meth:`generator_loss` only (no critic terms: matting trains without a
+    discriminator).
+
+    Raises ConfigError at construction (:meth:`check_config`) for unknown loss terms (listing
+    the valid names), loss.params or data.params keys, negative weights, an "adv" weight, or a
+    discriminator.
     """
 
-    name = "matting"
-    terms = MATTING_TERMS
-    metric_names: tuple[str, ...] = ("sad", "mse", "grad", "iou")
+    name: ClassVar[str] = "matting"
+    generator_terms: ClassVar[tuple[str, ...]] = MATTING_TERMS
+    critic_terms: ClassVar[tuple[str, ...]] = ()
+    metric_names: ClassVar[tuple[str, ...]] = ("sad", "mse", "grad", "iou")
 
-    def __init__(self, config: Config) -> None:
-        self.config = config
-        weights = config.loss.weights
-        check_loss_weights(weights, MATTING_TERMS, "matting")
+    @classmethod
+    def check_config(cls, config: Config) -> None:
+        """The matting objective's config checks, from the declared terms (builds nothing):
+        ``loss.weights`` names only :attr:`generator_terms` (>= 0, one > 0), no discriminator,
+        known ``loss.params`` and ``data.params`` keys.
+
+        Raises: ConfigError naming the key.
+        """
+        check_loss_weights(config.loss.weights, cls.generator_terms, cls.name)
         if config.discriminator is not None:
             raise ConfigError(
                 "the matting task trains without a discriminator; remove that section"
             )
-        check_known_keys(config.loss.params, _MATTING_LOSS_PARAMS, "loss.params", "matting")
-        check_known_keys(config.data.params, _MATTING_DATA_PARAMS, "data.params", "matting")
+        check_known_keys(config.loss.params, _MATTING_LOSS_PARAMS, "loss.params", cls.name)
+        check_known_keys(config.data.params, _MATTING_DATA_PARAMS, "data.params", cls.name)
+
+    def __init__(self, config: Config) -> None:
+        self.check_config(config)
+        self.config = config
         self.loss_params = {**_MATTING_LOSS_PARAMS, **config.loss.params}
-        self.weights = {k: float(w) for k, w in weights.items() if w != 0}
-        self._guide = "bg"  # the second sample column: "trimap" for trimap models (forward)
+        self.weights = {k: float(w) for k, w in config.loss.weights.items() if w != 0}
 
     # ------------------------------------------------------------------ data
 
@@ -496,6 +704,8 @@ class MattingTask:
             common["trimap_width"] = tuple(data.params["trimap_width"])
         if "colour_jitter" in data.params:
             common["colour_jitter"] = bool(data.params["colour_jitter"])
+        if data.params.get("prior") is not None:
+            common["prior"] = str(data.params["prior"])  # a classical matte the model corrects
         train = CompositeDataset(train_sources, train_bgs, train=True, **common)
         val = None
         if val_sources and val_bgs:
@@ -510,10 +720,11 @@ class MattingTask:
         """The model's outputs (float32) given what it needs; "alpha" always, plus "foreground",
         "fg_prob" / "bg_prob" (lists) and "beta" when the model predicts them."""
         needs = getattr(unwrap(model), "needs", "nothing")
-        self._guide = "trimap" if needs == "trimap" else "bg"  # what sample_rows shows
         comp = batch["comp"]
         if needs == "background":
             out = model(comp, background=batch["bg"])
+        elif needs == "trimap" and "prior" in batch:
+            out = model(comp, trimap=batch["trimap"], prior=batch["prior"])
         elif needs == "trimap":
             out = model(comp, trimap=batch["trimap"])
         else:
@@ -526,8 +737,23 @@ class MattingTask:
                 outputs[key] = value.float()
         return outputs
 
-    def losses(self, outputs: Outputs, batch: Batch) -> dict[str, Tensor]:
-        """The weighted matting terms and their weighted sum "total"."""
+    def generator_loss(
+        self, outputs: Outputs, batch: Batch, critic: Critic | None = None
+    ) -> dict[str, Tensor]:
+        """Every weighted matting term (module docstring's table) and their weighted sum "total".
+
+        Inputs:
+            outputs: :meth:`forward` of the batch: "alpha" (B, 1, H, W) (+ "fg_prob" / "bg_prob"
+                lists of a late-fusion model).
+            batch: "alpha" (B, 1, H, W) in [0, 1], "fg" / "bg" (B, 3, H, W).
+            critic: None (the matting task trains without a discriminator; a critic given is
+                a ValueError).
+        Outputs: {term: 0-dim tensor} for every term with a non-zero weight, in
+            ``loss.weights`` order, plus ``total = sum_k weight_k * term_k`` added in that order.
+        Raises: ConfigError for lf_* terms without a late-fusion model.
+        """
+        if critic is not None:
+            raise ValueError("the matting task trains without a discriminator: critic must be None")
         pred = outputs["alpha"]  # (B, 1, H, W)
         alpha = batch["alpha"].float()
         eps = float(self.loss_params["charbonnier_eps"])
@@ -554,15 +780,8 @@ class MattingTask:
             "lf_fusion": lambda: matting_losses.fusion_loss(pred, alpha),
         }
         terms = {name: compute[name]() for name in self.weights}
-        terms["total"] = sum((self.weights[n] * v for n, v in terms.items()),
-                             start=pred.new_zeros(()))
+        terms["total"] = _weighted_total(self.weights, terms, pred)
         return terms
-
-    def critic_inputs(
-        self, outputs: Outputs, batch: Batch, channels: int = 3
-    ) -> tuple[Tensor, Tensor]:
-        """Not used: the matting task has no discriminator (ConfigError)."""
-        raise ConfigError("the matting task trains without a discriminator")
 
     # ------------------------------------------------------------------ evaluation
 
@@ -608,12 +827,17 @@ class MattingTask:
             model.train(was_training)
         return {k: sums[k] / counts[k] if counts[k] else math.nan for k in self.metric_names}
 
-    def sample_rows(self, outputs: Outputs, batch: Batch, n: int = 4) -> list[list[Tensor]]:
+    def sample_rows(
+        self, model: nn.Module, outputs: Outputs, batch: Batch, n: int = 4
+    ) -> list[list[Tensor]]:
         """Rows ``[comp | trimap (trimap models) or background | predicted alpha | true alpha]``
-        of (3, H, W) images for the first ``n`` samples of the batch."""
+        of (3, H, W) images for the first ``n`` samples of the batch (``outputs`` of ``model``,
+        whose ``needs`` chooses the second column)."""
+        trimap_model = getattr(unwrap(model), "needs", "nothing") == "trimap"
+        guide_key = "trimap" if trimap_model else "bg"
         rows = []
         for i in range(min(n, batch["comp"].shape[0])):
-            guide = batch[self._guide][i]
+            guide = batch[guide_key][i]
             rows.append([
                 batch["comp"][i].float(),
                 guide.float().expand(3, -1, -1),
@@ -623,13 +847,20 @@ class MattingTask:
         return rows
 
 
-TASKS: dict[str, type] = {"inpainting": InpaintingTask, "matting": MattingTask}
+TASKS: dict[str, type[InpaintingTask | MattingTask]] = {
+    "inpainting": InpaintingTask, "matting": MattingTask,
+}
+
+
+def task_class(name: str) -> type[InpaintingTask | MattingTask]:
+    """The task class of ``data.task`` ``name``, whose declared terms, metrics and
+    ``check_config`` can be read without building a task (ConfigError listing the valid
+    tasks otherwise)."""
+    if name not in TASKS:
+        raise ConfigError(f"data.task: no training task {name!r} yet; valid: {', '.join(TASKS)}")
+    return TASKS[name]
 
 
 def build_task(config: Config) -> InpaintingTask | MattingTask:
     """The task of ``config.data.task`` (ConfigError listing the valid tasks otherwise)."""
-    if config.data.task not in TASKS:
-        raise ConfigError(
-            f"data.task: no training task {config.data.task!r} yet; valid: {', '.join(TASKS)}"
-        )
-    return TASKS[config.data.task](config)
+    return task_class(config.data.task)(config)

@@ -19,8 +19,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from mattepaint.models.inpainting._checks import check_inpaint_model_inputs
-from mattepaint.models.layers.unet import ConvBlock, _check_positive_int
+from mattepaint.checks import check_inpaint_model_inputs, check_positive_int
+from mattepaint.models.layers.unet import ConvBlock
 from mattepaint.models.registry import register_model
 
 __all__ = ["Autoencoder"]
@@ -62,7 +62,7 @@ class Autoencoder(nn.Module):
 
     def __init__(self, base: int = 32) -> None:
         super().__init__()
-        _check_positive_int("base", base)
+        check_positive_int("base", base)
         widths = [base, 2 * base, 4 * base, 8 * base]
         self.size_multiple = 2 ** len(widths)  # 4 max-pools: 16
         encoder: list[nn.Module] = []

@@ -27,8 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from mattepaint.models.inpainting._checks import check_inpaint_model_inputs
-from mattepaint.models.layers.unet import _check_positive_int
+from mattepaint.checks import check_inpaint_model_inputs, check_positive_int
 from mattepaint.models.registry import register_model
 
 __all__ = ["ChannelWiseLinear", "ContextEncoder"]
@@ -52,7 +51,7 @@ class ChannelWiseLinear(nn.Module):
     def __init__(self, channels: int, height: int, width: int) -> None:
         super().__init__()
         for name, value in (("channels", channels), ("height", height), ("width", width)):
-            _check_positive_int(name, value)
+            check_positive_int(name, value)
         self.channels, self.height, self.width = channels, height, width
         n = height * width
         bound = 1.0 / math.sqrt(n)  # nn.Linear's default initialisation, per channel
@@ -121,7 +120,7 @@ class ContextEncoder(nn.Module):
     def __init__(self, base: int = 64, image_size: int = 128, bottleneck: int = 512) -> None:
         super().__init__()
         for name, value in (("base", base), ("image_size", image_size), ("bottleneck", bottleneck)):
-            _check_positive_int(name, value)
+            check_positive_int(name, value)
         if image_size < 2 * _BOTTLENECK_SIDE:
             raise ValueError(f"image_size must be >= {2 * _BOTTLENECK_SIDE}, got {image_size}")
         n_down = math.floor(math.log2(image_size / _BOTTLENECK_SIDE))

@@ -46,13 +46,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from mattepaint.models.inpainting._checks import check_inpaint_model_inputs
+from mattepaint.checks import check_inpaint_model_inputs, check_positive_int
 from mattepaint.models.layers.contextual_attention import (
     DEFAULT_MAX_POSITIONS,
     ContextualAttention,
     offsets_to_color,
 )
-from mattepaint.models.layers.unet import _check_positive_int
 from mattepaint.models.registry import register_model
 
 __all__ = ["DeepFillV1", "attention_picture", "offsets_picture"]
@@ -149,11 +148,11 @@ class DeepFillV1(nn.Module):
         attention_max_positions: int | None = DEFAULT_MAX_POSITIONS,
     ) -> None:
         super().__init__()
-        _check_positive_int("base", base)
-        _check_positive_int("attention_rate", attention_rate)
-        _check_positive_int("fuse_k", fuse_k)
+        check_positive_int("base", base)
+        check_positive_int("attention_rate", attention_rate)
+        check_positive_int("fuse_k", fuse_k)
         if attention_max_positions is not None:
-            _check_positive_int("attention_max_positions", attention_max_positions)
+            check_positive_int("attention_max_positions", attention_max_positions)
         self.attention = ContextualAttention(
             ksize=3,
             stride=1,

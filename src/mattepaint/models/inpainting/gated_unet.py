@@ -43,9 +43,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from mattepaint.models.inpainting._checks import check_inpaint_model_inputs
+from mattepaint.checks import check_inpaint_model_inputs, check_positive_int
 from mattepaint.models.layers.gated_conv import GateActivation, GatedConv2d
-from mattepaint.models.layers.unet import _check_positive_int
 from mattepaint.models.registry import register_model
 
 __all__ = ["GatedUNet"]
@@ -82,12 +81,12 @@ class GatedUNet(nn.Module):
         activation: GateActivation = "elu",
     ) -> None:
         super().__init__()
-        _check_positive_int("base", base)
-        _check_positive_int("depth", depth)
+        check_positive_int("base", base)
+        check_positive_int("depth", depth)
         if isinstance(dilations, (str, bytes)) or not isinstance(dilations, Sequence):
             raise TypeError(f"dilations must be a sequence of ints, got {dilations!r}")
         for rate in dilations:
-            _check_positive_int("each dilation", rate)
+            check_positive_int("each dilation", rate)
         if activation not in ("elu", "leaky_relu"):
             raise ValueError(f"activation must be 'elu' or 'leaky_relu', got {activation!r}")
         self.depth = depth

@@ -18,8 +18,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from mattepaint.models.inpainting._checks import check_inpaint_model_inputs
-from mattepaint.models.layers.unet import _check_positive_int
+from mattepaint.checks import check_inpaint_model_inputs, check_positive_int
 from mattepaint.models.registry import register_model
 
 __all__ = ["GLCIC"]
@@ -83,7 +82,7 @@ class GLCIC(nn.Module):
 
     def __init__(self, base: int = 64) -> None:
         super().__init__()
-        _check_positive_int("base", base)
+        check_positive_int("base", base)
         b1, b2, b4, half = base, 2 * base, 4 * base, max(base // 2, 1)
         layers: list[nn.Module] = []
         layers += _conv_bn_relu(4, b1, 5)

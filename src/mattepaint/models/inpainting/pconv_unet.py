@@ -52,9 +52,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from mattepaint.models.inpainting._checks import check_inpaint_model_inputs
+from mattepaint.checks import check_inpaint_model_inputs, check_positive_int
 from mattepaint.models.layers.partial_conv import PartialConv2d
-from mattepaint.models.layers.unet import _check_positive_int
 from mattepaint.models.registry import register_model
 
 __all__ = ["PConvBlock", "PConvUNet"]
@@ -168,8 +167,8 @@ class PConvUNet(nn.Module):
         super().__init__()
         if layout not in _DEFAULTS:
             raise ValueError(f"layout must be 'seed004' or 'liu', got {layout!r}")
-        base = _DEFAULTS[layout]["base"] if base is None else _check_positive_int("base", base)
-        depth = _DEFAULTS[layout]["depth"] if depth is None else _check_positive_int("depth", depth)
+        base = _DEFAULTS[layout]["base"] if base is None else check_positive_int("base", base)
+        depth = _DEFAULTS[layout]["depth"] if depth is None else check_positive_int("depth", depth)
         self.layout, self.base, self.depth = layout, base, depth
         self.size_multiple = 2**depth
         if layout == "seed004":

@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from mattepaint.models.inpainting._checks import check_inpaint_model_inputs
+from mattepaint.checks import check_inpaint_model_inputs
 from mattepaint.models.layers.unet import Norm, UNet, Up
 from mattepaint.models.registry import register_model
 

@@ -56,7 +56,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from mattepaint.models.layers.unet import _check_positive_int
+from mattepaint.checks import check_positive_int
 
 __all__ = [
     "AttentionWeights",
@@ -96,7 +96,7 @@ def _check_options(
     max_positions: object,
 ) -> None:
     for name, value in (("ksize", ksize), ("stride", stride), ("rate", rate), ("fuse_k", fuse_k)):
-        _check_positive_int(name, value)
+        check_positive_int(name, value)
     for name, value in (("ksize", ksize), ("fuse_k", fuse_k)):
         if value % 2 == 0:  # type: ignore[operator]
             raise ValueError(f"{name} must be odd (centred window), got {value}")
@@ -105,7 +105,7 @@ def _check_options(
     if not softmax_scale > 0 or not math.isfinite(softmax_scale):
         raise ValueError(f"softmax_scale must be a positive finite number, got {softmax_scale}")
     if max_positions is not None:
-        _check_positive_int("max_positions", max_positions)
+        check_positive_int("max_positions", max_positions)
 
 
 def _check_inputs(foreground: Tensor, background: Tensor, mask: Tensor | None) -> None:
@@ -425,8 +425,8 @@ def offsets_to_color(
         shape = tuple(offsets.shape) if isinstance(offsets, Tensor) else type(offsets).__name__
         raise ValueError(f"offsets must be (B, 2, h, w), got {shape}")
     step_y, step_x = (step, step) if isinstance(step, int) else step
-    _check_positive_int("step", step_y)
-    _check_positive_int("step", step_x)
+    check_positive_int("step", step_y)
+    check_positive_int("step", step_x)
     if max_radius is not None and not max_radius > 0:
         raise ValueError(f"max_radius must be > 0 or None, got {max_radius}")
     pos = offsets.detach().cpu().double().numpy()  # (B, 2, h, w)

@@ -24,18 +24,12 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
+from mattepaint.checks import check_positive_int
+
 __all__ = ["ConvBlock", "UNet"]
 
 Norm = Literal["batch", "none"]
 Up = Literal["transpose", "bilinear"]
-
-
-def _check_positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value}")
-    return value
 
 
 class ConvBlock(nn.Sequential):
@@ -105,7 +99,7 @@ class UNet(nn.Module):
             ("base", base),
             ("depth", depth),
         ):
-            _check_positive_int(name, value)
+            check_positive_int(name, value)
         if norm not in ("batch", "none"):
             raise ValueError(f"norm must be 'batch' or 'none', got {norm!r}")
         if up not in ("transpose", "bilinear"):

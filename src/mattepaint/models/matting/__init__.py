@@ -17,10 +17,13 @@ Models:
     ``unet_matte``   :class:`UNetMatte`, composite + background plate (seed report 000, sec. 3.2).
     ``late_fusion``  :class:`LateFusionMatte`, image only (Zhang et al., CVPR 2019).
     ``trimap_matte`` :class:`TrimapMatte`, image + trimap (after Xu et al., CVPR 2017).
+    ``dim_matte``    :class:`DIMMatte`, image + trimap + a classical matte it corrects, on a
+                     pretrained encoder (Xu et al., CVPR 2017, with a residual on Levin 2008).
 """
 
+from mattepaint.models.matting.dim_matte import DIMMatte
 from mattepaint.models.matting.late_fusion import LateFusionMatte
 from mattepaint.models.matting.trimap_matte import TrimapMatte
 from mattepaint.models.matting.unet_matte import UNetMatte
 
-__all__ = ["LateFusionMatte", "TrimapMatte", "UNetMatte"]
+__all__ = ["DIMMatte", "LateFusionMatte", "TrimapMatte", "UNetMatte"]

