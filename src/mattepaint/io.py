@@ -789,6 +789,10 @@ def _check_output_folder(path: Path) -> None:
                 raise InputError(
                     f"cannot write {path}: {parent} is a file, not a folder; choose another path"
                 )
+            if not os.access(parent, os.W_OK | os.X_OK):  # no permission, read-only file system
+                raise InputError(
+                    f"cannot write {path}: the folder {parent} is not writable; choose another path"
+                )
             break
 
 

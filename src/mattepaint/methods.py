@@ -39,7 +39,7 @@ from __future__ import annotations
 import difflib
 import os
 from collections.abc import Callable, Mapping
-from typing import TypeVar, Union
+from typing import TypeAlias, TypeVar
 
 from mattepaint.errors import InputError
 from mattepaint.interface import (
@@ -79,7 +79,7 @@ __all__ = [
 ]
 
 #: What names a method: a registered name (``str``) or a checkpoint / ONNX file (a path object).
-MethodSpec = Union[str, "os.PathLike[str]"]
+MethodSpec: TypeAlias = str | os.PathLike[str]
 
 #: The inpainting method used when none is named.
 DEFAULT_INPAINTER: str = "telea"

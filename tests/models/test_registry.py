@@ -39,6 +39,7 @@ SMALL_PARAMS: dict[str, dict[str, object]] = {
     "deepfill_v1": {"base": 4},
     "pconv_unet": {"layout": "seed004", "base": 4},
     "gated_unet": {"base": 4},
+    "ffc_inpaint": {"base": 4, "n_down": 2, "n_blocks": 1},
     "dim_matte": {"encoder": "scratch", "width": 4, "full_width": 4, "refine_width": 4},
 }
 # Extra variants of the built-in models (other code paths than the defaults).
@@ -46,6 +47,7 @@ VARIANTS: list[tuple[str, dict[str, object]]] = [
     ("unet_inpaint", {"base": 4, "depth": 3, "norm": "none", "up": "bilinear"}),
     ("unet_inpaint", {"base": 4, "depth": 1}),
     ("unet_inpaint", {"base": 4, "depth": 2, "residual": True}),
+    ("ffc_inpaint", {"base": 4, "n_down": 1, "n_blocks": 2, "ratio": 0.5}),
     ("patch_discriminator", {"base": 4, "n_layers": 3, "spectral_norm": True}),
     ("patch_discriminator", {"base": 4, "n_layers": 2, "norm": "instance"}),
     ("unet_matte", {"base": 4, "depth": 2, "background": "rgb", "predict_foreground": True}),
@@ -65,6 +67,7 @@ SIZE = 32  # input side; divisible by 2**depth of the U-Nets above, >= 3 * 2**n_
 ZERO_INIT_LAYERS: dict[str, tuple[str, ...]] = {
     "unet_inpaint": ("unet.head",),  # residual=True: nn.init.zeros_ on the output conv
     "dim_matte": ("head", "refine.4"),  # a correction of the prior matte, starting at zero
+    "ffc_inpaint": ("head",),  # always residual: nn.init.zeros_ on the output conv
 }
 
 CASES = [(name, SMALL_PARAMS.get(name, {})) for name in model_names()] + VARIANTS

@@ -141,6 +141,23 @@ def test_output_folder_that_is_a_file(
     assert snapshot(case) == before
 
 
+def test_unwritable_output_folder_is_one_line(
+    case: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # an OSError is no longer a user error as such: the library says what is wrong instead
+    # (the tests run as root, for whom every folder is writable: the check is simulated)
+    (case / "locked").mkdir()
+    real_access = os.access
+    monkeypatch.setattr(
+        io.os, "access", lambda p, mode: Path(p).name != "locked" and real_access(p, mode)
+    )
+    before = snapshot(case)
+    code, _, err = run(capsys, "inpaint", "img.png", "--mask", "mask.png", "-o", "locked/o.png")
+    assert code == 1
+    one_error(err, "locked", "not writable")
+    assert snapshot(case) == before
+
+
 # --------------------------------------------------------------------------- inputs of the wrong kind
 
 

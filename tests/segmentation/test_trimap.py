@@ -91,6 +91,26 @@ def test_known_regions_are_consistent(rng: np.random.Generator) -> None:
     assert not np.any(cv2.dilate(fg, np.ones((3, 3), np.uint8)).astype(bool) & (trimap == 0.0))
 
 
+def test_thin_parts_keep_a_seed_line() -> None:
+    p = disc(300, 100)
+    p[140:148, :] = 1.0  # a bar 8 pixels thick, thinner than the band (r = 7)
+    p[60:66, 120:180] = 0.0  # a gap 6 pixels wide inside the subject
+    r = band_radius((p > 0.5).sum())
+    assert r > 4
+    plain = auto_trimap(p, thin_seeds=False)
+    seeded = auto_trimap(p)
+    # without seeds the bar and the gap vanish into the band
+    assert np.all(plain[140:148, 5:30] == 0.5) and np.all(plain[60:66, 135:165] == 0.5)
+    # with seeds their middle lines stay known, with the right label
+    assert np.any(seeded[140:148, 5:30] == 1.0, axis=0).all()
+    assert np.any(seeded[60:66, 135:165] == 0.0, axis=0).all()
+    assert not np.any(seeded[140:148, 5:30] == 0.0) and not np.any(seeded[60:66, 135:165] == 1.0)
+    # seeds never touch the other label, and only add known pixels
+    fg = (seeded == 1.0).astype(np.uint8)
+    assert not np.any(cv2.dilate(fg, np.ones((3, 3), np.uint8)).astype(bool) & (seeded == 0.0))
+    assert np.all(seeded[plain != 0.5] == plain[plain != 0.5])
+
+
 def test_tensor_batch_matches_numpy() -> None:
     a, b = disc(128, 20), disc(128, 55)
     batch = torch.from_numpy(np.stack([a, b]))[:, None].double()  # (2, 1, 128, 128)
@@ -127,6 +147,7 @@ def test_no_subject_warns() -> None:
         (np.zeros((8, 8), np.float32), {"fg_threshold": 0.4}, ValueError, "fg_threshold"),
         (np.zeros((8, 8), np.float32), {"bg_threshold": 0.6}, ValueError, "bg_threshold"),
         (np.zeros((8, 8), np.float32), {"min_band": 9, "max_band": 3}, ValueError, "minimum"),
+        (np.zeros((8, 8), np.float32), {"thin_seeds": 1}, TypeError, "thin_seeds must be a bool"),
     ],
 )
 def test_bad_input(soft, kwargs: dict, error: type, message: str) -> None:

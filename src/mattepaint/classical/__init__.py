@@ -27,6 +27,7 @@ from mattepaint.classical.opencv_inpaint import (
     inpaint_ns,
     inpaint_telea,
 )
+from mattepaint.classical.patchmatch import PatchMatchInpainter, inpaint_patchmatch
 from mattepaint.classical.pymatting_methods import (
     ClosedFormMatter,
     KNNMatter,
@@ -48,6 +49,7 @@ INPAINTERS: dict[str, Callable[..., Inpainter]] = {
     "telea": TeleaInpainter,
     "ns": NSInpainter,
     "biharmonic": BiharmonicInpainter,
+    "patchmatch": PatchMatchInpainter,
 }
 
 #: The classical matting methods by name: a factory taking the method's keyword options.
@@ -71,6 +73,7 @@ __all__ = [
     "LBDMMatter",
     "LKMMatter",
     "NSInpainter",
+    "PatchMatchInpainter",
     "RandomWalkMatter",
     "SharedMatter",
     "TeleaInpainter",
@@ -82,6 +85,7 @@ __all__ = [
     "alpha_sm",
     "inpaint_biharmonic",
     "inpaint_ns",
+    "inpaint_patchmatch",
     "inpaint_telea",
     "matte_background_difference",
 ]

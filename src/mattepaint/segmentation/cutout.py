@@ -210,6 +210,7 @@ def cutout(
     max_band: int = DEFAULT_MAX_BAND,
     fg_threshold: float = DEFAULT_FG_THRESHOLD,
     bg_threshold: float = DEFAULT_BG_THRESHOLD,
+    thin_seeds: bool = True,
     max_matting_pixels: int = DEFAULT_MAX_MATTING_PIXELS,
     max_unknown_pixels: int = DEFAULT_MAX_UNKNOWN_PIXELS,
     estimate_fg: bool = True,
@@ -228,8 +229,8 @@ def cutout(
             for the segmenter's soft mask as the matte.
         soft_mask: optional (B, 1, H, W) segmenter output computed earlier (the segmenter is
             then not run, e.g. when only the trimap options change).
-        band_fraction, min_band, max_band, fg_threshold, bg_threshold: the automatic trimap's
-            options (:func:`~mattepaint.segmentation.auto_trimap`).
+        band_fraction, min_band, max_band, fg_threshold, bg_threshold, thin_seeds: the
+            automatic trimap's options (:func:`~mattepaint.segmentation.auto_trimap`).
         max_matting_pixels: the matting box is downscaled to hold at most this many pixels
             (>= 64; the cost of KNN matting grows with the box).
         max_unknown_pixels: ... and to hold at most this many unknown pixels (>= 64; the cost
@@ -260,6 +261,7 @@ def cutout(
         "max_band": max_band,
         "fg_threshold": fg_threshold,
         "bg_threshold": bg_threshold,
+        "thin_seeds": thin_seeds,
     }
     seconds = {"segment": 0.0, "trimap": 0.0, "matting": 0.0, "foreground": 0.0}
     b, _, h, w = image.shape

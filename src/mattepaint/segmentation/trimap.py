@@ -14,13 +14,18 @@ here marks as unknown:
 
 Formula (``erode`` / ``dilate`` with an elliptical kernel of radius ``r``)::
 
-    foreground = erode(M, r) & (p >= fg_threshold)
-    background = ~dilate(M, r) & (p <= bg_threshold)
+    foreground = (erode(M, r) | S(M)) & (p >= fg_threshold)
+    background = ~(dilate(M, r) & ~S(~M)) & (p <= bg_threshold)
     trimap     = 1 on foreground, 0 on background, 0.5 elsewhere
 
-so known pixels always agree with the segmenter (foreground has ``p >= fg_threshold``,
-background ``p <= bg_threshold``) and the unknown region contains the whole band
-``dilate(M, r) \\ erode(M, r)`` and every uncertain pixel.
+``S(R)`` (with ``thin_seeds``, the default) is the skeleton (medial axis, scikit-image's
+``skeletonize``) of a region ``R`` where it lies at least ``SEED_DEPTH`` = 2 pixels inside ``R``:
+a part of the subject thinner than the band (a pencil, a stem) or a gap in it (between leaves,
+the holes of a mesh) keeps a line of known pixels along its middle instead of vanishing into the
+unknown band, where matting, with no constraint of that kind nearby, would fill it with the
+other label. Known pixels always agree with the segmenter (foreground has ``p >= fg_threshold``,
+background ``p <= bg_threshold``); the unknown region contains every uncertain pixel and the band
+``dilate(M, r) \\ erode(M, r)`` except those seed lines.
 
 The band follows the trimap-from-segmentation recipe of Deep Image Matting (Xu et al., CVPR 2017,
 dilated/eroded ground truth) and of rembg's alpha matting (erosion of confident regions); the
@@ -50,6 +55,8 @@ DEFAULT_MIN_BAND = 3
 DEFAULT_MAX_BAND = 40
 DEFAULT_FG_THRESHOLD = 0.95
 DEFAULT_BG_THRESHOLD = 0.05
+#: Skeleton pixels at least this deep inside a region become seeds (``thin_seeds``).
+SEED_DEPTH = 2.0
 
 
 def band_radius(
@@ -96,21 +103,34 @@ def _trimap_one(
     max_band: int,
     fg_threshold: float,
     bg_threshold: float,
+    thin_seeds: bool,
 ) -> np.ndarray:
     """(H, W) float soft mask -> (H, W) float32 trimap in {0, 0.5, 1} (the module's formula)."""
     m = (p > 0.5).astype(np.uint8)
     r = band_radius(
         float(m.sum()), band_fraction=band_fraction, min_band=min_band, max_band=max_band
     )
-    inner, outer = m, m
+    inner, outer = m.astype(bool), m.astype(bool)
     if r > 0:
         # replicated border: a subject touching the image edge is not eroded from the edge
-        inner = cv2.erode(m, _disk(r), borderType=cv2.BORDER_REPLICATE)
-        outer = cv2.dilate(m, _disk(r), borderType=cv2.BORDER_REPLICATE)
+        inner = cv2.erode(m, _disk(r), borderType=cv2.BORDER_REPLICATE).astype(bool)
+        outer = cv2.dilate(m, _disk(r), borderType=cv2.BORDER_REPLICATE).astype(bool)
+        if thin_seeds:
+            inner |= _medial_seeds(m)
+            outer &= ~_medial_seeds(1 - m)
     trimap = np.full(p.shape, 0.5, np.float32)
-    trimap[(outer == 0) & (p <= bg_threshold)] = 0.0
-    trimap[(inner == 1) & (p >= fg_threshold)] = 1.0
+    trimap[~outer & (p <= bg_threshold)] = 0.0
+    trimap[inner & (p >= fg_threshold)] = 1.0
     return trimap
+
+
+def _medial_seeds(region: np.ndarray) -> np.ndarray:
+    """(H, W) bool: the skeleton (medial axis) of a uint8 {0, 1} region where it lies at least
+    ``SEED_DEPTH`` pixels inside the region (parts at least ~2 * SEED_DEPTH pixels thick)."""
+    from skimage.morphology import skeletonize  # lazy: scikit-image is slow to import
+
+    depth = cv2.distanceTransform(region, cv2.DIST_L2, 3)  # distance to the nearest 0 pixel
+    return skeletonize(region.astype(bool)) & (depth >= SEED_DEPTH)
 
 
 def auto_trimap(
@@ -121,6 +141,7 @@ def auto_trimap(
     max_band: int = DEFAULT_MAX_BAND,
     fg_threshold: float = DEFAULT_FG_THRESHOLD,
     bg_threshold: float = DEFAULT_BG_THRESHOLD,
+    thin_seeds: bool = True,
 ) -> ArrayT:
     """Trimap from a segmenter's soft mask: confident regions known, a size-adaptive band and
     every uncertain pixel unknown (the formula in the module docstring).
@@ -134,6 +155,8 @@ def auto_trimap(
         fg_threshold: foreground needs ``p >= fg_threshold`` (default 0.95).
         bg_threshold: background needs ``p <= bg_threshold`` (default 0.05);
             ``0 <= bg_threshold <= 0.5 <= fg_threshold <= 1``.
+        thin_seeds: keep the medial axis of parts thinner than the band as known (see the
+            module docstring), so that a pencil or a gap between leaves keeps a constraint.
 
     Outputs:
         the trimap in the input's kind: (B, 1, H, W) tensor (input dtype and device) or (H, W)
@@ -153,7 +176,9 @@ def auto_trimap(
     check_range("band", min_band, max_band)
     fg_threshold = check_float("fg_threshold", fg_threshold, low=0.5, high=1.0)
     bg_threshold = check_float("bg_threshold", bg_threshold, low=0.0, high=0.5)
-    options = (band_fraction, min_band, max_band, fg_threshold, bg_threshold)
+    if not isinstance(thin_seeds, bool):
+        raise TypeError(f"thin_seeds must be a bool, got {thin_seeds!r}")
+    options = (band_fraction, min_band, max_band, fg_threshold, bg_threshold, thin_seeds)
 
     if isinstance(soft_mask, Tensor):
         if soft_mask.ndim != 4 or soft_mask.shape[1] != 1:

@@ -443,7 +443,9 @@ class InpaintingTask:
             fake_logits = critic.net(fake).float()
         return fake_logits, [], []
 
-    def discriminator_loss(self, outputs: Outputs, batch: Batch, critic: Critic) -> dict[str, Tensor]:
+    def discriminator_loss(
+        self, outputs: Outputs, batch: Batch, critic: Critic
+    ) -> dict[str, Tensor]:
         """The critic terms of the objective and their sum "d_total".
 
         Inputs: outputs of :meth:`forward` (computed without gradients), the batch, the critic.
@@ -493,8 +495,9 @@ class InpaintingTask:
         batches: Iterable[Batch],
         autocast: Callable[[], AbstractContextManager],
     ) -> dict[str, float]:
-        """Mean psnr, ssim, hole_l1, mse, dice of comp vs the ground truth over all validation images
-        (hole_l1 over the images with a non-empty hole). The model is left in training mode."""
+        """Mean psnr, ssim, hole_l1, mse, dice of comp vs the ground truth over all validation
+        images (hole_l1 over the images with a non-empty hole). The model is left in training
+        mode."""
         was_training = model.training
         model.eval()
         sums = dict.fromkeys(self.metric_names, 0.0)

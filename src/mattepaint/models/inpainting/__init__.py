@@ -16,12 +16,14 @@ glcic              completion network with dilated convs           Iizuka et al.
 deepfill_v1        coarse + refinement with contextual attention   Yu et al. CVPR 2018
 pconv_unet         partial-convolution U-Net (seed 004 / Liu)      Liu et al. ECCV 2018
 gated_unet         gated-convolution U-Net                         Yu et al. ICCV 2019
+ffc_inpaint        residual fast-Fourier-convolution generator     Suvorov et al. WACV 2022
 =================  ==============================================  =========================
 """
 
 from mattepaint.models.inpainting.autoencoder import Autoencoder
 from mattepaint.models.inpainting.context_encoder import ContextEncoder
 from mattepaint.models.inpainting.deepfill_v1 import DeepFillV1
+from mattepaint.models.inpainting.ffc_inpaint import FFCInpaint
 from mattepaint.models.inpainting.gated_unet import GatedUNet
 from mattepaint.models.inpainting.glcic import GLCIC
 from mattepaint.models.inpainting.pconv_unet import PConvUNet
@@ -32,6 +34,7 @@ __all__ = [
     "Autoencoder",
     "ContextEncoder",
     "DeepFillV1",
+    "FFCInpaint",
     "GatedUNet",
     "PConvUNet",
     "UNetInpaint",
