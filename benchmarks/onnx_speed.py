@@ -1,11 +1,12 @@
 """Inference speed: PyTorch eager vs onnxruntime, through the same wrappers.
 
-For each model (an inpainting checkpoint, by default the shipped ``unet_refine_small``, and
-freshly built matting models of the default recipe sizes, whose speed does not depend on their
-weights) the script exports an ONNX file with :func:`mattepaint.models.onnx_model.export_onnx`,
-then times the whole wrapper call (input transform, padding, model, compositing / trimap fixing)
-of :class:`~mattepaint.models.inpainter.ModelInpainter` / ``ModelMatter`` for the PyTorch model
-and for the ONNX one, one image at a time, on the CPU, and prints a table: median ms per image,
+For each model (an inpainting checkpoint, by default the shipped ``unet_refine_small``, a freshly
+built ``ffc_inpaint``, and freshly built matting models of the default recipe sizes, whose speed
+does not depend on their weights) the script exports an ONNX file with
+:func:`mattepaint.models.onnx_model.export_onnx`, then times the whole wrapper call (input
+transform, padding, model, compositing / trimap fixing) of
+:class:`~mattepaint.models.inpainter.ModelInpainter` / ``ModelMatter`` for the PyTorch model and
+for the ONNX one, one image at a time, on the CPU, and prints a table: median ms per image,
 speed-up, and the largest |difference| of the results.
 
     python benchmarks/onnx_speed.py                      # 256, 512, 1024 px
@@ -38,6 +39,10 @@ MATTING = {
     "unet_matte (gray bg)": ("unet_matte", {"base": 32, "depth": 3}),
     "trimap_matte": ("trimap_matte", {"base": 32, "depth": 4}),
 }
+# inpainting models at their packaged recipes' sizes, untrained (configs/ffc_refine_small.yaml)
+FRESH_INPAINTING = {
+    "ffc_inpaint (untrained)": ("ffc_inpaint", {"base": 16, "n_down": 3, "n_blocks": 4}),
+}
 
 
 def _median_ms(fn: Callable[[], object], repeats: int) -> float:
@@ -67,6 +72,10 @@ def run(
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         jobs: list[tuple[str, Path, str]] = [(checkpoint.stem, checkpoint, "inpainting")]
+        jobs += [
+            (label, _matting_checkpoint(folder, *spec), "inpainting")
+            for label, spec in FRESH_INPAINTING.items()
+        ]
         jobs += [
             (label, _matting_checkpoint(folder, *spec), "matting")
             for label, spec in MATTING.items()

@@ -193,6 +193,10 @@ def test_inpaint_file(inpaint_case: dict[str, Path]) -> None:
     with pytest.raises(FileNotFoundError, match="image not found"):
         batch.inpaint_file(inpaint_case["root"] / "none.png", mask, inpaint_case["root"] / "x.png")
     with pytest.raises(ValueError, match="bad options"):
+        batch.inpaint_file(
+            image, mask, inpaint_case["root"] / "x.png", method="telea", options={"nope": 1}
+        )
+    with pytest.raises(ValueError, match="belong to a named method"):  # the default is "auto"
         batch.inpaint_file(image, mask, inpaint_case["root"] / "x.png", options={"nope": 1})
     with pytest.raises(ValueError, match="only be given with a method name"):
         batch.inpaint_file(

@@ -161,8 +161,8 @@ class _FakeMatter:
 
 
 def test_resolve_inpainter_by_name_default_and_options() -> None:
-    assert methods.resolve_inpainter().name == methods.default_inpainter() == "telea"
-    assert methods.resolve_inpainter(None).name == methods.DEFAULT_INPAINTER
+    assert methods.default_inpainter() == methods.DEFAULT_INPAINTER == "auto"
+    assert methods.resolve_inpainter("telea").name == "telea"
     ns = methods.resolve_inpainter("ns", options={"radius": 6})
     assert ns.name == "ns" and ns.radius == 6  # type: ignore[attr-defined]
     with pytest.raises(InputError, match="unknown inpainting method 'nss'.*did you mean 'ns'"):
@@ -190,6 +190,35 @@ def test_resolve_inpainter_loads_a_file_with_the_checkpoint_loader(
     # a str is always a name, never a file: no accidental loading of "telea.pt" from disk
     with pytest.raises(InputError, match="unknown inpainting method 'model.safetensors'"):
         methods.resolve_inpainter("model.safetensors")
+
+
+def test_auto_runs_the_best_shipped_inpainter_and_falls_back_to_telea(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from mattepaint.models import checkpoint
+
+    shipped = methods.auto_inpainter()
+    assert isinstance(shipped, Path) and shipped.stem == methods.AUTO_INPAINTERS[0]
+    for spec in (None, "auto"):
+        model = methods.resolve_inpainter(spec)
+        assert model.name == f"checkpoint:{shipped.name}"
+    with pytest.raises(InputError, match="options \\(radius\\) belong to a named method"):
+        methods.resolve_inpainter("auto", options={"radius": 3})
+    monkeypatch.setattr(checkpoint, "shipped_model_names", lambda: [])  # a wheel without weights
+    assert methods.auto_inpainter() == methods.FALLBACK_INPAINTER == "telea"
+    assert methods.resolve_inpainter("auto", options={"radius": 4}).name == "telea"
+
+
+def test_auto_matter_is_the_classical_default_until_a_model_measures_better() -> None:
+    for has_trimap, name in ((True, "closed_form"), (False, "background_difference")):
+        expected = methods.auto_matter(has_trimap=has_trimap, has_background=not has_trimap)
+        matter = methods.resolve_matter(
+            None, has_trimap=has_trimap, has_background=not has_trimap
+        )
+        if isinstance(expected, str):
+            assert expected == name and matter.name == name
+        else:  # a shipped model listed in AUTO_MATTERS_FOR
+            assert matter.name == f"checkpoint:{expected.name}"
 
 
 def test_resolve_inpainter_passes_a_built_method_through() -> None:

@@ -39,6 +39,7 @@ from __future__ import annotations
 import difflib
 import os
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import TypeAlias, TypeVar
 
 from mattepaint.errors import InputError
@@ -76,13 +77,32 @@ __all__ = [
     "register_matter",
     "resolve_inpainter",
     "resolve_matter",
+    "AUTO",
+    "auto_inpainter",
+    "auto_matter",
 ]
 
 #: What names a method: a registered name (``str``) or a checkpoint / ONNX file (a path object).
 MethodSpec: TypeAlias = str | os.PathLike[str]
 
-#: The inpainting method used when none is named.
-DEFAULT_INPAINTER: str = "telea"
+#: The method name that picks the best shipped model for the job (:func:`auto_inpainter`,
+#: :func:`auto_matter`); it is the default when no method is named.
+AUTO: str = "auto"
+
+#: The inpainting method used when none is named: "auto" (the best shipped model, else telea).
+DEFAULT_INPAINTER: str = AUTO
+
+#: What "auto" falls back to when no shipped model fits (a wheel built without weights).
+FALLBACK_INPAINTER: str = "telea"
+
+#: Shipped trained models (``mattepaint/weights/NAME.safetensors``) that "auto" picks, best
+#: first. ``unet_refine_small`` beats Telea in every hole-ratio bucket of the 300-case
+#: benchmark (docs/inpainting.md, ``benchmarks/deep_inpainting.py``).
+AUTO_INPAINTERS: tuple[str, ...] = ("unet_refine_small",)
+
+#: The same for matting, by the input given. A model is listed here only once it measures
+#: better than the classical method of :data:`DEFAULT_MATTER_FOR` (docs/matting.md).
+AUTO_MATTERS_FOR: dict[str, tuple[str, ...]] = {"trimap": (), "background": ()}
 
 #: The matting method used when none is named, by the input that was given.
 DEFAULT_MATTER_FOR: dict[str, str] = {
@@ -187,8 +207,35 @@ def get_matter(name: str, **options: object) -> Matter:
 
 
 def default_inpainter() -> str:
-    """The inpainting method used when none is named: :data:`DEFAULT_INPAINTER` (``telea``)."""
+    """The inpainting method used when none is named: :data:`DEFAULT_INPAINTER` ("auto")."""
     return DEFAULT_INPAINTER
+
+
+def _first_shipped(names: tuple[str, ...]) -> Path | None:
+    """The file of the first of ``names`` shipped inside the package, or None."""
+    from mattepaint.models.checkpoint import shipped_model_names, shipped_model_path
+
+    shipped = set(shipped_model_names())
+    for name in names:
+        if name in shipped:
+            return shipped_model_path(name)
+    return None
+
+
+def auto_inpainter() -> MethodSpec:
+    """What "auto" runs for inpainting: the file of the best shipped model
+    (:data:`AUTO_INPAINTERS`, a ``Path``), or :data:`FALLBACK_INPAINTER` when none is shipped."""
+    return _first_shipped(AUTO_INPAINTERS) or FALLBACK_INPAINTER
+
+
+def auto_matter(*, has_trimap: bool, has_background: bool) -> MethodSpec:
+    """What "auto" runs for matting with the inputs given: the best shipped model for that input
+    (:data:`AUTO_MATTERS_FOR`, a ``Path``), else the classical :func:`default_matter`.
+
+    Raises: InputError as :func:`default_matter` (both or neither input given)."""
+    classical_default = default_matter(has_trimap=has_trimap, has_background=has_background)
+    shipped = _first_shipped(AUTO_MATTERS_FOR["trimap" if has_trimap else "background"])
+    return shipped or classical_default
 
 
 def default_matter(*, has_trimap: bool, has_background: bool) -> str:
@@ -252,6 +299,13 @@ def resolve_inpainter(
     """
     if method is None:
         method = default_inpainter()
+    if method == AUTO:
+        method = auto_inpainter()
+        if options and not isinstance(method, str):
+            raise InputError(
+                f"options ({', '.join(sorted(options))}) belong to a named method such as telea "
+                f"or ns; 'auto' runs the shipped model {Path(method).stem}: name the method"
+            )
     if isinstance(method, str):
         return get_inpainter(method, **dict(options or {}))
     if _is_file_spec(method):
@@ -328,7 +382,14 @@ def resolve_matter(
     check = has_trimap is not None or has_background is not None
     has_trimap, has_background = bool(has_trimap), bool(has_background)
     if method is None:
-        method = default_matter(has_trimap=has_trimap, has_background=has_background)
+        method = AUTO  # the best shipped model for the inputs, else the classical default
+    if method == AUTO:
+        method = auto_matter(has_trimap=has_trimap, has_background=has_background)
+        if options and not isinstance(method, str):
+            raise InputError(
+                f"options ({', '.join(sorted(options))}) belong to a named method; 'auto' runs "
+                f"the shipped model {Path(method).stem}: name the method"
+            )
     if isinstance(method, str):
         matter = get_matter(method, **dict(options or {}))
     elif _is_file_spec(method):

@@ -265,7 +265,7 @@ def test_a_bug_in_the_library_keeps_its_traceback(
     monkeypatch.setattr(methods, "get_inpainter", broken)  # what the resolver calls
     before = snapshot(case)
     with pytest.raises(type(error)):
-        cli.main(["inpaint", "img.png", "--mask", "mask.png", "-o", "out.png"])
+        cli.main(["inpaint", "img.png", "--mask", "mask.png", "-o", "out.png", "--method", "telea"])
     assert snapshot(case) == before
 
 

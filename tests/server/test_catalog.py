@@ -49,13 +49,13 @@ class _Stub:
 
 def test_registered_methods_listed() -> None:
     catalog = MethodCatalog()
-    assert catalog.inpainting_methods() == inpainter_names()
+    assert catalog.inpainting_methods() == ["auto", *inpainter_names()]
     assert catalog.matting_methods() == matter_names()
     assert {"telea", "ns"} <= set(catalog.inpainting_methods())
     assert catalog.needs("closed_form") == "trimap"
     assert catalog.needs("background_difference") == "background"
     described = catalog.describe()
-    assert described["inpainting"] == inpainter_names()
+    assert described["inpainting"] == ["auto", *inpainter_names()]
     assert {"name": "closed_form", "needs": "trimap"} in described["matting"]
 
 
@@ -83,7 +83,7 @@ def test_checkpoints_from_flag_and_folder(tmp_path: Path) -> None:
     (models / "notes.txt").write_text("not a checkpoint, not a .pt")
     catalog = MethodCatalog([explicit], models)
     names = catalog.inpainting_methods()
-    assert names == [*inpainter_names(), "checkpoint:tiny.pt", "checkpoint:folder_model.pt"]
+    assert names == ["auto", *inpainter_names(), "checkpoint:tiny.pt", "checkpoint:folder_model.pt"]
     assert catalog.matting_methods() == matter_names()
     assert catalog.checkpoint_path("checkpoint:tiny.pt") == explicit
     assert catalog.checkpoint_path("telea") is None

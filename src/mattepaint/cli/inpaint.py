@@ -39,7 +39,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     p.add_argument("-o", "--output", type=Path, help="where to write the result (single image)")
     p.add_argument(
-        "--method", default=None, help=f"inpainting method (default: telea; see '{PROG} methods')"
+        "--method", default=None, help=f"inpainting method (default: auto = the best shipped model; see '{PROG} methods')"
     )
     p.add_argument(
         "--checkpoint",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import re
+from pathlib import Path
 
 from mattepaint.cli.common import print_table
 
@@ -32,15 +33,36 @@ def run(args: argparse.Namespace) -> int:
     table.add_column("name")
     table.add_column("needs")
     table.add_column("description")
+    table.add_row("inpainting", methods.AUTO, "image + mask", f"the default: {_auto_inpainter()}")
     for name in methods.inpainter_names():
         doc = _first_line(methods.get_inpainter(name))
         table.add_row("inpainting", name, "image + mask", doc)
+    table.add_row("matting", methods.AUTO, "image + trimap or background", f"the default: {_auto_matter()}")
     for name in methods.matter_names():
         matter = methods.get_matter(name)
         needs = _NEEDS_TEXT.get(matter.needs, matter.needs)
         table.add_row("matting", name, needs, _first_line(matter))
     print_table(table)
     return 0
+
+
+def _spec_name(spec: object) -> str:
+    """A method name, or "shipped model NAME" for the file of a shipped model."""
+    return spec if isinstance(spec, str) else f"shipped model {Path(str(spec)).stem}"
+
+
+def _auto_inpainter() -> str:
+    from mattepaint import methods
+
+    return _spec_name(methods.auto_inpainter())
+
+
+def _auto_matter() -> str:
+    from mattepaint import methods
+
+    trimap = _spec_name(methods.auto_matter(has_trimap=True, has_background=False))
+    background = _spec_name(methods.auto_matter(has_trimap=False, has_background=True))
+    return f"{trimap} with a trimap, {background} with a background"
 
 
 def _first_line(obj: object) -> str:

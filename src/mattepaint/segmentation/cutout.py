@@ -178,7 +178,7 @@ def _matte_band(
     scale = min(1.0, math.sqrt(max_pixels / (h * w)), math.sqrt(max_unknown / unknown.sum()))
     if scale < 1.0:
         hs, ws = max(8, round(h * scale)), max(8, round(w * scale))
-        small_img = cv2.resize(crop_img, (ws, hs), interpolation=cv2.INTER_AREA)
+        small_img = cv2.resize(crop_img, (ws, hs), interpolation=cv2.INTER_AREA).clip(0.0, 1.0)
         small_alpha = _run_matter(matter, small_img, _downscale_trimap(crop_tri, hs, ws))
         crop_alpha = cv2.resize(small_alpha, (w, h), interpolation=cv2.INTER_LINEAR)
     else:

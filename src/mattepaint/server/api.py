@@ -248,7 +248,9 @@ def create_api(
         request: Request,
         image: Annotated[UploadFile, File(description="the image (PNG, JPEG, BMP, TIFF, WebP)")],
         mask: Annotated[UploadFile, File(description="the hole mask, same size; white = hole")],
-        method: Annotated[str, Form(description="inpainting method, see /api/methods")] = "telea",
+        method: Annotated[
+            str, Form(description="inpainting method, see /api/methods (auto: best shipped model)")
+        ] = "auto",
         dilate: Annotated[int, Form(ge=0, le=256, description="grow the hole by N px")] = 0,
         strategy: Annotated[
             Literal["auto", "crop", "resize", "full"],

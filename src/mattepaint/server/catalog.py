@@ -30,6 +30,7 @@ from mattepaint.errors import InputError, InputNotFoundError
 from mattepaint.methods import (
     Inpainter,
     Matter,
+    AUTO,
     inpainter_names,
     matter_names,
     resolve_inpainter,
@@ -171,8 +172,9 @@ class MethodCatalog:
     # ---------------------------------------------------------------------------- listing
 
     def inpainting_methods(self) -> list[str]:
-        """Names of the inpainting methods: registered (sorted), extra ones, then checkpoints."""
-        names = [n for n in inpainter_names() if n not in self._extra_inpainters]
+        """Names of the inpainting methods: "auto" (the best shipped model, the default), the
+        registered ones (sorted), extra ones, then checkpoints."""
+        names = [AUTO] + [n for n in inpainter_names() if n not in self._extra_inpainters]
         names += list(self._extra_inpainters)
         names += [n for n, (task, _) in self._checkpoints.items() if task == "inpainting"]
         return names

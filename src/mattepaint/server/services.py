@@ -344,7 +344,7 @@ def run_inpaint(
     catalog: MethodCatalog,
     image: np.ndarray,
     mask: np.ndarray,
-    method: str = "telea",
+    method: str = "auto",
     *,
     dilate: int = 0,
     strategy: Strategy = "auto",

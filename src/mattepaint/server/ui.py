@@ -77,7 +77,7 @@ def build_ui(catalog: MethodCatalog, limits: ServerLimits) -> gr.Blocks:
     matte_methods = list(catalog.matting_methods())
     if not inpaint_methods:
         raise ValueError("the catalog offers no inpainting method; expected at least 'telea'")
-    default_inpaint = "telea" if "telea" in inpaint_methods else inpaint_methods[0]
+    default_inpaint = "auto" if "auto" in inpaint_methods else inpaint_methods[0]
     downloads = _DownloadFolder()
 
     def inpaint(
