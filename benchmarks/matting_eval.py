@@ -114,7 +114,11 @@ SCENE_MODELS = (
     ("unet_matte_rgb", "unet_matte 6ch", "seed000_unet_matte_rgb_small"),
     ("late_fusion", "late_fusion s3", "seed001_late_fusion_stage3_small"),
 )
-TRIMAP_MODEL = ("trimap_matte", "trimap_matte", "trimap_matte_small")
+# (key, label, run name) of the trimap models of part (c)
+TRIMAP_MODELS = (
+    ("trimap_matte", "trimap_matte", "trimap_matte_small"),
+    ("dim_matte", "dim_matte", "dim_matte_small"),
+)
 # runs whose weights an evaluated model descends from: their training items are excluded too
 ANCESTOR_RUNS = ("seed001_late_fusion_stage1_small", "seed001_late_fusion_stage2_small")
 CLASSICAL_TRIMAP = ("closed_form", "knn", "rw", "lbdm", "sm")
@@ -625,6 +629,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="procedural foregrounds of (a); must differ from training's")
     parser.add_argument("--real-size", type=int, default=480,
                         help="longer side of the part (b) composites")
+    parser.add_argument("--classical", nargs="+", default=list(CLASSICAL_TRIMAP),
+                        choices=CLASSICAL_TRIMAP, help="classical trimap methods of part (c)")
+    parser.add_argument("--parts", default="abc",
+                        help="which parts to run, e.g. 'c' for alphamatting GT01-27 only")
     parser.add_argument("--skip-alphamatting", action="store_true",
                         help="skip parts (b) and (c), which use the alphamatting.com data")
     parser.add_argument("--limit-alphamatting", type=int, default=0,
@@ -670,9 +678,9 @@ def main(argv: list[str] | None = None) -> None:
     scene_methods = [loaded[k] for k in order if loaded[k] is not None]
     trimap_methods: list[Method] = []
     if not args.skip_alphamatting:
-        model = load_model_method(args.runs, *TRIMAP_MODEL, channels_last=cl)
-        trimap_methods = ([model] if model else []) + [
-            Method(name, name, resolve_matter(name), "classical") for name in CLASSICAL_TRIMAP
+        models_c = [load_model_method(args.runs, *spec, channels_last=cl) for spec in TRIMAP_MODELS]
+        trimap_methods = [m for m in models_c if m is not None] + [
+            Method(name, name, resolve_matter(name), "classical") for name in args.classical
         ]
     models = [m for m in scene_methods + trimap_methods if m.config is not None]
 
@@ -743,21 +751,23 @@ def main(argv: list[str] | None = None) -> None:
     parts: list[tuple[PartResult, list[Method], tuple[str, ...]]] = []
 
     with torch.no_grad():
-        console.rule("(a) held-out composites")
-        t0 = time.perf_counter()
-        part, info = part_composites(
-            args, scene_methods, tux, held, test_bgs, proc_size
-        )
-        info["seconds"] = time.perf_counter() - t0
-        parts.append((part, scene_methods, ("all", "tuxpaint", "procedural")))
-        report["parts"][part.name] = info
-        if not args.skip_alphamatting:
+        if "a" in args.parts:
+            console.rule("(a) held-out composites")
+            t0 = time.perf_counter()
+            part, info = part_composites(
+                args, scene_methods, tux, held, test_bgs, proc_size
+            )
+            info["seconds"] = time.perf_counter() - t0
+            parts.append((part, scene_methods, ("all", "tuxpaint", "procedural")))
+            report["parts"][part.name] = info
+        if not args.skip_alphamatting and "b" in args.parts:
             console.rule("(b) real foregrounds on new backgrounds")
             t0 = time.perf_counter()
             part, info = part_real(args, scene_methods, test_bgs)
             info["seconds"] = time.perf_counter() - t0
             parts.append((part, scene_methods, ("all",)))
             report["parts"][part.name] = info
+        if not args.skip_alphamatting and "c" in args.parts:
             console.rule("(c) alphamatting.com GT01-27, Trimap1, full resolution")
             t0 = time.perf_counter()
             part, info = part_alphamatting(args, trimap_methods)

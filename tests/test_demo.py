@@ -59,7 +59,7 @@ def test_outputs_have_the_right_shapes(demo) -> None:
         assert io.load_image(files[f"matting/{method}_fg"]).shape == (SIZE, SIZE, 3)
         rgb, alpha = io.load_rgba(files[f"matting/{method}_cutout"])
         assert rgb.shape == (SIZE, SIZE, 3) and alpha is not None and alpha.shape == (SIZE, SIZE)
-    for method in ("telea", "ns"):
+    for method in ("auto", "telea", "ns"):
         assert io.load_image(files[f"inpainting/{method}"]).shape == (SIZE, SIZE, 3)
 
 
@@ -91,7 +91,7 @@ def test_inpainting_scores_are_sensible(demo) -> None:
     image = io.load_image(files["inpainting/image"])
     # doing nothing (keeping the object and scratches in the hole) scores this:
     baseline = -10 * math.log10(hole_mse(image, clean, mask))
-    for method in ("telea", "ns"):
+    for method in ("auto", "telea", "ns"):
         scores = metrics["inpainting"][method]
         assert scores["psnr_hole"] > 15.0, (method, scores)
         assert scores["psnr_hole"] > baseline

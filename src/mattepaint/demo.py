@@ -5,18 +5,19 @@ no downloads), runs
 
 - matting: ``closed_form`` with the trimap and ``background_difference`` with the clean
   background plate, each giving an alpha matte, a foreground colour estimate and an RGBA cut-out;
-- inpainting: ``telea`` and ``ns`` (OpenCV's Telea 2004 and Navier-Stokes 2001 methods),
+- inpainting: ``auto`` (the best shipped model, :func:`mattepaint.methods.auto_inpainter`),
+  ``telea`` and ``ns`` (OpenCV's Telea 2004 and Navier-Stokes 2001 methods),
 
 scores them against the ground truth, and writes every input, result and score plus one labelled
 picture, ``before_after.png``::
 
     out_dir/
       before_after.png     row 1: image | trimap | alpha (closed_form) | cut-out on a checkerboard
-                           row 2: image, hole in red | telea | ns | ground truth
+                           row 2: image, hole in red | auto | telea | ground truth
       metrics.json         {"matting": {method: {...}}, "inpainting": {method: {...}}, "units": ...}
       matting/             image, trimap, background, alpha_true,
                            <method>_alpha, <method>_fg, <method>_cutout   (PNG)
-      inpainting/          image, mask, clean (ground truth), telea, ns   (PNG)
+      inpainting/          image, mask, clean (ground truth), auto, telea, ns   (PNG)
 
 Scores (see ``metrics.json["units"]``):
 
@@ -56,7 +57,7 @@ from mattepaint.errors import OutputExistsError
 __all__ = ["DEMO_FILES", "before_after_grid", "demo_paths", "run_demo"]
 
 MATTING_METHODS = ("closed_form", "background_difference")
-INPAINTING_METHODS = ("telea", "ns")
+INPAINTING_METHODS = ("auto", "telea", "ns")
 
 #: Every file the demo writes: key -> path relative to ``out_dir``.
 DEMO_FILES: dict[str, str] = {
@@ -160,9 +161,9 @@ def _run_matting(
 def _run_inpainting(method: str, image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, float]:
     """Run one inpainting method on the image with its hole blanked; return result, seconds."""
     from mattepaint.io import to_numpy, to_tensor
-    from mattepaint.methods import get_inpainter
+    from mattepaint.methods import resolve_inpainter
 
-    inpainter = get_inpainter(method)
+    inpainter = resolve_inpainter(method)  # "auto": the best shipped model
     blanked = image * ~mask[..., None]  # the method must not see what is in the hole
     start = time.perf_counter()
     filled = inpainter(to_tensor(blanked), to_tensor(mask.astype(np.float32)))
@@ -369,8 +370,8 @@ def run_demo(
             ],
             [
                 ("inpainting: hole in red", _show_hole(ins.image, ins.mask)),
+                ("auto (shipped model)", filled["auto"]),
                 ("telea", filled["telea"]),
-                ("ns", filled["ns"]),
                 ("ground truth", ins.clean),
             ],
         ]

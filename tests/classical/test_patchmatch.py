@@ -33,10 +33,11 @@ def _box(h: int, w: int, top: int, left: int, size: int) -> np.ndarray:
     return mask
 
 
-def test_outside_the_hole_is_the_input_exactly() -> None:
+@pytest.mark.parametrize("min_size", [256, 16])
+def test_outside_the_hole_is_the_input_exactly(min_size: int) -> None:
     image = _textured()
     mask = _box(56, 64, 10, 20, 14)
-    out = inpaint_patchmatch(image, mask)
+    out = inpaint_patchmatch(image, mask, min_size=min_size)
     assert out.shape == image.shape and out.dtype == np.float32
     assert np.array_equal(out[~mask], image[~mask])
     assert np.isfinite(out).all() and out.min() >= 0.0 and out.max() <= 1.0
@@ -51,10 +52,11 @@ def test_uint8_input_gives_floats_and_keeps_the_known_pixels() -> None:
     np.testing.assert_array_equal(out[~mask], image[~mask].astype(np.float32) / 255)
 
 
-def test_periodic_stripes_are_restored_much_better_than_telea() -> None:
+@pytest.mark.parametrize("min_size", [256, 16])  # one level (the default here), a pyramid
+def test_periodic_stripes_are_restored_much_better_than_telea(min_size: int) -> None:
     image = _stripes()
     mask = _box(64, 72, 20, 24, 20)  # a 20x20 hole over 2.5 periods
-    out = inpaint_patchmatch(image, mask)
+    out = inpaint_patchmatch(image, mask, min_size=min_size)
     err = float(np.abs(out - image)[mask].mean())
     telea_err = float(np.abs(inpaint_telea(image, mask) - image)[mask].mean())
     assert err < 0.02, err  # the texture is copied back, not blurred
@@ -69,6 +71,8 @@ def test_same_seed_same_result_and_seed_matters() -> None:
     c = inpaint_patchmatch(image, mask, seed=4)
     assert np.array_equal(a, b)
     assert not np.array_equal(a, c)  # noise: a different random search finds other matches
+    big = inpaint_patchmatch(image, mask, seed=2**63 + 5)  # any int >= 0, no overflow
+    assert np.isfinite(big).all()
 
 
 @pytest.mark.parametrize(
@@ -103,7 +107,7 @@ def test_bad_inputs_raise() -> None:
         inpaint_patchmatch(image, np.ones((56, 64), bool))
     stripes_left = np.ones((56, 64), bool)
     stripes_left[:, :4] = False  # known pixels, but no 7x7 patch free of the hole
-    with pytest.raises(ValueError, match="no 7x7 patch of the image lies entirely outside"):
+    with pytest.raises(InputError, match="no 7x7 patch of the image lies entirely outside"):
         inpaint_patchmatch(image, stripes_left)
 
 

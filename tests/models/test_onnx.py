@@ -90,6 +90,7 @@ MATTING = [
     ("unet_matte", {"base": 4, "depth": 2, "background": "rgb", "predict_foreground": True}),
     ("trimap_matte", {"base": 4, "depth": 2}),
     ("late_fusion", {"base": 4, "depth": 2}),
+    ("dim_matte", {"encoder": "scratch", "width": 4, "full_width": 4, "refine_width": 4}),
 ]
 
 
@@ -118,9 +119,22 @@ def test_matting_export_matches_torch(tmp_path: Path, name: str, params: dict) -
     )
 
 
-@pytest.mark.parametrize(
-    ("name", "params"), [("deepfill_v1", {"base": 4}), ("context_encoder", {"base": 4})]
-)
+CANNOT_EXPORT = [("deepfill_v1", {"base": 4}), ("context_encoder", {"base": 4})]
+# models whose ONNX export is tested in their own test file
+EXTRA_CASES = [("ffc_inpaint", "tests/models/test_ffc.py")]
+
+
+def test_every_registered_model_has_an_onnx_case() -> None:
+    """A model added to the registry must join one of the lists above: either its export is
+    checked against PyTorch, or it is shown to fail clearly."""
+    from mattepaint.models.registry import model_names
+
+    covered = {name for name, *_ in INPAINTING + MATTING + CANNOT_EXPORT + EXTRA_CASES}
+    registered = set(model_names("inpainting")) | set(model_names("matting"))
+    assert registered <= covered, f"no ONNX test for {sorted(registered - covered)}"
+
+
+@pytest.mark.parametrize(("name", "params"), CANNOT_EXPORT)
 def test_models_that_cannot_export_fail_clearly_and_write_nothing(
     tmp_path: Path, name: str, params: dict
 ) -> None:

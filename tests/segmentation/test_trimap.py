@@ -26,8 +26,9 @@ def unknown_run(trimap: np.ndarray, row: int) -> int:
 
 
 def test_band_radius_golden() -> None:
-    assert band_radius(400 * 400) == 16  # 0.04 * 400
-    assert band_radius(100 * 100) == 4
+    assert band_radius(400 * 400) == 8  # 0.02 * 400
+    assert band_radius(400 * 400, band_fraction=0.04) == 16
+    assert band_radius(300 * 300) == 6
     assert band_radius(0) == 3 and band_radius(10) == 3  # min_band
     assert band_radius(10_000 * 10_000) == 40  # max_band
     assert band_radius(900, band_fraction=0.1, min_band=0, max_band=100) == 3
@@ -45,17 +46,19 @@ def test_band_radius_bad_options() -> None:
 
 def test_band_width_grows_with_object_size() -> None:
     small, large = disc(400, 30), disc(400, 150)
-    t_small, t_large = auto_trimap(small), auto_trimap(large)
+    t_small, t_large = auto_trimap(small), auto_trimap(large)  # r = 3 (clamped) and 5
     r_small = band_radius(small.sum())
     r_large = band_radius(large.sum())
     assert r_small < r_large
     # along the centre row the band spans about 2r + 1 pixels on each side of the outline
     for trimap, r in ((t_small, r_small), (t_large, r_large)):
         assert abs(unknown_run(trimap, 200) - (2 * r + 1)) <= 2
-    assert unknown_run(t_large, 200) > unknown_run(t_small, 200) + 10
+    assert unknown_run(t_large, 200) >= unknown_run(t_small, 200) + 4
     # the same object at twice the resolution gets twice the band
-    half = auto_trimap(cv2.resize(large, (200, 200), interpolation=cv2.INTER_AREA))
-    assert abs(unknown_run(t_large, 200) - 2 * unknown_run(half, 100)) <= 3
+    kwargs = {"band_fraction": 0.04}
+    full = auto_trimap(large, **kwargs)  # r = round(0.04 * 265.9) = 11
+    half = auto_trimap(cv2.resize(large, (200, 200), interpolation=cv2.INTER_AREA), **kwargs)
+    assert abs(unknown_run(full, 200) - 2 * unknown_run(half, 100)) <= 3
 
 
 def test_uncertain_pixels_become_unknown() -> None:
@@ -93,12 +96,12 @@ def test_known_regions_are_consistent(rng: np.random.Generator) -> None:
 
 def test_thin_parts_keep_a_seed_line() -> None:
     p = disc(300, 100)
-    p[140:148, :] = 1.0  # a bar 8 pixels thick, thinner than the band (r = 7)
+    p[140:148, :] = 1.0  # a bar 8 pixels thick
     p[60:66, 120:180] = 0.0  # a gap 6 pixels wide inside the subject
-    r = band_radius((p > 0.5).sum())
-    assert r > 4
-    plain = auto_trimap(p, thin_seeds=False)
-    seeded = auto_trimap(p)
+    r = band_radius((p > 0.5).sum(), band_fraction=0.04)
+    assert r > 4  # both are thinner than the band
+    plain = auto_trimap(p, thin_seeds=False, band_fraction=0.04)
+    seeded = auto_trimap(p, band_fraction=0.04)
     # without seeds the bar and the gap vanish into the band
     assert np.all(plain[140:148, 5:30] == 0.5) and np.all(plain[60:66, 135:165] == 0.5)
     # with seeds their middle lines stay known, with the right label

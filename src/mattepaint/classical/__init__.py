@@ -4,7 +4,7 @@ The methods by name are the tables :data:`INPAINTERS` and :data:`MATTERS`, which
 :mod:`mattepaint.methods` reads (this package imports only :mod:`mattepaint.interface`):
 
 - inpainting: ``telea``, ``ns`` (OpenCV, :mod:`.opencv_inpaint`), ``biharmonic`` (scikit-image,
-  :mod:`.biharmonic`);
+  :mod:`.biharmonic`), ``patchmatch`` (exemplar patches, numba, :mod:`.patchmatch`);
 - matting: ``closed_form``, ``knn``, ``lkm``, ``rw``, ``lbdm``, ``sm`` (pymatting, trimap-based,
   :mod:`.pymatting_methods`), ``background_difference`` (needs a clean background plate,
   :mod:`.background_difference`).

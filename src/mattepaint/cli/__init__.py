@@ -10,6 +10,9 @@ command                    module: library function
 ``inpaint --input-dir``    :mod:`.inpaint`: :func:`mattepaint.batch.inpaint_folder`
 ``matte IMAGE``            :mod:`.matte`: :func:`mattepaint.batch.matte_file`
 ``matte --input-dir``      :mod:`.matte`: :func:`mattepaint.batch.matte_folder`
+``cutout IMAGE``           :mod:`.cutout`: :func:`mattepaint.batch.cutout_file` (``-``: standard
+                           input / output)
+``cutout --input-dir``     :mod:`.cutout`: :func:`mattepaint.batch.cutout_folder`
 ``evaluate inpainting``    :mod:`.evaluate`: :func:`mattepaint.evaluate.evaluate_inpainting`
 ``evaluate matting``       :mod:`.evaluate`: :func:`mattepaint.evaluate.evaluate_matting`
 ``train CONFIG``           :mod:`.train`: :func:`mattepaint.train.loop.train`
@@ -67,7 +70,18 @@ import warnings
 from collections.abc import Callable
 
 from mattepaint import __version__
-from mattepaint.cli import demo, evaluate, export, inpaint, masks, matte, methods, serve, train
+from mattepaint.cli import (
+    cutout,
+    demo,
+    evaluate,
+    export,
+    inpaint,
+    masks,
+    matte,
+    methods,
+    serve,
+    train,
+)
 from mattepaint.cli.common import (
     PROG,
     Parser,
@@ -81,7 +95,7 @@ from mattepaint.errors import InputError
 __all__ = ["COMMANDS", "PROG", "USER_ERRORS", "UsageError", "build_parser", "main"]
 
 #: The command modules, in the order ``mattepaint --help`` lists them.
-COMMANDS = (inpaint, matte, evaluate, train, masks, export, methods, demo, serve)
+COMMANDS = (inpaint, matte, cutout, evaluate, train, masks, export, methods, demo, serve)
 
 #: Exceptions that mean "the user gave bad input": one line on stderr, exit status 1, no
 #: traceback. InputError is the project's own (a file or folder that is missing, unreadable or

@@ -26,7 +26,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="estimate the alpha matte of an image (or of a folder of images)",
         description=(
             "Estimate the alpha matte of IMAGE from a trimap (default method closed_form) or a "
-            "clean background plate (default method background_difference); optionally write the "
+            "clean background plate (default method background_difference), or, with neither, "
+            "automatically with --segmenter (the 'cutout' pipeline); optionally write the "
             "foreground colours and an RGBA cut-out. Batch: trimaps / backgrounds are matched by "
             "file stem; outputs are OUTPUT_DIR/<stem>.png, <stem>_fg.png, <stem>_cutout.png."
         ),
@@ -61,6 +62,13 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--device", default="cpu", help="device for --checkpoint models (cpu, cuda; default: cpu)"
+    )
+    p.add_argument(
+        "--segmenter",
+        metavar="NAME|FILE",
+        help="with neither --trimap nor --background: cut the subject out automatically "
+        "(the pipeline of 'mattepaint cutout') with this segmenter, a U2-Net or MODNet ONNX "
+        "file; --method then names the matting of the uncertain band (default closed_form)",
     )
     p.add_argument(
         "--foreground",
@@ -106,6 +114,11 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError("give --background-dir DIR or --background FILE, not both")
         if args.trimap_dir is not None and (args.background or args.background_dir) is not None:
             raise UsageError("give --trimap-dir or --background / --background-dir, not both")
+        if args.segmenter is not None:
+            raise UsageError(
+                "--segmenter works on one image; for a folder use "
+                f"'{PROG} cutout --input-dir DIR --output-dir OUT --only-mask'"
+            )
     else:
         forbid(
             args,
@@ -117,6 +130,13 @@ def run(args: argparse.Namespace) -> int:
         require(args, "single-image", output="-o/--output")
         if args.trimap is not None and args.background is not None:
             raise UsageError("give --trimap or --background, not both")
+        if args.segmenter is not None and (args.trimap or args.background) is not None:
+            raise UsageError("--segmenter is for an image with neither --trimap nor --background")
+        if args.segmenter is not None and args.checkpoint is not None:
+            raise UsageError("give --segmenter (automatic cut-out) or --checkpoint, not both")
+        automatic = args.trimap is None and args.background is None and args.checkpoint is None
+        if automatic and (args.method is None or args.segmenter is not None):
+            return _run_automatic(args)
 
     from mattepaint import batch
 
@@ -155,4 +175,44 @@ def run(args: argparse.Namespace) -> int:
     )
     for path in outputs.values():
         print(f"wrote {path}")
+    return 0
+
+
+def _run_automatic(args: argparse.Namespace) -> int:
+    """No trimap and no background: the cut-out pipeline (:func:`mattepaint.batch.cutout_file`)
+    writes the alpha to -o, and the foreground / RGBA cut-out when asked for; --method names the
+    matting of the uncertain band."""
+    from mattepaint import batch
+    from mattepaint.errors import InputError
+
+    if args.segmenter is None:
+        try:
+            batch.default_segmenter()
+        except InputError:
+            raise InputError(
+                "give --trimap FILE or --background FILE, or --segmenter FILE.onnx (a U2-Net or "
+                "MODNet ONNX file) to cut the subject out automatically"
+            ) from None
+    alpha_path = Path(args.output)
+    foreground = args.foreground
+    if foreground is True:
+        foreground = alpha_path.with_name(f"{alpha_path.stem}_fg.png")
+    cutout = args.cutout
+    if cutout is True:
+        cutout = alpha_path.with_name(f"{alpha_path.stem}_cutout.png")
+    written = batch.cutout_file(
+        args.image,
+        cutout if cutout is not None else alpha_path,
+        segmenter=args.segmenter,
+        refine=args.method if args.method is not None else "closed_form",
+        only_mask=cutout is None,
+        save_alpha=alpha_path if cutout is not None else None,
+        save_foreground=foreground,
+        overwrite=args.overwrite,
+    )
+    names = {"output": "cutout" if cutout is not None else "alpha"}
+    outputs = {names.get(key, key): path for key, path in written.items()}
+    for key in ("alpha", "foreground", "cutout"):
+        if key in outputs:
+            print(f"wrote {outputs[key]}")
     return 0

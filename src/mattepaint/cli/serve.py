@@ -16,7 +16,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="run the web app and the HTTP API (inpaint and matte in the browser or with curl)",
         description=(
             "Serve the web UI at / and the HTTP API at /api (POST /api/inpaint, POST /api/matte, "
-            "GET /api/methods, GET /api/health; documentation at /docs). Trained checkpoints "
+            "POST /api/cutout, GET /api/methods, GET /api/health; documentation at /docs). "
+            "Segmenters given with --segmenter are offered by file stem. Trained checkpoints "
             "given with --checkpoint or found in --models-dir appear as checkpoint:<file name>. "
             "No authentication: binds to 127.0.0.1 unless --host says otherwise."
         ),
@@ -40,6 +41,15 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--device", default="cpu", help="device for checkpoint models (cpu, cuda; default: cpu)"
+    )
+    p.add_argument(
+        "--segmenter",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="offer a segmenter for the automatic cut-out (POST /api/cutout, the Matte tab): a "
+        "U2-Net-family or MODNet ONNX file, named by its stem; repeatable",
     )
     p.add_argument(
         "--max-upload-mb",
@@ -101,5 +111,6 @@ def run(args: argparse.Namespace) -> int:
         limits=limits,
         ui=not args.no_ui,
         device=args.device,
+        segmenters=args.segmenter,
     )
     return 0

@@ -622,7 +622,8 @@ def onnx_metadata(
 
     Keys: ``mattepaint_format`` (:data:`ONNX_FORMAT`), ``task``, ``model_name``, ``model_params``
     (JSON), ``size_multiple``, ``outputs`` (comma-separated), ``source``, ``input_transform``
-    (inpainting) or ``needs`` (matting), and ``mattepaint`` (the JSON of
+    (inpainting) or ``needs`` (matting), ``prior`` (a matting model that corrects a classical
+    matte: its method), and ``mattepaint`` (the JSON of
     :func:`inference_metadata`, as in a model file).
 
     Raises: as :func:`inference_metadata`.
@@ -641,6 +642,9 @@ def onnx_metadata(
     for key in ("input_transform", "needs"):
         if key in meta:
             props[key] = str(meta[key])
+    prior = getattr(model, "prior", None)
+    if isinstance(prior, str):  # a model that corrects a classical matte (dim_matte)
+        props["prior"] = prior
     return props
 
 

@@ -91,22 +91,28 @@ def _quiet() -> Iterator[None]:
 
 
 class _MattingAdapter(nn.Module):
-    """Positional inputs and a tuple of outputs for the tracer: (image[, trimap | background])
-    -> (alpha[, foreground])."""
+    """Positional inputs and a tuple of outputs for the tracer: (image[, trimap | background]
+    [, prior]) -> (alpha[, foreground]); ``prior`` for models that correct a classical matte."""
 
     def __init__(self, model: nn.Module, needs: str, outputs: tuple[str, ...]) -> None:
         super().__init__()
         self.model, self.needs, self.outputs = model, needs, outputs
 
-    def forward(self, image: Tensor, extra: Tensor | None = None) -> tuple[Tensor, ...]:
+    def forward(
+        self, image: Tensor, extra: Tensor | None = None, prior: Tensor | None = None
+    ) -> tuple[Tensor, ...]:
         kwargs = {self.needs: extra} if self.needs in ("trimap", "background") else {}
+        if prior is not None:
+            kwargs["prior"] = prior
         out = self.model(image, **kwargs)
         return tuple(out[name] for name in self.outputs)
 
 
-def _example_inputs(task: str, needs: str, height: int, width: int, seed: int) -> dict[str, Tensor]:
+def _example_inputs(
+    task: str, needs: str, height: int, width: int, seed: int, prior: bool = False
+) -> dict[str, Tensor]:
     """Random inputs of the right kinds: an image, plus a mask with a hole, a 0 / 0.5 / 1 trimap
-    or a background that differs from the image."""
+    (and a classical matte ``prior`` when asked) or a background that differs from the image."""
     g = torch.Generator().manual_seed(seed)
     image = torch.rand(1, 3, height, width, generator=g)
     if task == "inpainting":
@@ -115,6 +121,8 @@ def _example_inputs(task: str, needs: str, height: int, width: int, seed: int) -
         return {"image": image, "mask": mask}
     if needs == "trimap":
         trimap = torch.randint(0, 3, (1, 1, height, width), generator=g).float() / 2
+        if prior:
+            return {"image": image, "trimap": trimap, "prior": torch.rand_like(trimap)}
         return {"image": image, "trimap": trimap}
     if needs == "background":
         return {"image": image, "background": torch.rand(1, 3, height, width, generator=g)}
@@ -182,7 +190,8 @@ def export_onnx(
     side = size or 64
     side = max(-(-side // multiple) * multiple, 4 * multiple)
     needs = str(getattr(model, "needs", "")) if task == "matting" else ""
-    example = _example_inputs(task, needs, side, side, seed=0)
+    prior = task == "matting" and isinstance(getattr(model, "prior", None), str)
+    example = _example_inputs(task, needs, side, side, seed=0, prior=prior)
     if task == "inpainting":
         network: nn.Module = model
         input_names = ["image", "mask"]
@@ -217,7 +226,7 @@ def export_onnx(
         _write_metadata(tmp, metadata)
         session = _session(tmp)
         for seed, (h, w) in enumerate(((side, side), (side + 3 * multiple, side + 5 * multiple))):
-            inputs = _example_inputs(task, needs, h, w, seed=seed + 1)
+            inputs = _example_inputs(task, needs, h, w, seed=seed + 1, prior=prior)
             with torch.no_grad():
                 expected = network(*(inputs[n] for n in input_names))
             expected = (expected,) if isinstance(expected, Tensor) else expected
@@ -317,6 +326,8 @@ class OnnxModel(nn.Module):
         self.input_transform = self.metadata.get("input_transform", "hole")
         if self.task == "matting":
             self.needs = self.metadata.get("needs", "nothing")
+            # the classical matte the network corrects: ModelMatter computes it and passes prior=
+            self.prior: str | None = self.metadata.get("prior") or None
         self._session = _session(self.path)
         self._inputs = [i.name for i in self._session.get_inputs()]
 
@@ -338,6 +349,7 @@ class OnnxModel(nn.Module):
         *,
         trimap: Tensor | None = None,
         background: Tensor | None = None,
+        prior: Tensor | None = None,
     ) -> Tensor | dict[str, Tensor]:
         if self.task == "inpainting":
             if mask is None:
@@ -349,4 +361,8 @@ class OnnxModel(nn.Module):
             if extra is None:
                 raise ValueError(f"this matting ONNX model needs {self.needs}=")
             feeds[self.needs] = extra
+        if self.prior is not None:
+            if prior is None:
+                raise ValueError(f"this matting ONNX model corrects a {self.prior} matte: pass prior=")
+            feeds["prior"] = prior
         return dict(zip(self.outputs, self._run(feeds)))

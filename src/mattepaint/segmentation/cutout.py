@@ -133,12 +133,17 @@ def _box(region: np.ndarray, margin: int) -> tuple[slice, slice]:
 
 
 def _downscale_trimap(trimap: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Area-downscale a {0, 0.5, 1} trimap, keeping a pixel known only if all it covers is."""
+    """Area-downscale a {0, 0.5, 1} trimap, keeping a pixel known only if all it covers is (a
+    label that would vanish, e.g. present only as thin seed lines, is kept by nearest neighbour)."""
     fg = cv2.resize((trimap == 1.0).astype(np.float32), (width, height), cv2.INTER_AREA)
     bg = cv2.resize((trimap == 0.0).astype(np.float32), (width, height), cv2.INTER_AREA)
     small = np.full((height, width), 0.5, np.float32)
     small[fg >= 1.0 - 1e-4] = 1.0
     small[bg >= 1.0 - 1e-4] = 0.0
+    nearest = cv2.resize(trimap, (width, height), interpolation=cv2.INTER_NEAREST)
+    for value in (0.0, 1.0):  # a label only present in thin lines: keep it by nearest neighbour
+        if not (small == value).any():
+            small[nearest == value] = value
     return small
 
 
@@ -164,25 +169,26 @@ def _matte_band(
     alpha = trimap.copy()
     if not unknown.any():
         return alpha
-    if not (trimap == 1.0).any() or not (trimap == 0.0).any():
-        missing = "foreground" if not (trimap == 1.0).any() else "background"
+    rows, cols = _box(unknown, MARGIN)
+    crop_img, crop_tri = image[rows, cols], trimap[rows, cols]  # (h, w, 3), (h, w)
+    h, w = crop_tri.shape
+    scale = min(1.0, math.sqrt(max_pixels / (h * w)), math.sqrt(max_unknown / unknown.sum()))
+    small_img, small_tri = crop_img, crop_tri
+    if scale < 1.0:
+        hs, ws = max(8, round(h * scale)), max(8, round(w * scale))
+        small_img = cv2.resize(crop_img, (ws, hs), interpolation=cv2.INTER_AREA).clip(0.0, 1.0)
+        small_tri = _downscale_trimap(crop_tri, hs, ws)
+    if not (small_tri == 1.0).any() or not (small_tri == 0.0).any():
+        missing = "foreground" if not (small_tri == 1.0).any() else "background"
         warnings.warn(
             f"the automatic trimap has no sure {missing} (the segmenter is unsure everywhere): "
             "matting skipped, alpha is the segmenter's soft mask",
             stacklevel=3,
         )
         return np.where(unknown, soft, trimap).astype(np.float32)
-    rows, cols = _box(unknown, MARGIN)
-    crop_img, crop_tri = image[rows, cols], trimap[rows, cols]  # (h, w, 3), (h, w)
-    h, w = crop_tri.shape
-    scale = min(1.0, math.sqrt(max_pixels / (h * w)), math.sqrt(max_unknown / unknown.sum()))
+    crop_alpha = _run_matter(matter, small_img, small_tri)
     if scale < 1.0:
-        hs, ws = max(8, round(h * scale)), max(8, round(w * scale))
-        small_img = cv2.resize(crop_img, (ws, hs), interpolation=cv2.INTER_AREA).clip(0.0, 1.0)
-        small_alpha = _run_matter(matter, small_img, _downscale_trimap(crop_tri, hs, ws))
-        crop_alpha = cv2.resize(small_alpha, (w, h), interpolation=cv2.INTER_LINEAR)
-    else:
-        crop_alpha = _run_matter(matter, crop_img, crop_tri)
+        crop_alpha = cv2.resize(crop_alpha, (w, h), interpolation=cv2.INTER_LINEAR)
     alpha[rows, cols] = np.where(unknown[rows, cols], np.clip(crop_alpha, 0.0, 1.0), crop_tri)
     return alpha
 

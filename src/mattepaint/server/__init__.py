@@ -87,6 +87,7 @@ def serve(
     ui: bool = True,
     device: str = "cpu",
     log_level: str = "info",
+    segmenters: Sequence[str | Path] = (),
 ) -> None:
     """Run the server with uvicorn until interrupted (Ctrl-C).
 
@@ -98,11 +99,13 @@ def serve(
         ui: also serve the web UI at ``/``.
         device: where checkpoint models run.
         log_level: uvicorn's log level.
+        segmenters: segmenter files for the cut-out (``POST /api/cutout``, the automatic mode of
+            the Matte tab): U2-Net-family or MODNet ONNX files, offered by file stem.
     Outputs: None (blocks). Prints the address on stdout first.
     """
     import uvicorn
 
-    catalog = MethodCatalog(checkpoints, models_dir, device=device)
+    catalog = MethodCatalog(checkpoints, models_dir, device=device, segmenters=segmenters)
     limits = ServerLimits() if limits is None else limits
     app = create_server(catalog, limits, ui=ui)
     shown = f"[{host}]" if ":" in host else host

@@ -4,7 +4,8 @@ Endpoints (interactive documentation at ``/docs``):
 
 =======================  =====================================================================
 ``GET  /api/health``     ``{"status": "ok", "version", "running", "waiting", "limits"}``
-``GET  /api/methods``    ``{"inpainting": [name, ...], "matting": [{"name", "needs"}, ...]}``
+``GET  /api/methods``    ``{"inpainting": [name, ...], "matting": [{"name", "needs"}, ...],
+                         "segmenters": [name, ...]}``
 ``POST /api/inpaint``    form: ``image`` (file), ``mask`` (file, white = hole), ``method``
                          (default telea), ``dilate`` (pixels, default 0), ``strategy``
                          (auto | crop | resize | full) -> ``image/png`` (RGB)
@@ -12,6 +13,10 @@ Endpoints (interactive documentation at ``/docs``):
                          ``method`` (default: closed_form with a trimap, background_difference
                          with a background), ``output`` (rgba | alpha | foreground, default
                          rgba) -> ``image/png``
+``POST /api/cutout``     form: ``image`` (file), ``segmenter`` (a name of /api/methods
+                         ``segmenters``; default the first), ``refine`` (closed_form | knn |
+                         another trimap method | none, default closed_form), ``output`` (rgba |
+                         alpha | trimap, default rgba) -> ``image/png``
 =======================  =====================================================================
 
 Errors are JSON ``{"detail": "..."}``: 400 bad input (unreadable file, sizes that differ,
@@ -50,9 +55,11 @@ from mattepaint.server.services import (
     TooLargeError,
     check_cancelled,
     check_upload_bytes,
+    cutout_refiner,
     decode_upload,
     encode_png,
     inspect_upload,
+    run_cutout,
     run_inpaint,
     run_matte,
     set_work_slots,
@@ -64,7 +71,7 @@ __all__ = ["create_api"]
 _FORM_OVERHEAD = 64 * 1024
 
 #: Files each endpoint accepts (its body limit is this many times the per-file limit).
-_FILES_PER_ENDPOINT = {"/api/inpaint": 2, "/api/matte": 3}
+_FILES_PER_ENDPOINT = {"/api/inpaint": 2, "/api/matte": 3, "/api/cutout": 1}
 
 
 class _BodyLimit:
@@ -355,6 +362,64 @@ def create_api(
             from mattepaint.compositing import cutout
 
             return encode_png(cutout(picture, alpha, foreground))
+
+        return _png(await _work(request, job))
+
+    @app.post(
+        "/api/cutout",
+        response_class=Response,
+        responses={200: {"content": {"image/png": {}}, "description": "the cut-out"}},
+    )
+    async def cutout(
+        request: Request,
+        image: Annotated[UploadFile, File(description="the photo (PNG, JPEG, BMP, TIFF, WebP)")],
+        segmenter: Annotated[
+            str | None,
+            Form(description="segmenter, see /api/methods 'segmenters' (default: the first)"),
+        ] = None,
+        refine: Annotated[
+            str,
+            Form(
+                description="matting of the uncertain band: closed_form, knn, another trimap "
+                "method of /api/methods, or none (the segmenter's mask is the matte)"
+            ),
+        ] = "closed_form",
+        output: Annotated[
+            Literal["rgba", "alpha", "trimap"],
+            Form(description="rgba: cut-out; alpha: gray matte; trimap: the automatic trimap"),
+        ] = "rgba",
+    ) -> Response:
+        """Cut the subject out of ``image`` with no trimap and no background plate.
+
+        A segmenter the server was started with (``mattepaint serve --segmenter FILE.onnx``)
+        finds the subject; an automatic trimap marks the uncertain band around its outline;
+        ``refine`` mattes that band; the foreground colour is estimated. ``output``: ``rgba``
+        (default) the cut-out as an RGBA PNG (alpha = the matte); ``alpha`` the matte as a gray
+        PNG; ``trimap`` the automatic trimap (0 / 128 / 255). Errors: 400 unreadable file, no
+        segmenter on this server, unknown segmenter or refine method (the message lists the
+        valid ones), a photo where the segmenter finds no subject; 413 over the byte or pixel
+        limit.
+
+        ``curl -sf -F image=@photo.jpg http://127.0.0.1:7860/api/cutout -o cutout.png``
+        """
+        image_bytes = await _read(image, "image")
+        _inspect(image_bytes, "image")
+        chosen = segmenter or None  # an empty form field means the default
+        try:  # an unknown segmenter or refine method fails before queueing
+            catalog.segmenter(chosen)
+            cutout_refiner(catalog, refine)
+        except ValueError as exc:
+            raise HTTPException(400, str(exc)) from None
+
+        def job(cancel: threading.Event) -> bytes:
+            picture = decode_upload(image_bytes, "image", limits)
+            result = run_cutout(catalog, picture, segmenter=chosen, refine=refine, cancel=cancel)
+            check_cancelled(cancel)
+            if output == "alpha":
+                return encode_png(result.alpha)
+            if output == "trimap":
+                return encode_png(result.trimap)  # 0 / 0.5 / 1 -> 0 / 128 / 255
+            return encode_png(result.rgba())
 
         return _png(await _work(request, job))
 

@@ -10,7 +10,11 @@ UI never need to know where a method comes from:
   :func:`mattepaint.methods.resolve_inpainter`, matting ones with
   :func:`mattepaint.methods.resolve_matter` (the one resolver of names and files);
 - method objects passed in directly (``inpainters=`` / ``matters=``), e.g. a model built in a
-  notebook or a stub in a test.
+  notebook or a stub in a test;
+- segmenters for the cut-out (``POST /api/cutout``, the Matte tab's automatic mode): the files the
+  server was started with (``--segmenter FILE``, named by their stem, e.g. ``u2netp``), loaded at
+  construction by :func:`mattepaint.segmentation.load_segmenter`, plus the registered names of
+  :func:`mattepaint.segmentation.segmenter_names` (models shipped with mattepaint).
 
 A new deep model therefore appears in the app as soon as it is registered or its checkpoint is
 dropped into the models folder, without any change to the app.
@@ -85,6 +89,8 @@ class MethodCatalog:
         inpainters, matters: extra ready-built method objects by name (they take precedence
             over registered methods of the same name).
         device: where checkpoint models run ("cpu", "cuda").
+        segmenters: segmenter model files for the cut-out (``--segmenter``: U2-Net-family or
+            MODNet ONNX files), offered by file stem; a missing or unreadable one raises here.
 
     Names: registered names as in :func:`mattepaint.methods.inpainter_names`; checkpoints as
     ``checkpoint:<file name>`` (with parent folders added when two files share a name).
@@ -104,6 +110,7 @@ class MethodCatalog:
         inpainters: Mapping[str, Inpainter] | None = None,
         matters: Mapping[str, Matter] | None = None,
         device: str = "cpu",
+        segmenters: Sequence[str | Path] = (),
     ) -> None:
         if isinstance(checkpoints, (str, Path)):
             raise TypeError(
@@ -126,6 +133,7 @@ class MethodCatalog:
             [Path(p) for p in checkpoints],
             None if models_dir is None else Path(models_dir),
         )
+        self._segmenters = self._load_segmenters(segmenters)
 
     # ---------------------------------------------------------------------------- scanning
 
@@ -169,6 +177,28 @@ class MethodCatalog:
             self._checkpoints[by_path[path]] = (task, path)
             log.info("offering %s model %s (%s)", task, by_path[path], path)
 
+    def _load_segmenters(self, files: Sequence[str | Path]) -> dict[str, Any]:
+        """Load each segmenter file now (a bad file fails at start-up), named by its stem."""
+        if isinstance(files, (str, Path)):
+            raise TypeError(
+                f"segmenters must be a sequence of paths, got {files!r}; wrap it in a list"
+            )
+        from mattepaint.segmentation import load_segmenter
+
+        loaded: dict[str, Any] = {}
+        for file in files:
+            path = Path(file)
+            if path.is_dir() or not path.is_file():
+                raise InputNotFoundError(f"segmenter file not found: {path}")
+            name = path.stem
+            if name in loaded:
+                raise InputError(
+                    f"two segmenter files are named {name!r}; rename one so they can be told apart"
+                )
+            loaded[name] = load_segmenter(path)
+            log.info("offering segmenter %s (%s)", name, path)
+        return loaded
+
     # ---------------------------------------------------------------------------- listing
 
     def inpainting_methods(self) -> list[str]:
@@ -185,6 +215,38 @@ class MethodCatalog:
         names += list(self._extra_matters)
         names += [n for n, (task, _) in self._checkpoints.items() if task == "matting"]
         return names
+
+    def segmenter_names(self) -> list[str]:
+        """Names of the segmenters of the cut-out: the files given (by stem, in order), then
+        the registered ones (:func:`mattepaint.segmentation.segmenter_names`). The first is the
+        default."""
+        from mattepaint.segmentation import segmenter_names
+
+        return list(self._segmenters) + [n for n in segmenter_names() if n not in self._segmenters]
+
+    def segmenter(self, name: str | None = None) -> Any:
+        """The segmenter called ``name`` (None: the first of :meth:`segmenter_names`), built on
+        first use and cached.
+
+        Raises:
+            InputError: the server has no segmenter (start it with ``--segmenter FILE.onnx``),
+                or an unknown name (the message lists the valid ones).
+        """
+        names = self.segmenter_names()
+        if not names:
+            raise InputError(
+                "this server has no segmenter for the cut-out: start it with "
+                "'mattepaint serve --segmenter FILE.onnx' (a U2-Net or MODNet ONNX file)"
+            )
+        if name is None:
+            name = names[0]
+        if not isinstance(name, str) or name not in names:
+            raise InputError(f"unknown segmenter {name!r}; valid names: {', '.join(names)}")
+        if name in self._segmenters:
+            return self._segmenters[name]
+        from mattepaint.segmentation import load_segmenter
+
+        return self._cached(("segmenter", name), lambda: load_segmenter(name))
 
     def checkpoint_path(self, name: str) -> Path | None:
         """The file behind a ``checkpoint:...`` name, or None for other names."""
@@ -250,10 +312,12 @@ class MethodCatalog:
         return str(self.matter(name).needs)
 
     def describe(self) -> dict[str, list[Any]]:
-        """``{"inpainting": [name, ...], "matting": [{"name": ..., "needs": ...}, ...]}``."""
+        """``{"inpainting": [name, ...], "matting": [{"name": ..., "needs": ...}, ...],
+        "segmenters": [name, ...]}``."""
         return {
             "inpainting": self.inpainting_methods(),
             "matting": [{"name": n, "needs": self.needs(n)} for n in self.matting_methods()],
+            "segmenters": self.segmenter_names(),
         }
 
     def __repr__(self) -> str:

@@ -13,6 +13,8 @@ answer the same inputs with the same results and the same error messages:
 - :func:`run_inpaint` / :func:`run_matte`: run a method of a
   :class:`~mattepaint.server.catalog.MethodCatalog` on numpy arrays, through
   :mod:`mattepaint.highres` for large images.
+- :func:`run_cutout`: the cut-out pipeline (:func:`mattepaint.segmentation.cutout`: segmenter ->
+  automatic trimap -> matting on the band -> foreground colour) with a segmenter of the catalog.
 - :func:`encode_png`: numpy image -> PNG bytes, written by :func:`mattepaint.io.save_image`.
 - :class:`JobGate`: at most ``max_concurrent`` jobs run (each in a worker thread), at most
   ``max_queue`` wait; more raise :class:`QueueFullError` (HTTP 503 with Retry-After). A job whose
@@ -45,16 +47,20 @@ from mattepaint.methods import default_matter
 from mattepaint.server.catalog import MethodCatalog
 
 __all__ = [
+    "CUTOUT_OUTPUTS",
     "UPLOAD_KINDS",
+    "CutoutArrays",
     "JobCancelledError",
     "JobGate",
     "QueueFullError",
     "ServerLimits",
     "TooLargeError",
     "UploadInfo",
+    "cutout_refiner",
     "decode_upload",
     "encode_png",
     "inspect_upload",
+    "run_cutout",
     "run_inpaint",
     "run_matte",
 ]
@@ -459,6 +465,101 @@ def run_matte(
     if foreground is not None:
         foreground = np.clip(np.asarray(foreground, np.float32), 0.0, 1.0)
     return alpha, foreground
+
+
+#: What ``POST /api/cutout`` can return: the RGBA cut-out, the alpha matte, the automatic trimap.
+CUTOUT_OUTPUTS: tuple[str, ...] = ("rgba", "alpha", "trimap")
+
+
+@dataclass(frozen=True)
+class CutoutArrays:
+    """The stages of one cut-out, as numpy arrays (what :func:`run_cutout` returns).
+
+    Attributes:
+        alpha: (H, W) float32 in [0, 1], the matte.
+        foreground: (H, W, 3) float32 in [0, 1], the estimated foreground colour F.
+        soft_mask: (H, W) float32 in [0, 1], the segmenter's output.
+        trimap: (H, W) float32 in {0, 0.5, 1}, the automatic trimap (made from the soft mask
+            with the default options when there was no refinement).
+    """
+
+    alpha: np.ndarray
+    foreground: np.ndarray
+    soft_mask: np.ndarray
+    trimap: np.ndarray
+
+    def rgba(self) -> np.ndarray:
+        """The cut-out ``(F, alpha)``: (H, W, 4) float32 in [0, 1]."""
+        return np.concatenate([self.foreground, self.alpha[..., None]], axis=2)
+
+
+def cutout_refiner(catalog: MethodCatalog, refine: str | None) -> Any:
+    """The matting method of a cut-out's uncertain band: a trimap method of ``catalog``
+    (``closed_form``, ``knn``, a trimap checkpoint), or None for ``None`` / ``"none"`` (the
+    segmenter's soft mask is the matte).
+
+    Raises:
+        ValueError: an unknown name (lists the valid ones) or a method that needs no trimap.
+    """
+    if refine is None or refine.strip().lower() == "none":
+        return None
+    from mattepaint.methods import matter_names
+    from mattepaint.segmentation import refine_matter
+
+    if refine not in catalog.matting_methods():
+        trimap = [n for n in catalog.matting_methods() if catalog.needs(n) == "trimap"]
+        raise InputError(f"unknown refine method {refine!r}; valid: none, {', '.join(trimap)}")
+    if refine in matter_names() and catalog.checkpoint_path(refine) is None:
+        return refine_matter(refine)  # built without its own foreground step (done once after)
+    return refine_matter(catalog.matter(refine))
+
+
+@torch.no_grad()
+def run_cutout(
+    catalog: MethodCatalog,
+    image: np.ndarray,
+    *,
+    segmenter: str | None = None,
+    refine: str | None = "closed_form",
+    cancel: threading.Event | None = None,
+) -> CutoutArrays:
+    """Cut the subject out of one photo with a segmenter of ``catalog``: segment, automatic
+    trimap, matting of the uncertain band, foreground colour
+    (:func:`mattepaint.segmentation.cutout`; the band is downscaled there for large photos).
+
+    Inputs:
+        image: (H, W, 3) float32 in [0, 1].
+        segmenter: a name from ``catalog.segmenter_names()``; None: the first one.
+        refine: a trimap matting method of the catalog (default closed_form), or None /
+            ``"none"``.
+        cancel: when set, the job stops at its next check (waiting for a work slot, after the
+            segmenter, before the matting).
+    Outputs: :class:`CutoutArrays`.
+
+    Raises:
+        ValueError: the server has no segmenter, an unknown segmenter or refine method, a photo
+            where the segmenter finds no subject (InputError).
+        JobCancelledError: ``cancel`` was set.
+    """
+    from mattepaint.segmentation import auto_trimap, cutout
+
+    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"image must be an (H, W, 3) array, got {np.shape(image)}")
+    seg = catalog.segmenter(segmenter)
+    matter = cutout_refiner(catalog, refine)
+    tensor = io.to_tensor(np.clip(image.astype(np.float32, copy=False), 0.0, 1.0))
+    with _work_slot(cancel):
+        soft = seg(tensor)  # (1, 1, H, W)
+        check_cancelled(cancel)
+        result = cutout(tensor, segmenter=seg, soft_mask=soft, refine=matter)
+    soft_mask = np.clip(io.to_numpy(result.soft_mask), 0.0, 1.0)
+    trimap = auto_trimap(soft_mask) if result.trimap is None else io.to_numpy(result.trimap)
+    return CutoutArrays(
+        alpha=np.clip(io.to_numpy(result.alpha), 0.0, 1.0),
+        foreground=np.clip(io.to_numpy(result.foreground), 0.0, 1.0),
+        soft_mask=soft_mask,
+        trimap=trimap.astype(np.float32),
+    )
 
 
 # --------------------------------------------------------------------------------------------

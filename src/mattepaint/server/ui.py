@@ -13,7 +13,10 @@ so a method behaves identically from the page, the API, the CLI and Python.
 - **Matte**: upload a picture plus a trimap (0 / 128 / 255) or a clean background plate; the
   method defaults to ``closed_form`` with a trimap and ``background_difference`` with a background.
   Shows the alpha matte, the estimated foreground and the cut-out over a checkerboard, and offers
-  the RGBA cut-out as a PNG download.
+  the RGBA cut-out as a PNG download. **Automatic (no trimap)**: when the server has a segmenter
+  (``mattepaint serve --segmenter FILE.onnx``), "Cut out automatically" runs the cut-out pipeline
+  (:func:`mattepaint.server.services.run_cutout`) on the picture alone and also shows the
+  segmenter's soft mask and the automatic trimap.
 
 User mistakes (no image, nothing painted, sizes that differ, an unreadable or too large file, a
 missing trimap / background) are raised as :class:`gradio.Error` with one sentence, which gradio
@@ -69,7 +72,9 @@ def build_ui(catalog: MethodCatalog, limits: ServerLimits) -> gr.Blocks:
         ``inpaint-dilate``, ``inpaint-method``, ``inpaint-run``, ``inpaint-result``,
         ``inpaint-download``, ``matte-image``, ``matte-trimap``, ``matte-background``,
         ``matte-method``, ``matte-run``, ``matte-alpha``, ``matte-foreground``, ``matte-cutout``,
-        ``matte-download``.
+        ``matte-download``; automatic mode: ``matte-segmenter``, ``matte-refine``,
+        ``matte-auto-run``, ``matte-soft-mask``, ``matte-auto-trimap`` (the results go to the
+        same alpha / foreground / cut-out / download elements).
     """
     if not isinstance(limits, ServerLimits):
         raise TypeError(f"limits must be a ServerLimits, got {type(limits).__name__}")
@@ -78,6 +83,8 @@ def build_ui(catalog: MethodCatalog, limits: ServerLimits) -> gr.Blocks:
     if not inpaint_methods:
         raise ValueError("the catalog offers no inpainting method; expected at least 'telea'")
     default_inpaint = "auto" if "auto" in inpaint_methods else inpaint_methods[0]
+    segmenters = list(catalog.segmenter_names())
+    refiners = [m for m in ("closed_form", "knn") if m in matte_methods] + ["none"]
     downloads = _DownloadFolder()
 
     def inpaint(
@@ -133,6 +140,29 @@ def build_ui(catalog: MethodCatalog, limits: ServerLimits) -> gr.Blocks:
             on_checkerboard = compositing.composite_onto(foreground, alpha, "checkerboard")
             path = downloads.save("cutout.png", rgba)
             return _to_uint8(alpha), _to_uint8(foreground), _to_uint8(on_checkerboard), str(path)
+
+        return _user_errors(work)
+
+    def matte_auto(
+        image_path: str | None, segmenter: str | None, refine: str
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, str]:
+        def work() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, str]:
+            if not image_path:
+                raise ValueError("upload an image to cut out first")
+            image = _decode_file(image_path, "image", limits)
+            result = services.run_cutout(catalog, image, segmenter=segmenter or None, refine=refine)
+            on_checkerboard = compositing.composite_onto(
+                result.foreground, result.alpha, "checkerboard"
+            )
+            path = downloads.save("cutout.png", result.rgba())
+            return (
+                _to_uint8(result.soft_mask),
+                _to_uint8(result.trimap),  # 0 / 0.5 / 1 -> 0 / 128 / 255
+                _to_uint8(result.alpha),
+                _to_uint8(result.foreground),
+                _to_uint8(on_checkerboard),
+                str(path),
+            )
 
         return _user_errors(work)
 
@@ -216,6 +246,29 @@ def build_ui(catalog: MethodCatalog, limits: ServerLimits) -> gr.Blocks:
                             elem_id="matte-method",
                         )
                         matte_run = gr.Button("Run", variant="primary", elem_id="matte-run")
+                        with gr.Group(elem_id="matte-auto"):
+                            gr.Markdown(
+                                "**Automatic (no trimap)**: a segmenter finds the subject, an "
+                                "automatic trimap marks the uncertain edge, matting refines it."
+                                if segmenters
+                                else "**Automatic (no trimap)**: this server has no segmenter; "
+                                "start it with `mattepaint serve --segmenter FILE.onnx` (a "
+                                "U2-Net or MODNet ONNX file)."
+                            )
+                            with gr.Row():
+                                matte_segmenter = gr.Dropdown(
+                                    segmenters, value=segmenters[0] if segmenters else None,
+                                    label="Segmenter", interactive=bool(segmenters),
+                                    elem_id="matte-segmenter",
+                                )
+                                matte_refine = gr.Dropdown(
+                                    refiners, value=refiners[0], label="Refine the edge with",
+                                    elem_id="matte-refine",
+                                )
+                            matte_auto_run = gr.Button(
+                                "Cut out automatically", interactive=bool(segmenters),
+                                elem_id="matte-auto-run",
+                            )
                     with gr.Column():
                         matte_alpha = gr.Image(
                             label="Alpha matte", type="numpy", format="png", image_mode="L",
@@ -234,6 +287,16 @@ def build_ui(catalog: MethodCatalog, limits: ServerLimits) -> gr.Blocks:
                             label="Download the cut-out (RGBA PNG)", interactive=False,
                             elem_id="matte-download",
                         )
+                        with gr.Row():
+                            matte_soft = gr.Image(
+                                label="Automatic: the segmenter's mask", type="numpy",
+                                format="png", image_mode="L", interactive=False,
+                                elem_id="matte-soft-mask",
+                            )
+                            matte_auto_trimap = gr.Image(
+                                label="Automatic: the trimap", type="numpy", format="png",
+                                image_mode="L", interactive=False, elem_id="matte-auto-trimap",
+                            )
 
         common = {
             "concurrency_limit": limits.max_concurrent,
@@ -252,6 +315,20 @@ def build_ui(catalog: MethodCatalog, limits: ServerLimits) -> gr.Blocks:
             inputs=[matte_image, matte_trimap, matte_background, matte_method],
             outputs=[matte_alpha, matte_foreground, matte_cutout, matte_download],
             api_name="matte",
+            **common,
+        )
+        matte_auto_run.click(
+            matte_auto,
+            inputs=[matte_image, matte_segmenter, matte_refine],
+            outputs=[
+                matte_soft,
+                matte_auto_trimap,
+                matte_alpha,
+                matte_foreground,
+                matte_cutout,
+                matte_download,
+            ],
+            api_name="cutout",
             **common,
         )
     demo.queue(max_size=limits.max_queue, default_concurrency_limit=limits.max_concurrent)
