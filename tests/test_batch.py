@@ -253,7 +253,11 @@ def test_matte_file_default_method(
     image, root = matte_case["images"] / "a.png", matte_case["root"]
     batch.matte_file(image, root / "alpha1.png", trimap=matte_case["trimaps"] / "a.png")
     batch.matte_file(image, root / "alpha2.png", background=matte_case["plate"])
-    assert recorded_matters == ["closed_form", "background_difference"]
+    # with a trimap the default is closed_form; with a background the shipped unet_matte_rgb_small
+    # (methods.AUTO_MATTERS_FOR), which is loaded from its file, not by name
+    assert recorded_matters == ["closed_form"]
+    assert methods.AUTO_MATTERS_FOR["background"] == ("unet_matte_rgb_small",)
+    assert _pixels(root / "alpha2.png").shape[:2] == _pixels(image).shape[:2]
     # the fake's alpha is the trimap, so the saved alpha is the trimap file (0 / 128 / 255)
     np.testing.assert_array_equal(
         _pixels(root / "alpha1.png"), _pixels(matte_case["trimaps"] / "a.png")
@@ -318,7 +322,7 @@ def test_matte_file_background_difference_real(matte_case: dict[str, Path]) -> N
     root = matte_case["root"]
     outputs = batch.matte_file(
         matte_case["images"] / "a.png", root / "alpha.png", background=matte_case["plate"],
-        cutout_path=root / "cut.png",
+        cutout_path=root / "cut.png", method="background_difference",
     )
     alpha = io.load_alpha(outputs["alpha"])
     assert alpha[16, 16] == 1.0 and alpha[0, 0] == 0.0  # subject found, background not
@@ -367,7 +371,8 @@ def test_matte_folder_missing_trimap(
     assert not out.exists()
     # one background file for every image
     written = batch.matte_folder(
-        matte_case["images"], out, background=matte_case["plate"], progress=False
+        matte_case["images"], out, background=matte_case["plate"], progress=False,
+        method="background_difference",
     )
     assert recorded_matters == ["background_difference"] and len(written) == 2
 

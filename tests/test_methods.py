@@ -237,9 +237,12 @@ def test_resolve_inpainter_passes_a_built_method_through() -> None:
 def test_default_matter_follows_the_input(
     has_trimap: bool, has_background: bool, expected: str
 ) -> None:
+    """default_matter is the classical method for the input; resolve_matter(None) runs "auto",
+    which prefers a shipped model listed in AUTO_MATTERS_FOR."""
     assert methods.default_matter(has_trimap=has_trimap, has_background=has_background) == expected
     matter = methods.resolve_matter(has_trimap=has_trimap, has_background=has_background)
-    assert matter.name == expected
+    shipped = methods.AUTO_MATTERS_FOR["trimap" if has_trimap else "background"]
+    assert matter.name == (f"checkpoint:{shipped[0]}.safetensors" if shipped else expected)
 
 
 def test_default_matter_needs_exactly_one_input() -> None:

@@ -31,7 +31,7 @@ SHIPPED = shipped_model_path("unet_refine_small")
 
 
 def test_shipped_checkpoint_loads_and_keeps_known_pixels() -> None:
-    assert shipped_model_names() == ["unet_refine_small"]
+    assert shipped_model_names() == ["unet_matte_rgb_small", "unet_refine_small"]
     assert SHIPPED.suffix == ".safetensors" and SHIPPED.parent.name == "weights"
     ckpt = load_checkpoint(SHIPPED)
     assert ckpt["format"] == WEIGHTS_FORMAT and ckpt["task"] == "inpainting"
@@ -105,6 +105,7 @@ def test_the_wheel_contains_the_shipped_model(tmp_path: Path) -> None:
     with zipfile.ZipFile(wheels[0]) as wheel:
         names = wheel.namelist()
         info = wheel.getinfo("mattepaint/weights/unet_refine_small.safetensors")
+        assert "mattepaint/weights/unet_matte_rgb_small.safetensors" in names
     assert info.file_size == SHIPPED.stat().st_size
     assert "mattepaint/models/checkpoint.py" in names
 
@@ -119,6 +120,29 @@ def test_a_bare_shipped_name_works_as_a_checkpoint(
     with pytest.raises(
         InputError,
         match=r"checkpoint not found: unet_refine_smal \(neither .*"
-        r"shipped model: unet_refine_small\)",
+        r"shipped model: unet_matte_rgb_small, unet_refine_small\)",
     ):
         load_inpainter("unet_refine_smal")
+
+
+def test_shipped_background_matter_finds_a_composited_subject() -> None:
+    """unet_matte_rgb_small (the default with a background plate) on a procedural composite it
+    never saw finds the subject: IoU of alpha > 0.5 against the true alpha (0.875 measured).
+    Its advantage over background_difference is measured on real foregrounds in
+    benchmarks/matting_eval.py (IoU 0.961 vs 0.910); on this furry procedural object, at 128 px,
+    the two are about even."""
+    from mattepaint.methods import AUTO_MATTERS_FOR, get_matter
+    from mattepaint.metrics.matting import alpha_iou
+    from mattepaint.models.loading import load_matter
+    from mattepaint.samples import make_matting_sample
+
+    assert AUTO_MATTERS_FOR["background"] == ("unet_matte_rgb_small",)
+    matter = load_matter(shipped_model_path("unet_matte_rgb_small"))
+    assert matter.needs == "background"
+    sample = make_matting_sample((128, 128), seed=3)
+    image = torch.from_numpy(sample.image).permute(2, 0, 1)[None]
+    background = torch.from_numpy(sample.background).permute(2, 0, 1)[None]
+    alpha = matter(image, background=background).alpha[0, 0].numpy()
+    assert alpha_iou(alpha, sample.alpha) > 0.85
+    baseline = get_matter("background_difference")(image, background=background).alpha[0, 0]
+    assert alpha_iou(baseline.numpy(), sample.alpha) > 0.8  # the same scene is not degenerate

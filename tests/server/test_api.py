@@ -228,11 +228,12 @@ def test_matte_with_trimap_equals_library(client: TestClient, sample: dict) -> N
 
 
 def test_matte_with_background(client: TestClient, sample: dict) -> None:
-    response = client.post(
-        "/api/matte", files=_files(sample, "image", "background"), data={"output": "alpha"}
+    files = _files(sample, "image", "background")
+    named = client.post(
+        "/api/matte", files=files, data={"output": "alpha", "method": "background_difference"}
     )
-    assert response.status_code == 200, response.text
-    alpha = _decode(response.content)
+    assert named.status_code == 200, named.text
+    alpha = _decode(named.content)
     image = sample["image"].astype(np.float32) / 255
     background = sample["background"].astype(np.float32) / 255
     result = get_matter("background_difference")(
@@ -242,6 +243,11 @@ def test_matte_with_background(client: TestClient, sample: dict) -> None:
     yy, xx = np.mgrid[:SIZE, :SIZE]
     radius = np.hypot(yy - 24, xx - 24)
     assert alpha[radius < 8].mean() > 200 and alpha[radius > 18].mean() < 30
+    # no method: "auto", the shipped background-aware network, which finds the same disk
+    response = client.post("/api/matte", files=files, data={"output": "alpha"})
+    assert response.status_code == 200, response.text
+    auto = _decode(response.content)
+    assert auto[radius < 8].mean() > 200 and auto[radius > 18].mean() < 30
 
 
 def test_inpaint_with_a_checkpoint(tmp_path: Path, sample: dict) -> None:

@@ -113,11 +113,11 @@ def _fill_level(
     state: np.ndarray,
 ) -> None:
     """Fill the hole of one pyramid level in place (img (H, W, C) float32, nnf (H, W, 2) int32)."""
+    from mattepaint.classical._patchmatch_kernels import patchmatch_nnf, vote  # numba: lazily
+
     valid = _source_map(hole, r)
     sources = np.argwhere(valid).astype(np.int32)  # (S, 2)
     targets = _target_list(hole, r)  # (T, 2)
-    from mattepaint.classical._patchmatch_kernels import patchmatch_nnf, vote  # numba: lazily
-
     dist = np.zeros(hole.shape, np.float64)
     for _ in range(em_iterations):
         patchmatch_nnf(img, targets, valid, sources, nnf, dist, r, pm_iterations, state)

@@ -18,7 +18,9 @@ __all__ = ["PRIOR_METHODS", "classical_prior"]
 PRIOR_METHODS = ("closed_form", "knn")
 
 
-def classical_prior(image: np.ndarray, trimap: np.ndarray, method: str = "closed_form") -> np.ndarray:
+def classical_prior(
+    image: np.ndarray, trimap: np.ndarray, method: str = "closed_form"
+) -> np.ndarray:
     """The classical alpha matte of one image, robust to degenerate trimaps.
 
     Inputs:

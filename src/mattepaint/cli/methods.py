@@ -37,7 +37,9 @@ def run(args: argparse.Namespace) -> int:
     for name in methods.inpainter_names():
         doc = _first_line(methods.get_inpainter(name))
         table.add_row("inpainting", name, "image + mask", doc)
-    table.add_row("matting", methods.AUTO, "image + trimap or background", f"the default: {_auto_matter()}")
+    table.add_row(
+        "matting", methods.AUTO, "image + trimap or background", f"the default: {_auto_matter()}"
+    )
     for name in methods.matter_names():
         matter = methods.get_matter(name)
         needs = _NEEDS_TEXT.get(matter.needs, matter.needs)

@@ -14,6 +14,8 @@ name                  what (file)
 ``lama_thin``         LaMa narrow strokes (lama.py)
 ``lama_medium``       LaMa medium strokes or small boxes (lama.py)
 ``lama_thick``        LaMa wide strokes or large boxes (lama.py)
+``objects``           object silhouettes (RGBA cut-outs' alpha or procedural shapes), dilated
+                      like a user's brush, optionally mixed with LaMa masks (objects.py)
 ``folder``            a random file of a mask folder, e.g. NVIDIA irregular (folder.py)
 ====================  =================================================================
 
@@ -39,6 +41,7 @@ from mattepaint.masks.maskset import (
     read_manifest,
     write_mask_set,
 )
+from mattepaint.masks.objects import objects
 from mattepaint.masks.rectangles import random_rectangle_boxes, rectangle_size_limits, rectangles
 from mattepaint.masks.registry import GENERATORS, generate_mask, generator_params, get_generator
 from mattepaint.masks.squares import center_square, random_square
@@ -71,6 +74,7 @@ __all__ = [
     "mask_rng",
     "mosaic",
     "mosaic_image",
+    "objects",
     "random_rectangle_boxes",
     "random_square",
     "read_manifest",

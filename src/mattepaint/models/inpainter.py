@@ -14,8 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from mattepaint.masks import INPUT_TRANSFORMS
 from mattepaint.interface import check_inpaint_inputs, keep_known
+from mattepaint.masks import INPUT_TRANSFORMS
 
 __all__ = ["ModelInpainter", "apply_input_transform", "pad_to_multiple"]
 

@@ -41,7 +41,7 @@ from torch import Tensor
 
 from mattepaint.checks import check_int
 from mattepaint.errors import InputError, InputNotFoundError
-from mattepaint.segmentation.base import check_segmenter_input
+from mattepaint.segmentation.input import check_segmenter_input
 
 __all__ = [
     "FAMILIES",
@@ -313,7 +313,7 @@ def load_onnx_segmenter(
         if detected is None:
             raise InputError(
                 f"{path}: ONNX graph of an unknown segmenter family ({_describe(session)}); "
-                f"known families: {', '.join(FAMILIES)} (pass family=... / --segmenter-family "
+                f"known families: {', '.join(FAMILIES)} (pass family=... / --family "
                 "to force one)"
             )
         family = detected

@@ -32,9 +32,10 @@ from typing import Any
 
 from mattepaint.errors import InputError, InputNotFoundError
 from mattepaint.methods import (
+    AUTO,
     Inpainter,
     Matter,
-    AUTO,
+    auto_matter,
     inpainter_names,
     matter_names,
     resolve_inpainter,
@@ -301,6 +302,17 @@ class MethodCatalog:
                 ("matting", name), lambda: resolve_matter(path, device=self.device)
             )
         return self._cached(("matting", name), lambda: resolve_matter(name))
+
+    def auto_matter(self, *, has_trimap: bool, has_background: bool) -> Matter:
+        """What "auto" runs for the inputs given (:func:`mattepaint.methods.auto_matter`: the
+        best shipped model for that input, else the classical default), built once and cached.
+
+        Raises: InputError for both or neither input.
+        """
+        spec = auto_matter(has_trimap=has_trimap, has_background=has_background)
+        if isinstance(spec, str):
+            return self.matter(spec)
+        return self._cached(("matting", str(spec)), lambda: resolve_matter(spec, device=self.device))
 
     def needs(self, name: str) -> str:
         """What the matting method ``name`` needs besides the image: "trimap", "background" or

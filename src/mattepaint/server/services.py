@@ -43,7 +43,6 @@ import torch
 from mattepaint import io
 from mattepaint.errors import InputError
 from mattepaint.highres import inpaint_highres, matte_highres
-from mattepaint.methods import default_matter
 from mattepaint.server.catalog import MethodCatalog
 
 __all__ = [
@@ -408,8 +407,9 @@ def run_matte(
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Estimate the alpha matte (and foreground, when the method gives one) of one image.
 
-    With ``method=None`` the method follows the input: closed_form for a trimap,
-    background_difference for a background (:func:`mattepaint.methods.default_matter`). Large
+    With ``method=None`` the method follows the input (:func:`mattepaint.methods.auto_matter`:
+    the best shipped model for that input, else closed_form for a trimap and
+    background_difference for a background). Large
     images go through :func:`mattepaint.highres.matte_highres` (run at a reduced size, alpha
     upsampled with a guided filter, known trimap regions kept exactly).
 
@@ -441,10 +441,12 @@ def run_matte(
                 "give a trimap (0 / 128 / 255) or a clean background image, or name a method "
                 "that needs neither"
             )
-        method = default_matter(
+        matter = catalog.auto_matter(  # the best shipped model for the input, else classical
             has_trimap=trimap is not None, has_background=background is not None
         )
-    matter = catalog.matter(method)
+        method = matter.name
+    else:
+        matter = catalog.matter(method)
     needs = matter.needs
     if needs == "trimap" and trimap is None:
         raise ValueError(f"matting method {method!r} needs a trimap, and none was given")
