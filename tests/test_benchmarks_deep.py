@@ -242,7 +242,7 @@ def test_onnx_speed_smoke(checkpoint: Path, capsys: pytest.CaptureFixture[str]) 
     """benchmarks/onnx_speed.py at one tiny size: a row per model, equal results."""
     onnx_speed = _module("onnx_speed")
     rows = onnx_speed.run(checkpoint, sizes=[32], repeats=1, threads=1)
-    assert [r["model"] for r in rows] == ["best", *onnx_speed.MATTING]
+    assert [r["model"] for r in rows] == ["best", *onnx_speed.FRESH_INPAINTING, *onnx_speed.MATTING]
     assert all(r["max_diff"] < 1e-4 and r["torch_ms"] > 0 and r["onnx_ms"] > 0 for r in rows)
     assert onnx_speed.main(["--checkpoint", str(checkpoint), "--sizes", "32", "--repeats", "1",
                             "--threads", "1"]) == 0
