@@ -156,13 +156,7 @@ def run(args: argparse.Namespace) -> int:
         print(paths_summary([p for outputs in written for p in outputs.values()], "files"))
         return 0
     alpha_path = Path(args.output)
-    # a bare --foreground / --cutout writes next to the alpha, named like the batch outputs
-    foreground = args.foreground
-    if foreground is True:
-        foreground = alpha_path.with_name(f"{alpha_path.stem}_fg.png")
-    cutout = args.cutout
-    if cutout is True:
-        cutout = alpha_path.with_name(f"{alpha_path.stem}_cutout.png")
+    foreground, cutout = _side_outputs(args, alpha_path)
     outputs = batch.matte_file(
         args.image,
         alpha_path,
@@ -176,6 +170,18 @@ def run(args: argparse.Namespace) -> int:
     for path in outputs.values():
         print(f"wrote {path}")
     return 0
+
+
+def _side_outputs(args: argparse.Namespace, alpha_path: Path) -> tuple[object, object]:
+    """(foreground, cutout) outputs of --foreground / --cutout: None, a named file, or for a bare
+    flag a file next to the alpha named like the batch outputs (``<stem>_fg.png``,
+    ``<stem>_cutout.png``)."""
+    foreground, cutout = args.foreground, args.cutout
+    if foreground is True:
+        foreground = alpha_path.with_name(f"{alpha_path.stem}_fg.png")
+    if cutout is True:
+        cutout = alpha_path.with_name(f"{alpha_path.stem}_cutout.png")
+    return foreground, cutout
 
 
 def _run_automatic(args: argparse.Namespace) -> int:
@@ -194,12 +200,7 @@ def _run_automatic(args: argparse.Namespace) -> int:
                 "MODNet ONNX file) to cut the subject out automatically"
             ) from None
     alpha_path = Path(args.output)
-    foreground = args.foreground
-    if foreground is True:
-        foreground = alpha_path.with_name(f"{alpha_path.stem}_fg.png")
-    cutout = args.cutout
-    if cutout is True:
-        cutout = alpha_path.with_name(f"{alpha_path.stem}_cutout.png")
+    foreground, cutout = _side_outputs(args, alpha_path)
     written = batch.cutout_file(
         args.image,
         cutout if cutout is not None else alpha_path,
