@@ -204,6 +204,7 @@ def load_methods(
     Outputs: the methods in order (classical first) and the load time of each checkpoint (s).
     """
     from mattepaint.methods import resolve_inpainter
+    from mattepaint.models.checkpoint import resolve_checkpoint_path
     from mattepaint.models.loading import load_checkpoint
 
     methods: list[Method] = []
@@ -223,8 +224,10 @@ def load_methods(
             )
         if name in {m.name for m in methods}:
             _fail(f"two methods are named {name!r}; give --checkpoint NAME=PATH another NAME")
-        if not path.is_file():
-            _fail(f"checkpoint not found: {path}")
+        try:  # a file, or the bare name of a model shipped in the package (unet_refine_small)
+            path = resolve_checkpoint_path(path)
+        except (FileNotFoundError, ValueError) as exc:
+            _fail(str(exc))
         start = time.perf_counter()
         try:
             inpainter = resolve_inpainter(path, device=device)
