@@ -3,7 +3,8 @@
 A before/after check for refactors of the training objective (issue 14 item 1): run it against
 two checkouts and diff the outputs; the losses of the first steps must be bit-identical.
 
-    PYTHONPATH=/tmp/mp-base/src OMP_NUM_THREADS=1 python benchmarks/objective_identity.py > a.txt
+    git worktree add ../before REV    # the commit before the refactor
+    PYTHONPATH=../before/src OMP_NUM_THREADS=1 python benchmarks/objective_identity.py > a.txt
     PYTHONPATH=src OMP_NUM_THREADS=1 python benchmarks/objective_identity.py > b.txt
     diff a.txt b.txt
 

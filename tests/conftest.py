@@ -33,3 +33,36 @@ def shared_data() -> Path:
 def rng() -> np.random.Generator:
     """A seeded generator, so every test is reproducible."""
     return np.random.default_rng(0)
+
+
+@pytest.fixture(scope="session")
+def segmenter_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny MODNet-format ONNX segmenter exported by the test: ``input`` (B, 3, H, W) scaled
+    to [-1, 1] -> ``output`` (B, 1, H, W) = the red channel back in [0, 1] (dynamic height and
+    width), so a photo's red channel is its soft mask. Used by the cut-out CLI and API tests."""
+    import warnings
+
+    import torch
+    from torch import nn
+
+    class RedIsAlpha(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return (x[:, :1] + 1.0) / 2.0
+
+    path = tmp_path_factory.mktemp("onnx") / "red.onnx"
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            RedIsAlpha().eval(),
+            (torch.rand(1, 3, 64, 96),),
+            str(path),
+            opset_version=17,
+            dynamo=False,
+            input_names=["input"],
+            output_names=["output"],
+            dynamic_axes={
+                "input": {0: "batch", 2: "height", 3: "width"},
+                "output": {0: "batch", 2: "height", 3: "width"},
+            },
+        )
+    return path

@@ -13,48 +13,17 @@ import io as bytes_io
 import os
 import subprocess
 import sys
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
-from torch import nn
 
 from mattepaint import batch, io
 from mattepaint.cli import main
 from mattepaint.errors import InputError, OutputExistsError
 
 SIZE = (72, 96)  # (H, W)
-
-
-class RedIsAlpha(nn.Module):
-    """MODNet's format: ``input`` (B, 3, H, W) scaled to [-1, 1] -> ``output`` (B, 1, H, W):
-    the red channel back in [0, 1]."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return (x[:, :1] + 1.0) / 2.0
-
-
-def export_red_segmenter(path: Path) -> Path:
-    """Export :class:`RedIsAlpha` as a MODNet-style ONNX file (dynamic height and width)."""
-    with warnings.catch_warnings(), torch.no_grad():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            RedIsAlpha().eval(),
-            (torch.rand(1, 3, 64, 96),),
-            str(path),
-            opset_version=17,
-            dynamo=False,
-            input_names=["input"],
-            output_names=["output"],
-            dynamic_axes={
-                "input": {0: "batch", 2: "height", 3: "width"},
-                "output": {0: "batch", 2: "height", 3: "width"},
-            },
-        )
-    return path
 
 
 def disc(shape: tuple[int, int] = SIZE, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -70,11 +39,6 @@ def disc(shape: tuple[int, int] = SIZE, seed: int = 0) -> tuple[np.ndarray, np.n
     photo[..., 1] = 0.1 + 0.05 * rng.random((h, w))
     photo[..., 2] = (1 - alpha) * 0.8 + alpha * 0.1
     return photo, alpha
-
-
-@pytest.fixture(scope="module")
-def segmenter_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return export_red_segmenter(tmp_path_factory.mktemp("onnx") / "red.onnx")
 
 
 @pytest.fixture

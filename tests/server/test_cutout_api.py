@@ -11,7 +11,6 @@ from __future__ import annotations
 import io as bytes_io
 import threading
 import time
-import warnings
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -22,7 +21,6 @@ import pytest
 import torch
 from fastapi.testclient import TestClient
 from PIL import Image
-from torch import nn
 
 from mattepaint import batch, cli, io
 from mattepaint.errors import InputError, InputNotFoundError
@@ -31,34 +29,6 @@ from mattepaint.server.api import create_api
 from mattepaint.server.services import JobCancelledError, run_cutout
 
 SIZE = (56, 72)  # (H, W)
-
-
-class RedIsAlpha(nn.Module):
-    """MODNet's format: ``input`` (B, 3, H, W) in [-1, 1] -> ``output`` (B, 1, H, W) = red."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return (x[:, :1] + 1.0) / 2.0
-
-
-@pytest.fixture(scope="module")
-def segmenter_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("onnx") / "red.onnx"
-    with warnings.catch_warnings(), torch.no_grad():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            RedIsAlpha().eval(),
-            (torch.rand(1, 3, 64, 96),),
-            str(path),
-            opset_version=17,
-            dynamo=False,
-            input_names=["input"],
-            output_names=["output"],
-            dynamic_axes={
-                "input": {0: "batch", 2: "height", 3: "width"},
-                "output": {0: "batch", 2: "height", 3: "width"},
-            },
-        )
-    return path
 
 
 def _photo(red: bool = True) -> np.ndarray:

@@ -29,6 +29,7 @@ onnxruntime is imported only here, lazily.
 
 from __future__ import annotations
 
+import abc
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -71,7 +72,7 @@ def _dims(shape: Sequence[Any]) -> list[int | None]:
     return [d if isinstance(d, int) and d > 0 else None for d in shape]
 
 
-class OnnxSegmenter:
+class OnnxSegmenter(abc.ABC):
     """A segmenter backed by an onnxruntime session; subclasses define one model family.
 
     Subclasses set ``family`` and implement :meth:`matches` (does a graph belong to the family),
@@ -91,17 +92,17 @@ class OnnxSegmenter:
         self.input_name: str = session.get_inputs()[0].name
 
     @classmethod
+    @abc.abstractmethod
     def matches(cls, session: Any) -> bool:
         """True when the session's graph has this family's inputs and outputs."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def preprocess(self, image: np.ndarray) -> np.ndarray:
         """(H, W, 3) float32 RGB in [0, 1] -> the network input (1, 3, h, w) float32."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def postprocess(self, outputs: list[np.ndarray], height: int, width: int) -> np.ndarray:
         """The session's outputs -> (height, width) float32 soft mask in [0, 1]."""
-        raise NotImplementedError
 
     def predict(self, image: np.ndarray) -> np.ndarray:
         """Soft mask of one image: (H, W, 3) float32 in [0, 1] -> (H, W) float32 in [0, 1]."""
