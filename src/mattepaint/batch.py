@@ -54,15 +54,12 @@ if TYPE_CHECKING:
     from mattepaint.segmentation import Segmenter, SegmenterSpec
 
 __all__ = [
-    "DEFAULT_SEGMENTER",
     "cutout_file",
     "cutout_folder",
-    "default_segmenter",
     "inpaint_file",
     "inpaint_folder",
     "matte_file",
     "matte_folder",
-    "resolve_segmenter",
 ]
 
 PathLike = str | Path
@@ -535,56 +532,8 @@ def matte_folder(
 # :func:`mattepaint.segmentation.cutout` (segment -> automatic trimap -> matting on the band ->
 # foreground colour) run over files, with the checks and the all-or-nothing writing above.
 
-#: The segmenter the cut-out uses when none is named: None until mattepaint ships its own model
-#: (then its registered name). Read it through :func:`default_segmenter`.
-DEFAULT_SEGMENTER: str | None = None
-
 #: Where a trimap may be written (lossless: JPEG / WebP would blur the three levels).
 _TRIMAP_SUFFIXES = (".png", ".bmp", ".tif", ".tiff")
-
-
-def default_segmenter() -> str:
-    """The segmenter used when none is named: :data:`DEFAULT_SEGMENTER`.
-
-    Outputs: a registered segmenter name (see :func:`mattepaint.segmentation.segmenter_names`).
-
-    Raises:
-        InputError: no segmenter ships with mattepaint yet; the message says to name a U2-Net or
-            MODNet ONNX file.
-    """
-    if DEFAULT_SEGMENTER is None:
-        raise InputError(
-            "no segmenter given, and mattepaint does not ship one yet: pass --segmenter "
-            "FILE.onnx (segmenter= in Python), a U2-Net or MODNet ONNX file as rembg and MODNet "
-            "publish them (e.g. u2netp.onnx)"
-        )
-    return DEFAULT_SEGMENTER
-
-
-def resolve_segmenter(segmenter: SegmenterSpec | None, *, family: str | None = None) -> Segmenter:
-    """The segmenter of a cut-out: ``segmenter`` loaded by
-    :func:`mattepaint.segmentation.load_segmenter` (a Segmenter, a registered name or an ONNX
-    file), or :func:`default_segmenter` when it is None.
-
-    Inputs:
-        segmenter: a :class:`~mattepaint.segmentation.Segmenter`, a name, a file path, or None.
-        family: for a file only: force its ONNX family (``"u2net"``, ``"modnet"``) instead of
-            detecting it from the graph.
-    Outputs: a :class:`~mattepaint.segmentation.Segmenter`.
-
-    Raises:
-        InputError: no segmenter given and none ships; an unknown name; a file that is not an
-            ONNX model of a known family. InputNotFoundError: a missing file.
-    """
-    from mattepaint.segmentation import load_segmenter
-
-    if segmenter is None:
-        if family is not None:
-            raise InputError("a segmenter family applies to a segmenter file; name the file too")
-        segmenter = default_segmenter()
-    if family is None:
-        return load_segmenter(segmenter)
-    return load_segmenter(segmenter, family=family)
 
 
 def _cutout_refiner(refine: str | Matter | None) -> Matter | None:
@@ -760,7 +709,7 @@ def cutout_file(
             ``alpha * F + (1 - alpha) * B`` (RGB, any image format).
         segmenter: a :class:`~mattepaint.segmentation.Segmenter`, a registered name, an ONNX
             file (U2-Net family as rembg publishes it, MODNet), or None for
-            :func:`default_segmenter`.
+            :func:`mattepaint.segmentation.default_segmenter`.
         family: force the ONNX family of a segmenter file (``"u2net"``, ``"modnet"``).
         refine: the trimap matting method on the band (``"closed_form"``, ``"knn"``, a trimap
             :class:`~mattepaint.methods.Matter`), or None / ``"none"``: the segmenter's soft
@@ -803,6 +752,8 @@ def cutout_file(
     _check_outputs(list(outputs.values()), inputs, overwrite)
     io.read_image_size(image_path, kind="image")  # the pixel limit, before the model loads
     matter = _cutout_refiner(refine)
+    from mattepaint.segmentation import resolve_segmenter
+
     seg = resolve_segmenter(segmenter, family=family)
     with io.StagedOutputs(overwrite=overwrite) as staged:  # every output, or none
         image, alpha, foreground, trimap = _cutout_one(
@@ -883,6 +834,8 @@ def cutout_folder(
     for path in images.values():  # the pixel limit, from the headers, before any work
         io.read_image_size(path, kind="image")
     matter = _cutout_refiner(refine)
+    from mattepaint.segmentation import resolve_segmenter
+
     seg = resolve_segmenter(segmenter, family=family)
 
     written: list[dict[str, Path]] = []

@@ -190,10 +190,11 @@ def _run_automatic(args: argparse.Namespace) -> int:
     matting of the uncertain band."""
     from mattepaint import batch
     from mattepaint.errors import InputError
+    from mattepaint.segmentation import default_segmenter
 
     if args.segmenter is None:
         try:
-            batch.default_segmenter()
+            default_segmenter()
         except InputError:
             raise InputError(
                 "give --trimap FILE or --background FILE, or --segmenter FILE.onnx (a U2-Net or "

@@ -11,11 +11,14 @@
 """
 
 from mattepaint.segmentation.base import (
+    DEFAULT_SEGMENTER,
     Segmenter,
     SegmenterSpec,
     check_segmenter_input,
+    default_segmenter,
     load_segmenter,
     register_segmenter,
+    resolve_segmenter,
     segmenter_names,
 )
 from mattepaint.segmentation.cutout import CutoutResult, cutout, refine_matter
@@ -30,6 +33,7 @@ from mattepaint.segmentation.onnx import (
 from mattepaint.segmentation.trimap import auto_trimap, band_radius
 
 __all__ = [
+    "DEFAULT_SEGMENTER",
     "FAMILIES",
     "CutoutResult",
     "MODNetSegmenter",
@@ -41,10 +45,12 @@ __all__ = [
     "band_radius",
     "check_segmenter_input",
     "cutout",
+    "default_segmenter",
     "detect_family",
     "load_onnx_segmenter",
     "load_segmenter",
     "refine_matter",
     "register_segmenter",
+    "resolve_segmenter",
     "segmenter_names",
 ]

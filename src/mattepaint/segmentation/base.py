@@ -34,11 +34,14 @@ from mattepaint.errors import InputError, InputNotFoundError
 from mattepaint.segmentation.input import check_segmenter_input
 
 __all__ = [
+    "DEFAULT_SEGMENTER",
     "Segmenter",
     "SegmenterSpec",
     "check_segmenter_input",
+    "default_segmenter",
     "load_segmenter",
     "register_segmenter",
+    "resolve_segmenter",
     "segmenter_names",
 ]
 
@@ -151,3 +154,50 @@ def load_segmenter(
         f"unknown segmenter {text!r}{hint}: not a registered name (valid names: {valid}) and not "
         "an existing model file (.onnx)"
     )
+
+
+#: The segmenter the cut-out uses when none is named: None until mattepaint ships its own model
+#: (then its registered name). Read it through :func:`default_segmenter`.
+DEFAULT_SEGMENTER: str | None = None
+
+
+def default_segmenter() -> str:
+    """The segmenter used when none is named: :data:`DEFAULT_SEGMENTER`.
+
+    Outputs: a registered segmenter name (see :func:`mattepaint.segmentation.segmenter_names`).
+
+    Raises:
+        InputError: no segmenter ships with mattepaint yet; the message says to name a U2-Net or
+            MODNet ONNX file.
+    """
+    if DEFAULT_SEGMENTER is None:
+        raise InputError(
+            "no segmenter given, and mattepaint does not ship one yet: pass --segmenter "
+            "FILE.onnx (segmenter= in Python), a U2-Net or MODNet ONNX file as rembg and MODNet "
+            "publish them (e.g. u2netp.onnx)"
+        )
+    return DEFAULT_SEGMENTER
+
+
+def resolve_segmenter(segmenter: SegmenterSpec | None, *, family: str | None = None) -> Segmenter:
+    """The segmenter of a cut-out: ``segmenter`` loaded by
+    :func:`mattepaint.segmentation.load_segmenter` (a Segmenter, a registered name or an ONNX
+    file), or :func:`default_segmenter` when it is None.
+
+    Inputs:
+        segmenter: a :class:`~mattepaint.segmentation.Segmenter`, a name, a file path, or None.
+        family: for a file only: force its ONNX family (``"u2net"``, ``"modnet"``) instead of
+            detecting it from the graph.
+    Outputs: a :class:`~mattepaint.segmentation.Segmenter`.
+
+    Raises:
+        InputError: no segmenter given and none ships; an unknown name; a file that is not an
+            ONNX model of a known family. InputNotFoundError: a missing file.
+    """
+    if segmenter is None:
+        if family is not None:
+            raise InputError("a segmenter family applies to a segmenter file; name the file too")
+        segmenter = default_segmenter()
+    if family is None:
+        return load_segmenter(segmenter)
+    return load_segmenter(segmenter, family=family)
