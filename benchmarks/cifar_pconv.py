@@ -227,7 +227,6 @@ def load_methods(
     Outputs: name -> method, name -> description, notes on the checkpoints' training configs.
     """
     from mattepaint.methods import resolve_inpainter
-    from mattepaint.models.loading import load_checkpoint
 
     methods: dict[str, Callable[[Tensor, Tensor], Tensor]] = {
         "mean_fill": mean_fill,
@@ -247,22 +246,9 @@ def load_methods(
             _fail(f"bad or repeated method name {name!r} in --checkpoint {spec}; use NAME=PATH")
         if not path.is_file():
             _fail(f"checkpoint not found: {path}")
-        try:
-            inpainter = resolve_inpainter(path, device=device)
-            ckpt = load_checkpoint(path)
-        except (FileNotFoundError, ValueError, RuntimeError) as exc:
-            _fail(f"cannot load checkpoint {path}: {exc}")
+        inpainter, ckpt = deep.load_checkpoint_inpainter(path, device)
         methods[name] = inpainter
-        info[name] = {
-            "kind": "checkpoint",
-            "checkpoint": str(path),
-            "model": ckpt["model"]["name"],
-            "params": ckpt["model"].get("params") or {},
-            "input_transform": inpainter.input_transform,
-            "step": ckpt.get("step"),
-            "epoch": ckpt.get("epoch"),
-            "best": ckpt.get("best"),
-        }
+        info[name] = {"kind": "checkpoint", **deep.checkpoint_info(path, ckpt, inpainter)}
         notes += config_notes(name, ckpt, val_fraction, seed, mask_size)
     return methods, info, notes
 
@@ -368,8 +354,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", default="cpu", help="device of the models")
     parser.add_argument("--grid", type=int, default=8, help="rows of OUT/grid.png (0: none)")
     parser.add_argument("--grid-cell", type=int, default=96, help="grid cell side in pixels")
-    parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
-    parser.add_argument("--no-progress", dest="progress", action="store_false")
+    deep.classical.add_output_options(parser)
     return parser
 
 

@@ -269,6 +269,13 @@ def _comparison(reports: dict[str, InpaintingReport], key: str, fmt: str) -> obj
     return table
 
 
+def add_output_options(parser: argparse.ArgumentParser) -> None:
+    """The options of every inpainting benchmark (this one, deep_inpainting.py, cifar_pconv.py)
+    on its outputs: --overwrite and --no-progress (``args.progress``)."""
+    parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    parser.add_argument("--no-progress", dest="progress", action="store_false")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -287,8 +294,7 @@ def main(argv: list[str] | None = None) -> int:
         default="alex",
         help="LPIPS backbone, weights from DATA/weights (default alex)",
     )
-    parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
-    parser.add_argument("--no-progress", dest="progress", action="store_false")
+    add_output_options(parser)
     args = parser.parse_args(argv)
 
     check_data_dir(args.data)

@@ -3,8 +3,9 @@
 For each of the 27 training photos of alphamatting.com (Rhemann et al., CVPR 2009; evaluation
 only, never trained on), whole image at native resolution (~800 x 500-600), no trimap given:
 
-- ``<segmenter> alone``: alpha = the segmenter's soft mask (U²-Netp and MODNet ONNX files by
-  default, :func:`mattepaint.segmentation.load_segmenter`);
+- ``<segmenter> alone``: alpha = the segmenter's soft mask (by default the U²-Netp and MODNet
+  ONNX files and mattepaint's shipped ``late_fusion_effnet_cutout``,
+  :func:`mattepaint.segmentation.load_segmenter`);
 - ``<segmenter> + auto trimap + <method>``: the cut-out pipeline
   :func:`mattepaint.segmentation.cutout` (automatic trimap from the soft mask, trimap matting on
   the unknown band only, foreground colour estimation) with ``closed_form`` (Levin et al. TPAMI
@@ -53,7 +54,13 @@ import torch
 from mattepaint import io
 from mattepaint.data.matting import AlphaMattingDataset
 from mattepaint.metrics import matting as mm
-from mattepaint.segmentation import Segmenter, cutout, load_segmenter
+from mattepaint.segmentation import (
+    SHIPPED_SEGMENTER,
+    Segmenter,
+    cutout,
+    load_segmenter,
+    segmenter_names,
+)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from matting_eval import make_grid, thumbnail
@@ -87,7 +94,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="append",
         default=None,
         metavar="LABEL=PATH|NAME",
-        help="a segmenter to evaluate (repeatable); default: U²-Netp and MODNet from DATA/weights",
+        help="a segmenter to evaluate (repeatable): a file or a registered name; default: "
+        "U²-Netp and MODNet from DATA/weights and the segmenter shipped in the package",
     )
     parser.add_argument(
         "--refine",
@@ -111,7 +119,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def load_segmenters(args: argparse.Namespace) -> dict[str, Segmenter]:
-    specs = args.segmenter or [f"{label}={args.data / rel}" for label, rel in DEFAULT_SEGMENTERS]
+    specs = args.segmenter or [
+        *(f"{label}={args.data / rel}" for label, rel in DEFAULT_SEGMENTERS),
+        *(f"mattepaint={name}" for name in segmenter_names() if name == SHIPPED_SEGMENTER),
+    ]
     out: dict[str, Segmenter] = {}
     for spec in specs:
         label, _, target = spec.rpartition("=")

@@ -196,6 +196,34 @@ def parse_checkpoint(spec: str) -> tuple[str, Path]:
     return path.stem, path
 
 
+def load_checkpoint_inpainter(path: Path, device: str) -> tuple[Any, dict[str, Any]]:
+    """The inpainter of the checkpoint file ``path`` on ``device``, and the checkpoint's dict;
+    a file that does not load stops the run with one line (also used by cifar_pconv.py)."""
+    from mattepaint.methods import resolve_inpainter
+    from mattepaint.models.loading import load_checkpoint
+
+    try:
+        inpainter = resolve_inpainter(path, device=device)
+        ckpt = load_checkpoint(path)
+    except (FileNotFoundError, ValueError, RuntimeError) as exc:
+        _fail(f"cannot load checkpoint {path}: {exc}")
+    return inpainter, ckpt
+
+
+def checkpoint_info(path: Path, ckpt: dict[str, Any], inpainter: Any) -> dict[str, Any]:
+    """What the results say of a checkpoint method: its file, model name and parameters, input
+    transform, and the training position it was saved at (also used by cifar_pconv.py)."""
+    return {
+        "checkpoint": str(path),
+        "model": ckpt["model"]["name"],
+        "params": ckpt["model"].get("params") or {},
+        "input_transform": inpainter.input_transform,
+        "step": ckpt.get("step"),
+        "epoch": ckpt.get("epoch"),
+        "best": ckpt.get("best"),
+    }
+
+
 def load_methods(
     names: list[str], checkpoints: list[str], device: str
 ) -> tuple[list[Method], dict[str, float]]:
@@ -205,7 +233,6 @@ def load_methods(
     """
     from mattepaint.methods import resolve_inpainter
     from mattepaint.models.checkpoint import resolve_checkpoint_path
-    from mattepaint.models.loading import load_checkpoint
 
     methods: list[Method] = []
     load_s: dict[str, float] = {}
@@ -229,21 +256,11 @@ def load_methods(
         except (FileNotFoundError, ValueError) as exc:
             _fail(str(exc))
         start = time.perf_counter()
-        try:
-            inpainter = resolve_inpainter(path, device=device)
-            ckpt = load_checkpoint(path)
-        except (FileNotFoundError, ValueError, RuntimeError) as exc:
-            _fail(f"cannot load checkpoint {path}: {exc}")
+        inpainter, ckpt = load_checkpoint_inpainter(path, device)
         load_s[name] = time.perf_counter() - start
         config = ckpt.get("config") if isinstance(ckpt.get("config"), dict) else {}
         info = {
-            "checkpoint": str(path),
-            "model": ckpt["model"]["name"],
-            "params": ckpt["model"].get("params") or {},
-            "input_transform": inpainter.input_transform,
-            "step": ckpt.get("step"),
-            "epoch": ckpt.get("epoch"),
-            "best": ckpt.get("best"),
+            **checkpoint_info(path, ckpt, inpainter),
             "train_mask": (config.get("data") or {}).get("mask"),
             "train_image_size": (config.get("data") or {}).get("image_size"),
             "n_parameters": sum(p.numel() for p in inpainter.model.parameters()),
@@ -640,8 +657,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="nominal side of the --masks square holes (default: --size // 2)",
     )
     parser.add_argument("--device", default="cpu", help="device of the models and LPIPS")
-    parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
-    parser.add_argument("--no-progress", dest="progress", action="store_false")
+    classical.add_output_options(parser)
     return parser
 
 

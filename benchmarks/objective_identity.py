@@ -27,41 +27,19 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 import mattepaint
-from mattepaint.io import save_image
 from mattepaint.train import loop
 from mattepaint.train.config import config_from_dict, load_config, packaged_configs
 from mattepaint.train.logger import read_metrics
 from mattepaint.train.loop import train
 
+# the training tests' helpers: procedural images, random VGG weights, a log-every-step run section
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "train"))
+from _scripts import LOG_EVERY_STEP, make_images, random_vgg_file
+
 STEPS = 3
-
-
-def make_images(folder: Path, n: int = 12, size: int = 40, seed: int = 0) -> Path:
-    """``n`` random-texture RGB PNGs (size x size): blocky colour patches plus noise."""
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    for i in range(n):
-        blocks = rng.random((size // 8, size // 8, 3))
-        image = np.kron(blocks, np.ones((8, 8, 1))) * 0.7 + 0.3 * rng.random((size, size, 3))
-        save_image(folder / f"img_{i:02d}.png", image.astype(np.float32), overwrite=True)
-    return folder
-
-
-def vgg_file(folder: Path) -> Path:
-    """A VGG16 feature-weights file with random (seeded) weights, for the perceptual terms."""
-    from safetensors.torch import save_file
-
-    from mattepaint.models.backbones import VGG16Features
-
-    torch.manual_seed(0)
-    net = VGG16Features()
-    path = folder / "vgg16.safetensors"
-    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(path))
-    return path
 
 
 def packaged(name: str, images: Path, out: Path, **changes: Any) -> dict[str, Any]:
@@ -82,15 +60,9 @@ def packaged(name: str, images: Path, out: Path, **changes: Any) -> dict[str, An
     )
     config["run"].update(
         {
+            **LOG_EVERY_STEP,
             "out_dir": str(out),
             "max_steps": STEPS,
-            "epochs": 0,
-            "log_every": 1,
-            "val_every": 0,
-            "sample_every": 0,
-            "ckpt_every": 0,
-            "tensorboard": False,
-            "progress": False,
             "best_metric": config["run"]["best_metric"],
         }
     )
@@ -104,22 +76,27 @@ def packaged(name: str, images: Path, out: Path, **changes: Any) -> dict[str, An
 
 def cases(root: Path) -> dict[str, dict[str, Any]]:
     """name -> config dict of every case."""
-    images = make_images(root / "images")
-    vgg = vgg_file(root)
+    images = make_images(root / "images", n=12)
+    vgg = random_vgg_file(root)
     procedural = {
         "foregrounds": [{"kind": "procedural", "count": 6, "size": 32}],
         "trimap_width": [1, 4],
     }
-    return {
-        "glcic_nsgan": packaged(
+
+    def glcic(out: str, mode: str, **changes: Any) -> dict[str, Any]:
+        """The small GLCIC config at base 4, its global + local critic's branches in ``mode``."""
+        return packaged(
             "seed002_glcic_small",
             images,
-            root / "glcic",
+            root / out,
             model={"params": {"base": 4}},
-            discriminator={"params": {"base": 4, "local_size": 16, "mode": "concat"}},
+            discriminator={"params": {"base": 4, "local_size": 16, "mode": mode}},
             data={"mask_params": {"size": 16}},
-            loss={"weights": {"hole_mse": 1.0, "adv": 0.01}},
-        ),
+            **changes,
+        )
+
+    return {
+        "glcic_nsgan": glcic("glcic", "concat", loss={"weights": {"hole_mse": 1.0, "adv": 0.01}}),
         "gated_unet_hinge_fm": packaged(
             "gated_unet_irregular_small",
             images,
@@ -133,13 +110,9 @@ def cases(root: Path) -> dict[str, dict[str, Any]]:
             },
             optim={"grad_clip": 0.5},
         ),
-        "wgan_gp_hole_fm": packaged(
-            "seed002_glcic_small",
-            images,
-            root / "wgan",
-            model={"params": {"base": 4}},
-            discriminator={"params": {"base": 4, "local_size": 16, "mode": "separate"}},
-            data={"mask_params": {"size": 16}},
+        "wgan_gp_hole_fm": glcic(
+            "wgan",
+            "separate",
             loss={
                 "weights": {"l1": 1.0, "adv": 0.01, "feature_matching": 1.0},
                 "gan": "wgan_gp",

@@ -7,12 +7,23 @@ tests that need it take the ``shared_data`` fixture and are skipped when it is a
 from __future__ import annotations
 
 import os
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+# Helper modules shared between test files: tests/train/_scripts.py (the training helpers),
+# tests/models/_model_helpers.py (small model parameters, checkpoint dicts) and
+# tests/reliability/_cli_checks.py (run the CLI in-process, check its one-line errors). pytest
+# runs with ``--import-mode=importlib``, which puts no test folder on sys.path, so their folders
+# are put there once, here.
+for _folder in ("train", "models", "reliability"):
+    if str(REPO_ROOT / "tests" / _folder) not in sys.path:
+        sys.path.insert(0, str(REPO_ROOT / "tests" / _folder))
 
 
 def _shared_data_dir() -> Path:
@@ -27,6 +38,20 @@ def shared_data() -> Path:
     if not path.is_dir():
         pytest.skip(f"real data not found at {path} (set MATTEPAINT_DATA to use it)")
     return path
+
+
+@pytest.fixture(scope="session")
+def shared_file(shared_data: Path) -> Callable[..., Path]:
+    """``shared_file("weights", "u2netp.onnx")``: the path of that file of the real data, or
+    skip the test when it is absent."""
+
+    def find(*parts: str) -> Path:
+        path = shared_data.joinpath(*parts)
+        if not path.is_file():
+            pytest.skip(f"{path} not found")
+        return path
+
+    return find
 
 
 @pytest.fixture

@@ -12,10 +12,13 @@ import csv
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
+from _cli_checks import run  # tests/reliability/_cli_checks.py
 
 from mattepaint import __version__, cli, io
 from mattepaint.cli import main
@@ -25,35 +28,40 @@ from mattepaint.samples import make_inpainting_sample, make_matting_sample
 SIZE = (64, 64)
 
 
-def run(capsys: pytest.CaptureFixture[str], *args: object) -> tuple[int, str, str]:
-    code = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return code, out, err
+#: What the fixtures save of a sample: files key -> (subfolder, sample attribute, io saver).
+PARTS: dict[str, tuple[str, str, Callable[..., Path]]] = {
+    "image": ("images", "image", io.save_image),
+    "mask": ("masks", "mask", io.save_mask),
+    "gt": ("gt", "clean", io.save_image),
+    "trimap": ("trimaps", "trimap", io.save_trimap),
+    "bg": ("backgrounds", "background", io.save_image),
+    "alpha": ("alphas", "alpha", io.save_image),
+}
+
+
+def save_cases(folder: Path, make_sample: Callable[..., Any], parts: list[str]) -> dict[str, Path]:
+    """Two cases (``a``, ``b``: the samples of seeds 0 and 1), each of ``parts`` saved as
+    :data:`PARTS` says -> ``files[f"{part}_{stem}"]``."""
+    files: dict[str, Path] = {}
+    for seed, stem in enumerate(("a", "b")):
+        sample = make_sample(SIZE, seed=seed)
+        for part in parts:
+            subfolder, attribute, save = PARTS[part]
+            path = folder / subfolder / f"{stem}.png"
+            files[f"{part}_{stem}"] = save(path, getattr(sample, attribute))
+    return files
 
 
 @pytest.fixture
 def inpaint_files(tmp_path: Path) -> dict[str, Path]:
     """Two inpainting cases (``a``, ``b``): images/, masks/ and the clean ground truths gt/."""
-    files: dict[str, Path] = {}
-    for seed, stem in enumerate(("a", "b")):
-        sample = make_inpainting_sample(SIZE, seed=seed)
-        files[f"image_{stem}"] = io.save_image(tmp_path / "images" / f"{stem}.png", sample.image)
-        files[f"mask_{stem}"] = io.save_mask(tmp_path / "masks" / f"{stem}.png", sample.mask)
-        files[f"gt_{stem}"] = io.save_image(tmp_path / "gt" / f"{stem}.png", sample.clean)
-    return files
+    return save_cases(tmp_path, make_inpainting_sample, ["image", "mask", "gt"])
 
 
 @pytest.fixture
 def matte_files(tmp_path: Path) -> dict[str, Path]:
     """Two matting cases (``a``, ``b``): images/, trimaps/, backgrounds/, alphas/ (ground truth)."""
-    files: dict[str, Path] = {}
-    for seed, stem in enumerate(("a", "b")):
-        sample = make_matting_sample(SIZE, seed=seed)
-        files[f"image_{stem}"] = io.save_image(tmp_path / "images" / f"{stem}.png", sample.image)
-        files[f"trimap_{stem}"] = io.save_trimap(tmp_path / "trimaps" / f"{stem}.png", sample.trimap)
-        files[f"bg_{stem}"] = io.save_image(tmp_path / "backgrounds" / f"{stem}.png", sample.background)
-        files[f"alpha_{stem}"] = io.save_image(tmp_path / "alphas" / f"{stem}.png", sample.alpha)
-    return files
+    return save_cases(tmp_path, make_matting_sample, ["image", "trimap", "bg", "alpha"])
 
 
 # --------------------------------------------------------------------------- entry points
@@ -404,8 +412,10 @@ def test_methods(capsys: pytest.CaptureFixture[str]) -> None:
         ("ns", "image + mask"),
         ("closed_form", "image + trimap"),
         ("background_difference", "image + clean background"),
+        ("late_fusion_effnet_cutout", "image only"),  # the shipped segmenter of the cut-out
     ):
         assert any(f" {name} " in line and needs in line for line in lines), (name, out)
+    assert any("cut-out" in line and "the default segmenter" in line for line in lines), out
 
 
 @pytest.mark.shared_data

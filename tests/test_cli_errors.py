@@ -20,31 +20,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _cli_checks import one_error, run  # tests/reliability/_cli_checks.py
 
 from mattepaint import io
 from mattepaint.cli import main
 from mattepaint.samples import make_inpainting_sample, make_matting_sample
 
 SIZE = (64, 64)
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: object) -> tuple[int, str, str]:
-    code = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def assert_one_error(err: str, *fragments: str) -> str:
-    """stderr is exactly one line ``mattepaint: error: ...`` containing every fragment."""
-    assert "Traceback" not in err
-    lines = err.splitlines()
-    assert len(lines) == 1, err
-    assert err.endswith("\n")
-    line = lines[0]
-    assert line.startswith("mattepaint: error: "), line
-    for fragment in fragments:
-        assert fragment in line, (fragment, line)
-    return line
 
 
 @pytest.fixture
@@ -73,7 +55,7 @@ def test_corrupt_image(capsys: pytest.CaptureFixture[str], case: Path) -> None:
     (case / "broken.png").write_bytes(b"this is not a PNG file")
     code, out, err = run(capsys, "inpaint", "broken.png", "--mask", "mask.png", "-o", "out.png")
     assert code == 1
-    assert_one_error(err, "cannot read image", "broken.png")
+    one_error(err, "cannot read image", "broken.png")
     assert out == "" and _outputs(case) == []
 
 
@@ -81,7 +63,7 @@ def test_corrupt_trimap(capsys: pytest.CaptureFixture[str], case: Path) -> None:
     (case / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
     code, _, err = run(capsys, "matte", "mimg.png", "--trimap", "broken.png", "-o", "out.png")
     assert code == 1
-    assert_one_error(err, "broken.png")
+    one_error(err, "broken.png")
     assert _outputs(case) == []
 
 
@@ -90,7 +72,7 @@ def test_size_mismatch(capsys: pytest.CaptureFixture[str], case: Path) -> None:
     code, _, err = run(capsys, "inpaint", "img.png", "--mask", "small.png", "-o", "out.png")
     assert code == 1
     # both sizes and both files are named (width x height)
-    assert_one_error(err, "img.png", "64x64", "small.png", "48x32")
+    one_error(err, "img.png", "64x64", "small.png", "48x32")
     assert _outputs(case) == []
 
 
@@ -98,7 +80,7 @@ def test_size_mismatch_background(capsys: pytest.CaptureFixture[str], case: Path
     io.save_image(case / "bg_small.png", np.zeros((40, 64, 3), np.float32))
     code, _, err = run(capsys, "matte", "mimg.png", "--background", "bg_small.png", "-o", "out.png")
     assert code == 1
-    assert_one_error(err, "bg_small.png", "64x40")
+    one_error(err, "bg_small.png", "64x40")
     assert _outputs(case) == []
 
 
@@ -122,7 +104,7 @@ def test_bad_trimap_values(capsys: pytest.CaptureFixture[str], case: Path) -> No
     io.save_image(case / "bad_trimap.png", trimap)
     code, _, err = run(capsys, "matte", "mimg.png", "--trimap", "bad_trimap.png", "-o", "out.png")
     assert code == 1
-    assert_one_error(err, "bad_trimap.png", "60", "200")  # the offending values are named
+    one_error(err, "bad_trimap.png", "60", "200")  # the offending values are named
     assert _outputs(case) == []
 
 
@@ -139,7 +121,7 @@ def test_bad_trimap_values(capsys: pytest.CaptureFixture[str], case: Path) -> No
 def test_missing_file(capsys: pytest.CaptureFixture[str], case: Path, args, missing: str) -> None:
     code, _, err = run(capsys, *args)
     assert code == 1
-    assert_one_error(err, "not found", missing)
+    one_error(err, "not found", missing)
     assert _outputs(case) == []
 
 
@@ -151,7 +133,7 @@ def test_unknown_inpainting_method(capsys: pytest.CaptureFixture[str], case: Pat
         capsys, "inpaint", "img.png", "--mask", "mask.png", "-o", "out.png", "--method", "telia"
     )
     assert code == 1
-    line = assert_one_error(err, "telia", "valid names", "telea", "ns")
+    line = one_error(err, "telia", "valid names", "telea", "ns")
     assert "did you mean 'telea'" in line
     assert _outputs(case) == []
 
@@ -161,7 +143,7 @@ def test_unknown_matting_method(capsys: pytest.CaptureFixture[str], case: Path) 
         capsys, "matte", "mimg.png", "--trimap", "trimap.png", "-o", "out.png", "--method", "magic"
     )
     assert code == 1
-    assert_one_error(err, "magic", "valid names", "closed_form", "background_difference")
+    one_error(err, "magic", "valid names", "closed_form", "background_difference")
     assert _outputs(case) == []
 
 
@@ -170,7 +152,7 @@ def test_method_needs_other_input(capsys: pytest.CaptureFixture[str], case: Path
         capsys, "matte", "mimg.png", "--background", "bg.png", "-o", "out.png", "--method", "closed_form"
     )
     assert code == 1
-    assert_one_error(err, "closed_form", "trimap")
+    one_error(err, "closed_form", "trimap")
     assert _outputs(case) == []
 
 
@@ -181,7 +163,7 @@ def test_bad_method_option(capsys: pytest.CaptureFixture[str], case: Path) -> No
         "--method", "biharmonic", "--radius", "3",
     )  # fmt: skip
     assert code == 1
-    assert_one_error(err, "biharmonic", "radius")
+    one_error(err, "biharmonic", "radius")
     assert _outputs(case) == []
 
 
@@ -194,7 +176,7 @@ def test_output_exists_is_refused(capsys: pytest.CaptureFixture[str], case: Path
     before = existing.read_bytes()
     code, _, err = run(capsys, "inpaint", "img.png", "--mask", "mask.png", "-o", "out.png")
     assert code == 1
-    assert_one_error(err, "out.png", "already exist", "overwrite")
+    one_error(err, "out.png", "already exist", "overwrite")
     assert existing.read_bytes() == before  # untouched
     assert sorted(p.name for p in case.iterdir() if p.name.startswith(".")) == []  # no temp left
     # with --overwrite it is replaced
@@ -208,7 +190,7 @@ def test_matte_extra_output_exists_is_refused(capsys: pytest.CaptureFixture[str]
     before = (case / "out_cutout.png").read_bytes()
     code, _, err = run(capsys, "matte", "mimg.png", "--trimap", "trimap.png", "-o", "out.png", "--cutout")
     assert code == 1
-    assert_one_error(err, "out_cutout.png", "already exist")
+    one_error(err, "out_cutout.png", "already exist")
     assert (case / "out_cutout.png").read_bytes() == before
     assert not (case / "out.png").exists()  # checked before the alpha was written
 
@@ -223,7 +205,7 @@ def test_batch_output_exists_is_refused_before_any_work(
     before = (case / "out" / "b.png").read_bytes()
     code, _, err = run(capsys, "inpaint", "--input-dir", "in", "--mask", "mask.png", "--output-dir", "out")
     assert code == 1
-    assert_one_error(err, "b.png", "already exist")
+    one_error(err, "b.png", "already exist")
     assert sorted(p.name for p in (case / "out").iterdir()) == ["b.png"]  # a.png not written
     assert (case / "out" / "b.png").read_bytes() == before
 
@@ -236,7 +218,7 @@ def test_batch_missing_mask_names_the_stem(capsys: pytest.CaptureFixture[str], c
     (case / "masks" / "a.png").write_bytes((case / "mask.png").read_bytes())
     code, _, err = run(capsys, "inpaint", "--input-dir", "in", "--mask-dir", "masks", "--output-dir", "out")
     assert code == 1
-    assert_one_error(err, "no mask", ": b")
+    one_error(err, "no mask", ": b")
     assert not (case / "out").exists()
 
 
@@ -251,7 +233,7 @@ def test_evaluate_report_exists_is_refused(capsys: pytest.CaptureFixture[str], c
         capsys, "evaluate", "inpainting", "--pred-dir", "pred", "--gt-dir", "gt", "--mask-dir", "masks"
     )
     assert code == 1
-    assert_one_error(err, "pred_eval.json", "--overwrite")
+    one_error(err, "pred_eval.json", "--overwrite")
     assert out == ""  # refused before evaluating
     assert json.loads((case / "pred_eval.json").read_text()) == {"old": True}
     assert not (case / "pred_eval.csv").exists()
@@ -263,7 +245,7 @@ def test_evaluate_missing_ground_truth(capsys: pytest.CaptureFixture[str], case:
     (case / "pred" / "a.png").write_bytes((case / "img.png").read_bytes())
     code, _, err = run(capsys, "evaluate", "matting", "--pred-dir", "pred", "--gt-dir", "gt", "--no-save")
     assert code == 1
-    assert_one_error(err, "a")
+    one_error(err, "a")
 
 
 def test_evaluate_missing_lpips_weights(capsys: pytest.CaptureFixture[str], case: Path) -> None:
@@ -274,7 +256,7 @@ def test_evaluate_missing_lpips_weights(capsys: pytest.CaptureFixture[str], case
         "masks", "--lpips", "alex", "--weights-dir", "weights",
     )  # fmt: skip
     assert code == 1
-    assert_one_error(err, "LPIPS weights file not found", "weights")
+    one_error(err, "LPIPS weights file not found", "weights")
     assert not (case / "pred_eval.json").exists()
 
 
@@ -302,7 +284,7 @@ def test_evaluate_missing_lpips_weights(capsys: pytest.CaptureFixture[str], case
 def test_usage_errors(capsys: pytest.CaptureFixture[str], case: Path, args, fragment: str) -> None:
     code, out, err = run(capsys, *args)
     assert code == 2
-    line = assert_one_error(err, fragment)
+    line = one_error(err, fragment)
     assert "--help" in line  # points to the help
     assert out == "" and not (case / "out").exists()
 
@@ -310,7 +292,7 @@ def test_usage_errors(capsys: pytest.CaptureFixture[str], case: Path, args, frag
 def test_unknown_mask_generator(capsys: pytest.CaptureFixture[str], case: Path) -> None:
     code, _, err = run(capsys, "masks", "out", "--generators", "strokes,blobs")
     assert code == 1
-    assert_one_error(err, "blobs", "strokes")
+    one_error(err, "blobs", "strokes")
     assert not (case / "out").exists()
 
 
@@ -353,6 +335,6 @@ def test_subprocess_error_is_one_line(case: Path) -> None:
         timeout=120,
     )
     assert result.returncode == 1
-    assert_one_error(result.stderr, "cannot read image", "broken.png")
+    one_error(result.stderr, "cannot read image", "broken.png")
     assert result.stdout == ""
     assert not (case / "out.png").exists()

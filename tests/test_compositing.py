@@ -92,17 +92,13 @@ class TestComposite:
         expected = a * fg + (1 - a) * b
         torch.testing.assert_close(out, expected)
 
-    def test_gradcheck(self) -> None:
-        g = torch.Generator().manual_seed(0)
+    @pytest.mark.parametrize(
+        ("seed", "bg_shape"), [(0, (2, 3, 3, 4)), (1, (1, 1, 3, 4))], ids=["full", "broadcast"]
+    )
+    def test_gradcheck(self, seed: int, bg_shape: tuple[int, ...]) -> None:
+        g = torch.Generator().manual_seed(seed)
         fg = torch.rand(2, 3, 3, 4, dtype=torch.float64, generator=g, requires_grad=True)
-        bg = torch.rand(2, 3, 3, 4, dtype=torch.float64, generator=g, requires_grad=True)
-        alpha = torch.rand(2, 1, 3, 4, dtype=torch.float64, generator=g, requires_grad=True)
-        assert torch.autograd.gradcheck(composite, (fg, bg, alpha))
-
-    def test_gradcheck_broadcast(self) -> None:
-        g = torch.Generator().manual_seed(1)
-        fg = torch.rand(2, 3, 3, 4, dtype=torch.float64, generator=g, requires_grad=True)
-        bg = torch.rand(1, 1, 3, 4, dtype=torch.float64, generator=g, requires_grad=True)
+        bg = torch.rand(bg_shape, dtype=torch.float64, generator=g, requires_grad=True)
         alpha = torch.rand(2, 1, 3, 4, dtype=torch.float64, generator=g, requires_grad=True)
         assert torch.autograd.gradcheck(composite, (fg, bg, alpha))
 

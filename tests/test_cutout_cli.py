@@ -22,6 +22,7 @@ from PIL import Image
 from mattepaint import batch, io
 from mattepaint.cli import main
 from mattepaint.errors import InputError, OutputExistsError
+from mattepaint.segmentation import base as segmentation_base
 
 SIZE = (72, 96)  # (H, W)
 
@@ -333,10 +334,18 @@ def test_standard_output_with_a_trimap_file(
 # --------------------------------------------------------------------------- errors
 
 
-def test_no_segmenter_is_one_clear_line(capsys, photos: Path) -> None:
+def test_no_segmenter_uses_the_shipped_one(capsys, photos: Path) -> None:
+    code, _, err = run(capsys, "cutout", photos / "a.png", "-o", photos.parent / "x.png",
+                       "--refine", "none")
+    assert code == 0, err
+    assert read(photos.parent / "x.png").shape == (*SIZE, 4)
+
+
+def test_no_default_segmenter_is_one_clear_line(capsys, photos: Path, monkeypatch) -> None:
+    monkeypatch.setattr(segmentation_base, "_SEGMENTERS", {})  # an install without the model
     code, out, err = run(capsys, "cutout", photos / "a.png", "-o", photos.parent / "x.png")
     assert code == 1 and out == ""
-    one_error(err, "--segmenter FILE.onnx", "U2-Net", "MODNet")
+    one_error(err, "--segmenter FILE", "U2-Net", "MODNet")
     assert not (photos.parent / "x.png").exists()
     with pytest.raises(InputError, match="segmenter="):
         batch.cutout_file(photos / "a.png", photos.parent / "x.png")
@@ -416,9 +425,16 @@ def test_bad_colour_and_rgba_to_jpeg(capsys, photos: Path, segmenter_file: Path)
 # --------------------------------------------------------------------------- matte
 
 
-def test_matte_without_trimap_runs_the_cutout(capsys, photos: Path, segmenter_file: Path) -> None:
+def test_matte_without_trimap_runs_the_cutout(
+    capsys, photos: Path, segmenter_file: Path, monkeypatch
+) -> None:
     folder = photos.parent
-    code, _, err = run(capsys, "matte", photos / "a.png", "-o", folder / "alpha.png")
+    code, _, err = run(capsys, "matte", photos / "a.png", "-o", folder / "shipped.png")
+    assert code == 0, err  # the shipped segmenter
+    assert read(folder / "shipped.png").shape == SIZE
+    with monkeypatch.context() as patch:
+        patch.setattr(segmentation_base, "_SEGMENTERS", {})  # an install without the model
+        code, _, err = run(capsys, "matte", photos / "a.png", "-o", folder / "alpha.png")
     assert code == 1
     one_error(err, "--segmenter")
     code, out, err = run(

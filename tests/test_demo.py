@@ -41,8 +41,8 @@ def test_before_after_picture(demo) -> None:
     grid = io.load_image(files["before_after"])
     label = max(14, SIZE // 11)
     gap = 4
-    # 2 rows x 4 columns of (label strip + SIZE x SIZE tile), gaps around every tile
-    assert grid.shape == (2 * (label + SIZE + gap) + gap, 4 * (SIZE + gap) + gap, 3)
+    # 3 rows x 4 columns of (label strip + SIZE x SIZE tile), gaps around every tile
+    assert grid.shape == (3 * (label + SIZE + gap) + gap, 4 * (SIZE + gap) + gap, 3)
     # the alpha tile (row 0, column 2) is the closed_form alpha written to disk
     y0, x0 = gap + label, gap + 2 * (SIZE + gap)
     alpha = io.load_alpha(files["matting/closed_form_alpha"])
@@ -61,6 +61,31 @@ def test_outputs_have_the_right_shapes(demo) -> None:
         assert rgb.shape == (SIZE, SIZE, 3) and alpha is not None and alpha.shape == (SIZE, SIZE)
     for method in ("auto", "telea", "ns"):
         assert io.load_image(files[f"inpainting/{method}"]).shape == (SIZE, SIZE, 3)
+    rgb, alpha = io.load_rgba(files["cutout/rgba"])
+    assert rgb.shape == (SIZE, SIZE, 3) and alpha is not None and alpha.shape == (SIZE, SIZE)
+    assert set(np.unique(io.load_trimap(files["cutout/trimap"]))) <= {0.0, 0.5, 1.0}
+
+
+def test_cutout_scores_are_sensible(demo) -> None:
+    _, files = demo
+    scores = json.loads(files["metrics"].read_text())["cutout"]
+    assert scores["segmenter"] == "late_fusion_effnet_cutout"
+    truth = io.load_alpha(files["matting/alpha_true"])
+    _, alpha = io.load_rgba(files["cutout/rgba"])
+    assert abs(sad(alpha, truth, region="all") - scores["sad_all"]) < SIZE * SIZE * 0.5 / 255 / 1000
+    # the cut-out finds the furry subject of the matting sample, without any trimap
+    assert scores["iou"] > 0.8, scores
+
+
+def test_cutout_of_your_own_photo(tmp_path: Path) -> None:
+    photo = io.save_image(tmp_path / "photo.png", io.load_image(
+        run_demo(tmp_path / "first", size=64, seed=1)["matting/image"]))
+    files = run_demo(tmp_path / "second", size=64, seed=1, photo=photo)
+    scores = json.loads(files["metrics"].read_text())["cutout"]
+    assert "iou" not in scores  # no ground truth for a photo of your own
+    with pytest.raises(FileNotFoundError):
+        run_demo(tmp_path / "third", size=64, photo=tmp_path / "missing.png")
+    assert not (tmp_path / "third").exists()  # failed before writing anything
 
 
 def test_matting_scores_are_sensible(demo) -> None:

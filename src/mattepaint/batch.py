@@ -77,6 +77,15 @@ def _require_file(path: PathLike, what: str) -> Path:
     return path
 
 
+def _input_images(input_dir: PathLike) -> dict[str, Path]:
+    """The images of a folder by stem (:func:`mattepaint.io.images_by_stem`); InputError when
+    there are none."""
+    images = io.images_by_stem(input_dir, "input")
+    if not images:
+        raise InputError(f"no images ({', '.join(io.IMAGE_SUFFIXES)}) found in {input_dir}")
+    return images
+
+
 def _match(stems: Iterable[str], source: PathLike | None, what: str) -> dict[str, Path] | None:
     """Map every stem to a file of ``source``: a folder (matched by stem) or one file for all.
 
@@ -368,9 +377,7 @@ def inpaint_folder(
         truncated file, a mask that covers its whole image, an unknown method.
         OutputExistsError: some outputs exist and ``overwrite`` is False.
     """
-    images = io.images_by_stem(input_dir, "input")
-    if not images:
-        raise InputError(f"no images ({', '.join(io.IMAGE_SUFFIXES)}) found in {input_dir}")
+    images = _input_images(input_dir)
     masks = _match(images, mask, "mask") or {}
     output_dir = Path(output_dir)
     outputs = {
@@ -484,9 +491,7 @@ def matte_folder(
     Raises (all before anything is written): as :func:`matte_file`; a missing trimap or
     background for some images is a ValueError listing up to five stems.
     """
-    images = io.images_by_stem(input_dir, "input")
-    if not images:
-        raise InputError(f"no images ({', '.join(io.IMAGE_SUFFIXES)}) found in {input_dir}")
+    images = _input_images(input_dir)
     if trimap_dir is not None and not Path(trimap_dir).is_dir():
         if Path(trimap_dir).exists():
             raise InputError(f"trimap_dir must be a folder of trimaps, got the file {trimap_dir}")
@@ -553,6 +558,17 @@ def _cutout_refiner(refine: str | Matter | None) -> Matter | None:
                 continue
         raise InputError(f"unknown refine method {refine!r}; valid: {', '.join(valid)}")
     return refine_matter(refine)
+
+
+def _cutout_methods(
+    refine: str | Matter | None, segmenter: SegmenterSpec | None, family: str | None
+) -> tuple[Matter | None, Segmenter]:
+    """The trimap matting method (:func:`_cutout_refiner`), then the segmenter
+    (:func:`mattepaint.segmentation.resolve_segmenter`) of a cut-out."""
+    matter = _cutout_refiner(refine)
+    from mattepaint.segmentation import resolve_segmenter
+
+    return matter, resolve_segmenter(segmenter, family=family)
 
 
 def _check_cutout_options(only_mask: bool, bg_color: object, background: PathLike | None) -> None:
@@ -682,6 +698,42 @@ def _save_cutout(
     return written
 
 
+def _stage_cutout(
+    staged: io.StagedOutputs,
+    outputs: Mapping[str, Path],
+    segmenter: Segmenter,
+    matter: Matter | None,
+    image_path: Path,
+    background_path: Path | None,
+    plates: dict[Path, np.ndarray],
+    only_mask: bool,
+    bg_color: object,
+) -> dict[str, Path]:
+    """Cut one photo out (:func:`_cutout_one`, the trimap when ``outputs`` has one) and stage
+    its outputs (:func:`_save_cutout`) over the background picture at ``background_path``, if
+    any. ``plates`` caches the last decoded background (at most one kept in memory)."""
+    image, alpha, foreground, trimap = _cutout_one(
+        segmenter, matter, image_path, want_trimap="trimap" in outputs
+    )
+    plate = None
+    if background_path is not None:
+        if background_path not in plates:
+            plates.clear()  # keep at most one in memory
+            plates[background_path] = io.load_image(background_path)
+        plate = plates[background_path]
+    return _save_cutout(
+        staged,
+        outputs,
+        image,
+        alpha,
+        foreground,
+        trimap,
+        only_mask=only_mask,
+        bg_color=bg_color,
+        background=plate,
+    )
+
+
 def cutout_file(
     image_path: PathLike,
     output_path: PathLike,
@@ -751,25 +803,10 @@ def cutout_file(
     inputs = [p for p in (image_path, background_path) if p is not None]
     _check_outputs(list(outputs.values()), inputs, overwrite)
     io.read_image_size(image_path, kind="image")  # the pixel limit, before the model loads
-    matter = _cutout_refiner(refine)
-    from mattepaint.segmentation import resolve_segmenter
-
-    seg = resolve_segmenter(segmenter, family=family)
+    matter, seg = _cutout_methods(refine, segmenter, family)
     with io.StagedOutputs(overwrite=overwrite) as staged:  # every output, or none
-        image, alpha, foreground, trimap = _cutout_one(
-            seg, matter, image_path, want_trimap="trimap" in outputs
-        )
-        plate = None if background_path is None else io.load_image(background_path)
-        written = _save_cutout(
-            staged,
-            outputs,
-            image,
-            alpha,
-            foreground,
-            trimap,
-            only_mask=only_mask,
-            bg_color=bg_color,
-            background=plate,
+        written = _stage_cutout(
+            staged, outputs, seg, matter, image_path, background_path, {}, only_mask, bg_color
         )
     return written
 
@@ -814,9 +851,7 @@ def cutout_folder(
         raise TypeError(
             f"save_trimap must be a bool in a folder (<stem>_trimap.png), got {save_trimap!r}"
         )
-    images = io.images_by_stem(input_dir, "input")
-    if not images:
-        raise InputError(f"no images ({', '.join(io.IMAGE_SUFFIXES)}) found in {input_dir}")
+    images = _input_images(input_dir)
     backgrounds = _match(images, background, "background")
     output_dir = Path(output_dir)
     composite = bg_color is not None or background is not None
@@ -833,35 +868,24 @@ def cutout_folder(
     _check_outputs([p for out in outputs.values() for p in out.values()], inputs, overwrite)
     for path in images.values():  # the pixel limit, from the headers, before any work
         io.read_image_size(path, kind="image")
-    matter = _cutout_refiner(refine)
-    from mattepaint.segmentation import resolve_segmenter
-
-    seg = resolve_segmenter(segmenter, family=family)
+    matter, seg = _cutout_methods(refine, segmenter, family)
 
     written: list[dict[str, Path]] = []
     plates: dict[Path, np.ndarray] = {}  # one shared background is decoded once
     with io.StagedOutputs(overwrite=overwrite) as staged:  # all files appear at the end, or none
         for stem in track(images, "cutting out", total=len(images), enabled=progress):
-            image, alpha, foreground, trimap = _cutout_one(
-                seg, matter, images[stem], want_trimap=save_trimap
-            )
-            plate = None
-            if backgrounds is not None:
-                path = backgrounds[stem]
-                if path not in plates:
-                    plates = {path: io.load_image(path)}  # keep at most one in memory
-                plate = plates[path]
+            background_path = None if backgrounds is None else backgrounds[stem]
             written.append(
-                _save_cutout(
+                _stage_cutout(
                     staged,
                     outputs[stem],
-                    image,
-                    alpha,
-                    foreground,
-                    trimap,
-                    only_mask=only_mask,
-                    bg_color=bg_color,
-                    background=plate,
+                    seg,
+                    matter,
+                    images[stem],
+                    background_path,
+                    plates,
+                    only_mask,
+                    bg_color,
                 )
             )
     return written

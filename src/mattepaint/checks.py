@@ -8,8 +8,9 @@ used by a single function stays beside it.
 - numbers: :func:`is_int`, :func:`check_int`, :func:`check_positive_int`,
   :func:`check_int_at_least`, :func:`check_float`, :func:`check_range`;
 - choices and generators: :func:`check_choice`, :func:`check_rng`;
-- sizes and tensors: :func:`check_shape` (an (H, W) size), :func:`check_inpaint_model_inputs`
-  (the ``forward(image, mask)`` of the inpainting networks).
+- sizes and tensors: :func:`check_shape` (an (H, W) size), :func:`check_same_shape` (two
+  arrays or tensors), :func:`broadcasts_to` (a weight or mask shape against a tensor's),
+  :func:`check_inpaint_model_inputs` (the ``forward(image, mask)`` of the inpainting networks).
 
 Each ``check_*`` returns the checked value (converted to a plain Python type where it says so),
 so a constructor can write ``self.base = check_positive_int("base", base)``. The module imports
@@ -28,10 +29,12 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 __all__ = [
+    "broadcasts_to",
     "check_choice",
     "check_float",
     "check_inpaint_model_inputs",
@@ -40,6 +43,7 @@ __all__ = [
     "check_positive_int",
     "check_range",
     "check_rng",
+    "check_same_shape",
     "check_shape",
     "is_int",
 ]
@@ -201,6 +205,37 @@ def check_shape(shape: object) -> tuple[int, int]:
             raise ValueError(f"shape must be (H, W) with positive sizes, got {tuple(shape)}")
         out.append(int(value))
     return out[0], out[1]
+
+
+def check_same_shape(a: Any, b: Any, names: tuple[str, str]) -> None:
+    """Raise ValueError unless arrays / tensors ``a`` and ``b`` have the same shape.
+
+    Inputs: two objects with a ``shape``; their names for the message. Raises: ValueError
+    ``"{a} and {b} must have the same shape, got {a} (...) and {b} (...)"``.
+    """
+    if a.shape != b.shape:
+        raise ValueError(
+            f"{names[0]} and {names[1]} must have the same shape, got {names[0]} "
+            f"{tuple(a.shape)} and {names[1]} {tuple(b.shape)}"
+        )
+
+
+def broadcasts_to(shape: Sequence[int], target: Sequence[int]) -> bool:
+    """True when ``shape`` broadcasts to exactly ``target`` (torch / numpy broadcasting rules).
+
+    Inputs: two shapes (tuples or ``torch.Size``). Outputs: bool; False when they do not
+    broadcast together or when broadcasting would grow ``target``.
+
+    Example:
+        >>> broadcasts_to((2, 1, 4, 4), (2, 3, 4, 4)), broadcasts_to((2, 3, 4, 4), (2, 1, 4, 4))
+        (True, False)
+    """
+    import torch  # here: importing the checks must not import torch
+
+    try:
+        return torch.broadcast_shapes(shape, target) == torch.Size(target)
+    except RuntimeError:
+        return False
 
 
 def check_inpaint_model_inputs(

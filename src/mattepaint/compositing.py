@@ -199,15 +199,33 @@ def _disk(radius: int) -> np.ndarray:
     return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
 
 
-def _as_map(name: str, x: np.ndarray) -> np.ndarray:
-    """Validate a numpy single-channel map, returning it as (H, W)."""
+def _band_trimap(fg: np.ndarray, not_bg: np.ndarray, width: int) -> np.ndarray:
+    """(H, W) float32 trimap from uint8 0/1 maps: 1 on ``erode(fg, K)``, 0 outside
+    ``dilate(not_bg, K)``, 0.5 between, with ``K = _disk(width)`` (no morphology for 0)."""
+    if width > 0:
+        kernel = _disk(width)
+        fg = cv2.erode(fg, kernel)
+        not_bg = cv2.dilate(not_bg, kernel)
+    trimap = np.full(fg.shape, 0.5, np.float32)
+    trimap[not_bg == 0] = 0.0
+    trimap[fg == 1] = 1.0
+    return trimap
+
+
+def _require_numpy(name: str, x: object, what: str = "a numpy array") -> None:
+    """TypeError unless ``x`` is a numpy array (``what`` names the expected kind)."""
     if isinstance(x, torch.Tensor):
         raise TypeError(
-            f"{name} must be a numpy array (H, W), got a torch tensor of shape {tuple(x.shape)}; "
+            f"{name} must be {what}, got a torch tensor of shape {tuple(x.shape)}; "
             f"use mattepaint.io.to_numpy"
         )
     if not isinstance(x, np.ndarray):
-        raise TypeError(f"{name} must be a numpy array (H, W), got {type(x).__name__}")
+        raise TypeError(f"{name} must be {what}, got {type(x).__name__}")
+
+
+def _as_map(name: str, x: np.ndarray) -> np.ndarray:
+    """Validate a numpy single-channel map, returning it as (H, W)."""
+    _require_numpy(name, x, "a numpy array (H, W)")
     if x.ndim == 3 and x.shape[2] == 1:
         x = x[..., 0]  # (H, W, 1) -> (H, W)
     if x.ndim != 2 or x.size == 0:
@@ -278,14 +296,7 @@ def trimap_from_alpha(
     alpha = alpha.astype(np.float32, copy=False)
     fg = (alpha >= fg_threshold).astype(np.uint8)
     not_bg = (alpha > bg_threshold).astype(np.uint8)
-    if width > 0:
-        kernel = _disk(width)
-        fg = cv2.erode(fg, kernel)
-        not_bg = cv2.dilate(not_bg, kernel)
-    trimap = np.full(alpha.shape, 0.5, np.float32)
-    trimap[not_bg == 0] = 0.0
-    trimap[fg == 1] = 1.0
-    return trimap
+    return _band_trimap(fg, not_bg, width)
 
 
 def trimap_from_mask(mask: np.ndarray, *, width: int = 10) -> np.ndarray:
@@ -319,15 +330,7 @@ def trimap_from_mask(mask: np.ndarray, *, width: int = 10) -> np.ndarray:
     if not mask.any():
         warnings.warn("mask has no foreground pixels; the trimap is all background", stacklevel=2)
     m = mask.astype(np.uint8)
-    inner, outer = m, m
-    if width > 0:
-        kernel = _disk(width)
-        inner = cv2.erode(m, kernel)
-        outer = cv2.dilate(m, kernel)
-    trimap = np.full(mask.shape, 0.5, np.float32)
-    trimap[outer == 0] = 0.0
-    trimap[inner == 1] = 1.0
-    return trimap
+    return _band_trimap(m, m, width)
 
 
 # --------------------------------------------------------------------------------------------
@@ -338,13 +341,7 @@ def trimap_from_mask(mask: np.ndarray, *, width: int = 10) -> np.ndarray:
 def _check_image_alpha(image: np.ndarray, alpha: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Validate a numpy (H, W, 3) image and a matching (H, W) / (H, W, 1) alpha."""
     for name, x in (("image", image), ("alpha", alpha)):
-        if isinstance(x, torch.Tensor):
-            raise TypeError(
-                f"{name} must be a numpy array, got a torch tensor of shape {tuple(x.shape)}; "
-                f"use mattepaint.io.to_numpy"
-            )
-        if not isinstance(x, np.ndarray):
-            raise TypeError(f"{name} must be a numpy array, got {type(x).__name__}")
+        _require_numpy(name, x)
         _check_float(name, x, allow_bool=name == "alpha")
     if image.ndim != 3 or image.shape[2] != 3:
         raise ValueError(f"image must be (H, W, 3), got {image.shape}")

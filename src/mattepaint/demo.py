@@ -7,17 +7,23 @@ no downloads), runs
   background plate, each giving an alpha matte, a foreground colour estimate and an RGBA cut-out;
 - inpainting: ``auto`` (the best shipped model, :func:`mattepaint.methods.auto_inpainter`),
   ``telea`` and ``ns`` (OpenCV's Telea 2004 and Navier-Stokes 2001 methods),
+- the cut-out without trimap (:func:`mattepaint.segmentation.cutout` with the shipped segmenter)
+  on the matting sample, or on a photo of your own (``photo=``, ``--photo``),
 
 scores them against the ground truth, and writes every input, result and score plus one labelled
 picture, ``before_after.png``::
 
     out_dir/
       before_after.png     row 1: image | trimap | alpha (closed_form) | cut-out on a checkerboard
-                           row 2: image, hole in red | auto | telea | ground truth
+                           row 2: cut-out without trimap: image | segmenter's mask |
+                                  automatic trimap | cut-out (the matting sample, or --photo)
+                           row 3: image, hole in red | auto | telea | ground truth
       metrics.json         {"matting": {method: {...}}, "inpainting": {method: {...}}, "units": ...}
       matting/             image, trimap, background, alpha_true,
                            <method>_alpha, <method>_fg, <method>_cutout   (PNG)
       inpainting/          image, mask, clean (ground truth), auto, telea, ns   (PNG)
+      cutout/              image, soft_mask, trimap, rgba   (PNG; the shipped segmenter
+                           + automatic trimap + closed_form on the band)
 
 Scores (see ``metrics.json["units"]``):
 
@@ -28,6 +34,8 @@ Scores (see ``metrics.json["units"]``):
   (Wang et al. 2004) of the hole's bounding box grown by 5 px (so the 11 x 11 window sees the
   whole hole) -- it includes a few known pixels around the hole, which both methods copy
   exactly;
+- cut-out, over the whole image: ``iou`` of ``alpha > 0.5``, ``sad_all`` and ``mse_all`` as
+  ``sad`` / ``mse`` but over every pixel (none without ground truth, for ``photo=``);
 - ``seconds``: wall-clock time of the method alone.
 
 Every file is written atomically (temporary name, then rename). Existing demo files are never
@@ -58,6 +66,7 @@ __all__ = ["DEMO_FILES", "before_after_grid", "demo_paths", "run_demo"]
 
 MATTING_METHODS = ("closed_form", "background_difference")
 INPAINTING_METHODS = ("auto", "telea", "ns")
+CUTOUT_PARTS = ("image", "soft_mask", "trimap", "rgba")
 
 #: Every file the demo writes: key -> path relative to ``out_dir``.
 DEMO_FILES: dict[str, str] = {
@@ -74,6 +83,7 @@ DEMO_FILES: dict[str, str] = {
     "inpainting/mask": "inpainting/mask.png",
     "inpainting/clean": "inpainting/clean.png",
     **{f"inpainting/{method}": f"inpainting/{method}.png" for method in INPAINTING_METHODS},
+    **{f"cutout/{part}": f"cutout/{part}.png" for part in CUTOUT_PARTS},
     "metrics": "metrics.json",
     "before_after": "before_after.png",
 }
@@ -83,6 +93,9 @@ UNITS: dict[str, str] = {
     "mse": "mean (alpha - alpha_true)^2 over the trimap's unknown region x 1000 (DIM convention)",
     "psnr_hole": "10 log10(1 / MSE) over the hole pixels, dB, data range 1",
     "ssim_hole": "SSIM over the hole's bounding box grown by 5 px",
+    "iou": "cut-out: IoU of alpha > 0.5 against the true alpha, whole image",
+    "sad_all": "cut-out: sum |alpha - alpha_true| over the whole image / 1000",
+    "mse_all": "cut-out: mean (alpha - alpha_true)^2 over the whole image x 1000",
     "seconds": "wall-clock seconds of the method call",
 }
 
@@ -156,6 +169,52 @@ def _run_matting(
     else:
         foreground = estimate_foreground(image, alpha)
     return alpha, foreground, seconds
+
+
+def _run_cutout(
+    image: np.ndarray, alpha_true: np.ndarray | None
+) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """The cut-out pipeline with the shipped segmenter and closed_form on the band; its arrays
+    (alpha, foreground, soft_mask, trimap) and scores (whole image, against ``alpha_true`` when
+    given) with the segmenter's name and seconds."""
+    from mattepaint.io import to_numpy, to_tensor
+    from mattepaint.metrics.matting import matting_metrics
+    from mattepaint.segmentation import cutout as cutout_pipeline
+    from mattepaint.segmentation import default_segmenter
+
+    segmenter = default_segmenter()
+    start = time.perf_counter()
+    result = cutout_pipeline(to_tensor(image), segmenter=segmenter, refine="closed_form")
+    seconds = time.perf_counter() - start
+    arrays = {
+        "alpha": to_numpy(result.alpha),
+        "foreground": to_numpy(result.foreground),
+        "soft_mask": to_numpy(result.soft_mask),
+        "trimap": to_numpy(result.trimap),
+    }
+    scores: dict[str, Any] = {"segmenter": segmenter, "seconds": seconds}
+    if alpha_true is not None:
+        whole = matting_metrics(arrays["alpha"], alpha_true, region="all")
+        scores.update(iou=whole["iou"], sad_all=whole["sad"], mse_all=whole["mse"])
+    return arrays, scores
+
+
+def _fit(picture: np.ndarray, size: int) -> np.ndarray:
+    """``picture`` scaled so its longer side is ``size`` and centred on a dark size x size tile
+    (the grid's tiles are all the same size)."""
+    import cv2
+
+    h, w = picture.shape[:2]
+    scale = size / max(h, w)
+    new = (max(1, round(w * scale)), max(1, round(h * scale)))  # (w, h)
+    if (h, w) != (new[1], new[0]):
+        interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+        picture = cv2.resize(np.ascontiguousarray(picture, np.float32), new,
+                             interpolation=interpolation)
+    tile = np.full((size, size, *picture.shape[2:]), 0.1, np.float32)
+    top, left = (size - new[1]) // 2, (size - new[0]) // 2
+    tile[top : top + new[1], left : left + new[0]] = picture
+    return tile
 
 
 def _run_inpainting(method: str, image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, float]:
@@ -291,6 +350,7 @@ def run_demo(
     overwrite: bool = False,
     size: int = 256,
     seed: int = 0,
+    photo: str | os.PathLike | None = None,
 ) -> dict[str, Path]:
     """Run matting and inpainting on procedural samples and write results, scores and a picture.
 
@@ -304,6 +364,8 @@ def run_demo(
             work when any of the files in :data:`DEMO_FILES` exists.
         size: side of the square samples in pixels (>= 32).
         seed: sample seed (non-negative int); the same seed gives the same samples.
+        photo: a photo of your own for the automatic cut-out row (default: the matting sample,
+            scored against its true alpha).
 
     Outputs:
         dict key -> Path of every file written (keys as in :data:`DEMO_FILES`, e.g.
@@ -311,6 +373,9 @@ def run_demo(
     """
     out, size, seed = _check_args(out_dir, size, seed)
     paths = demo_paths(out, overwrite=overwrite)
+    from mattepaint.io import load_image
+
+    own_photo = None if photo is None else load_image(photo)  # a bad file fails before any work
 
     from mattepaint.compositing import composite_onto, cutout
     from mattepaint.io import atomic_path, save_image, save_mask, save_trimap
@@ -348,12 +413,22 @@ def run_demo(
         inpainting[method] = {**_inpainting_scores(filled[method], ins.clean, ins.mask),
                               "seconds": seconds}
 
+    # automatic cut-out (no trimap) ------------------------------------------------------------
+    cut_image = ms.image if own_photo is None else own_photo
+    cut, cut_scores = _run_cutout(cut_image, None if own_photo is not None else ms.alpha)
+    cut_alpha = np.clip(cut["alpha"], 0.0, 1.0)
+    save("cutout/image", cut_image)
+    save("cutout/soft_mask", cut["soft_mask"])
+    save_trimap(paths["cutout/trimap"], cut["trimap"], overwrite=overwrite)
+    save("cutout/rgba", cutout(cut_image, cut_alpha, cut["foreground"]))
+
     # scores and picture -----------------------------------------------------------------------
     metrics = {
         "size": size,
         "seed": seed,
         "matting": matting,
         "inpainting": inpainting,
+        "cutout": cut_scores,
         "units": UNITS,
     }
     with atomic_path(paths["metrics"], overwrite=overwrite) as temp:
@@ -367,6 +442,14 @@ def run_demo(
                 ("trimap", ms.trimap),
                 ("alpha (closed_form)", cf_alpha),
                 ("cut-out (closed_form)", composite_onto(cf_fg, cf_alpha, "checkerboard")),
+            ],
+            [
+                ("cut-out: no trimap" if own_photo is None else "cut-out: your photo",
+                 _fit(cut_image, size)),
+                ("segmenter's mask", _fit(cut["soft_mask"], size)),
+                ("automatic trimap", _fit(cut["trimap"], size)),
+                ("cut-out", _fit(composite_onto(cut["foreground"], cut_alpha, "checkerboard"),
+                                 size)),
             ],
             [
                 ("inpainting: hole in red", _show_hole(ins.image, ins.mask)),

@@ -40,7 +40,7 @@ import difflib
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TypeAlias, TypeVar
+from typing import Any, TypeAlias, TypeVar
 
 from mattepaint.errors import InputError
 from mattepaint.interface import (
@@ -170,6 +170,17 @@ def _lookup(table: Mapping[str, Callable], kind: str, name: str) -> Callable:
     return table[name]
 
 
+def _build(
+    table: Mapping[str, Callable], kind: str, name: str, options: Mapping[str, object]
+) -> Any:
+    """``table[name](**options)`` (:func:`_lookup`); InputError for bad options too."""
+    factory = _lookup(table, kind, name)
+    try:
+        return factory(**options)
+    except TypeError as exc:  # unexpected keyword: report it as a user error
+        raise InputError(f"bad options for {kind} {name!r}: {exc}") from None
+
+
 def inpainter_names() -> list[str]:
     """Names of the inpainting methods (classical and registered), sorted."""
     return sorted(_tables()[0])
@@ -187,11 +198,7 @@ def get_inpainter(name: str, **options: object) -> Inpainter:
         InputError (a ValueError): unknown name (the message lists the valid names) or bad
             options.
     """
-    factory = _lookup(_tables()[0], "inpainting method", name)
-    try:
-        return factory(**options)
-    except TypeError as exc:  # unexpected keyword: report it as a user error
-        raise InputError(f"bad options for inpainting method {name!r}: {exc}") from None
+    return _build(_tables()[0], "inpainting method", name, options)
 
 
 def get_matter(name: str, **options: object) -> Matter:
@@ -201,11 +208,7 @@ def get_matter(name: str, **options: object) -> Matter:
         InputError (a ValueError): unknown name (the message lists the valid names) or bad
             options.
     """
-    factory = _lookup(_tables()[1], "matting method", name)
-    try:
-        return factory(**options)
-    except TypeError as exc:
-        raise InputError(f"bad options for matting method {name!r}: {exc}") from None
+    return _build(_tables()[1], "matting method", name, options)
 
 
 # --------------------------------------------------------------------------------------------

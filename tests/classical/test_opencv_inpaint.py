@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -53,10 +54,10 @@ def test_hole_equals_opencv_synthetic(method: str, radius: int, rng: np.random.G
 
 @pytest.mark.parametrize("method", ["telea", "ns"])
 @pytest.mark.parametrize("radius", [2, 5])
-def test_hole_equals_opencv_kodak(method: str, radius: int, shared_data: Path) -> None:
-    path = shared_data / "images" / "kodak24" / "kodim05.png"
-    if not path.is_file():
-        pytest.skip(f"{path} not found")
+def test_hole_equals_opencv_kodak(
+    method: str, radius: int, shared_file: Callable[..., Path]
+) -> None:
+    path = shared_file("images", "kodak24", "kodim05.png")
     image = cv2.imread(str(path), cv2.IMREAD_COLOR)[:, :, ::-1]  # BGR -> RGB
     image = np.ascontiguousarray(cv2.resize(image, (256, 256), interpolation=cv2.INTER_AREA))
     image = image.astype(np.float32) / 255

@@ -221,6 +221,24 @@ def test_composite_dataset_jitter_only_changes_fg(backgrounds: list[Path]) -> No
     assert not torch.equal(with_jitter["fg"], without["fg"])
 
 
+def test_composite_dataset_background_blur(backgrounds: list[Path]) -> None:
+    src = ProceduralForegrounds(1, size=64, seed=4)
+    sharp = _dataset([src], backgrounds, size=128, background_blur=0.0)[0]
+    assert _same(sharp, _dataset([src], backgrounds, size=128)[0])  # 0 = the samples of before
+    blurred = _dataset([src], backgrounds, size=128, background_blur=1.0)[0]
+    assert torch.equal(blurred["alpha"], sharp["alpha"])  # same geometry
+    assert torch.equal(blurred["fg"], sharp["fg"])
+
+    def roughness(x: torch.Tensor) -> float:
+        return float((x[..., 1:] - x[..., :-1]).abs().mean())
+
+    assert roughness(blurred["bg"]) < 0.8 * roughness(sharp["bg"])  # the background lost detail
+    val = _dataset([src], backgrounds, size=128, background_blur=1.0, train=False)[0]
+    assert _same(val, _dataset([src], backgrounds, size=128, train=False)[0])  # validation stays sharp
+    with pytest.raises(ValueError, match="background_blur"):
+        _dataset([src], backgrounds, size=128, background_blur=1.5)
+
+
 def test_composite_dataset_large_foreground_downscaled(backgrounds: list[Path]) -> None:
     class Big:
         def __len__(self) -> int:

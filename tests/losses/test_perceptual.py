@@ -8,6 +8,7 @@ weights take the ``shared_data`` fixture and skip without them.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -356,12 +357,10 @@ def _real_vgg_path(shared_data: Path) -> Path:
     return path
 
 
-def _kodak_crop(shared_data: Path) -> np.ndarray:
+def _kodak_crop(shared_file: Callable[..., Path]) -> np.ndarray:
     from PIL import Image
 
-    path = shared_data / "images" / "kodak24" / "kodim05.png"
-    if not path.is_file():
-        pytest.skip(f"{path} not found")
+    path = shared_file("images", "kodak24", "kodim05.png")
     image = np.asarray(Image.open(path).convert("RGB"), dtype=np.float32) / 255
     return image[128:160, 160:192]  # (32, 32, 3) crop with texture
 
@@ -371,10 +370,12 @@ def _to_tensor(image: np.ndarray) -> torch.Tensor:
 
 
 @pytest.mark.shared_data
-def test_real_weights_shapes_and_sanity(shared_data: Path) -> None:
+def test_real_weights_shapes_and_sanity(
+    shared_data: Path, shared_file: Callable[..., Path]
+) -> None:
     vgg = VGGFeatures(_real_vgg_path(shared_data))
     assert sum(p.numel() for p in vgg.parameters()) == POOL3_PARAMS
-    image = _kodak_crop(shared_data)
+    image = _kodak_crop(shared_file)
     blurred = np.stack([gaussian_filter(image[..., c], 1.5) for c in range(3)], axis=-1)
     brighter = np.clip(image + 0.05, 0, 1)
     batch = torch.cat([_to_tensor(a) for a in (image, blurred, brighter)])  # (3, 3, 32, 32)

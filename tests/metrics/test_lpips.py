@@ -6,6 +6,7 @@ ImageNet / LPIPS v0.1 weights take the ``shared_data`` fixture and skip without 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -226,10 +227,8 @@ def test_input_errors(random_model: LPIPS) -> None:
 # ----------------------------------------------------------------------------- real weights
 
 
-def _real_image(shared_data: Path, size: tuple[int, int]) -> np.ndarray:
-    path = shared_data / "images" / "kodak24" / "kodim05.png"
-    if not path.is_file():
-        pytest.skip(f"{path} not found")
+def _real_image(shared_file: Callable[..., Path], size: tuple[int, int]) -> np.ndarray:
+    path = shared_file("images", "kodak24", "kodim05.png")
     image = np.asarray(Image.open(path).convert("RGB"), dtype=np.float32) / 255
     return image[128 : 128 + size[0], 160 : 160 + size[1]]  # (H, W, 3) crop with texture
 
@@ -251,10 +250,10 @@ def _blur(image: np.ndarray, sigma: float) -> np.ndarray:
 
 @pytest.mark.shared_data
 @pytest.mark.parametrize("net", ["alex", "vgg"])
-def test_real_weights(shared_data: Path, net: str) -> None:
+def test_real_weights(shared_data: Path, shared_file: Callable[..., Path], net: str) -> None:
     folder = _weights_dir(shared_data, net)
     model = LPIPS.from_dir(net, folder)
-    image = _real_image(shared_data, (96, 128) if net == "alex" else (64, 64))  # vgg is slow
+    image = _real_image(shared_file, (96, 128) if net == "alex" else (64, 64))  # vgg is slow
     ref = _to_tensor(image)
     blur1, blur3 = _to_tensor(_blur(image, 1.0)), _to_tensor(_blur(image, 3.0))
     noise = 0.1 * np.random.default_rng(0).standard_normal(image.shape)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -159,10 +160,8 @@ def test_load_errors(tmp_path: Path) -> None:
 
 @pytest.mark.shared_data
 @pytest.mark.parametrize("net", ["alex", "vgg"])
-def test_real_weights_load(shared_data: Path, net: str) -> None:
-    path = shared_data / "weights" / FILES[net]
-    if not path.is_file():
-        pytest.skip(f"{path} not found")
+def test_real_weights_load(shared_file: Callable[..., Path], net: str) -> None:
+    path = shared_file("weights", FILES[net])
     model = load_backbone_weights(BACKBONES[net](), path)
     raw = load_file(str(path))
     for key, value in model.state_dict().items():

@@ -8,6 +8,7 @@ without them. Everything else builds randomly initialised encoders and reads no 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -138,10 +139,8 @@ def test_pretrained_extra_input_channels_start_at_zero() -> None:
 
 
 @pytest.mark.shared_data
-def test_vgg16_encoder_matches_backbone(shared_data: Path) -> None:
-    path = shared_data / "weights" / "vgg16_imagenet_features_fp16.safetensors"
-    if not path.is_file():
-        pytest.skip(f"{path} not found")
+def test_vgg16_encoder_matches_backbone(shared_file: Callable[..., Path]) -> None:
+    path = shared_file("weights", "vgg16_imagenet_features_fp16.safetensors")
     encoder = build_encoder("vgg16", pretrained=str(path)).eval()
     reference = load_backbone_weights(VGG16Features(), path).eval()
     image = torch.rand(1, 3, 32, 32)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
+from _model_helpers import assert_inpaints_with_gradients
 from torch import nn
 
 from mattepaint.models.layers.gated_conv import GatedConv2d
@@ -57,15 +58,7 @@ def test_gated_unet_any_size_range_and_gradients(size: tuple[int, int]) -> None:
     torch.manual_seed(0)
     model = build_model("gated_unet", base=4)
     assert model.size_multiple == 4
-    image = torch.rand(2, 3, *size)
-    mask = (torch.rand(2, 1, *size) > 0.7).float()
-    out = model(image, mask)
-    assert out.shape == (2, 3, *size)
-    assert float(out.detach().min()) >= 0.0 and float(out.detach().max()) <= 1.0
-    out.square().mean().backward()
-    assert all(
-        p.grad is not None and bool(torch.isfinite(p.grad).all()) for p in model.parameters()
-    )
+    assert_inpaints_with_gradients(model, size)
 
 
 def test_gated_unet_default_layout() -> None:

@@ -8,19 +8,18 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from _model_helpers import randomize_batchnorm_statistics, training_checkpoint
 
 from mattepaint.errors import InputError, UnsafeCheckpointError
 from mattepaint.masks import mosaic
 from mattepaint.methods import Inpainter
 from mattepaint.models.inpainter import ModelInpainter, apply_input_transform, pad_to_multiple
 from mattepaint.models.loading import (
-    CHECKPOINT_FORMAT,
     load_checkpoint,
     load_inpainter,
     load_model,
 )
 from mattepaint.models.registry import build_model
-from mattepaint.train.config import Config, config_to_dict
 
 TINY = {"base": 4, "depth": 2}
 
@@ -35,35 +34,23 @@ def _checkpoint(
     """A checkpoint dict shaped like train/checkpoint.py's, with a freshly built model."""
     params = dict(TINY if params is None else params)
     torch.manual_seed(seed)
-    model = build_model(name, **params)
-    with torch.no_grad():  # non-trivial BatchNorm statistics, so that eval mode matters
-        for module in model.modules():
-            if isinstance(module, torch.nn.BatchNorm2d):
-                module.running_mean.uniform_(-0.1, 0.1)
-                module.running_var.uniform_(0.5, 1.5)
-    cfg = Config()
-    cfg.model.name, cfg.model.params = name, params
-    cfg.data.input_transform = input_transform  # type: ignore[assignment]
-    return {
-        "format": CHECKPOINT_FORMAT,
-        "model": {"name": name, "params": params},
-        "task": task,
-        "config": config_to_dict(cfg),
-        "model_state": model.state_dict(),
-        "disc_state": None,
-        "optimizers": {"g": torch.optim.Adam(model.parameters()).state_dict()},
-        "schedulers": {},
-        "scaler": None,
-        "rng": {
+    model = randomize_batchnorm_statistics(build_model(name, **params))
+    return training_checkpoint(
+        model,
+        name,
+        params,
+        task=task,
+        input_transform=input_transform,
+        rng={
             "torch": torch.get_rng_state(),
             "numpy": np.random.default_rng(seed).bit_generator.state,
         },
-        "step": 10,
-        "epoch": 1,
-        "batch_in_epoch": 2,
-        "best": {"metric": "val/psnr", "value": None},
-        "versions": {"torch": str(torch.__version__)},
-    }
+        step=10,
+        epoch=1,
+        batch_in_epoch=2,
+        best={"metric": "val/psnr", "value": None},
+        versions={"torch": str(torch.__version__)},
+    )
 
 
 def _save(tmp_path: Path, ckpt: object, name: str = "ckpt.pt") -> Path:

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from _model_helpers import randomize_batchnorm_statistics
 
 from mattepaint.io import save_image, save_mask
 from mattepaint.models.loading import (
@@ -29,12 +30,7 @@ from mattepaint.models.registry import build_model
 
 def _save(path: Path, name: str, params: dict, input_transform: str | None = None) -> Path:
     torch.manual_seed(0)
-    model = build_model(name, **params)
-    with torch.no_grad():  # non-trivial BatchNorm statistics, so that eval mode matters
-        for module in model.modules():
-            if isinstance(module, torch.nn.BatchNorm2d):
-                module.running_mean.uniform_(-0.1, 0.1)
-                module.running_var.uniform_(0.5, 1.5)
+    model = randomize_batchnorm_statistics(build_model(name, **params))
     ckpt = {
         "format": CHECKPOINT_FORMAT,
         "model": {"name": name, "params": params},

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
+from _model_helpers import assert_inpaints_with_gradients
 from torch import Tensor, nn
 
 from mattepaint.models.inpainting.pconv_unet import PConvUNet
@@ -202,15 +203,7 @@ def test_liu_any_size_range_and_gradients(size: tuple[int, int]) -> None:
     torch.manual_seed(0)
     model = build_model("pconv_unet", layout="liu", base=4, depth=5)
     assert model.size_multiple == 32
-    image = torch.rand(2, 3, *size)
-    mask = (torch.rand(2, 1, *size) > 0.7).float()
-    out = model(image, mask)
-    assert out.shape == (2, 3, *size)
-    assert float(out.detach().min()) >= 0.0 and float(out.detach().max()) <= 1.0
-    out.square().mean().backward()
-    assert all(
-        p.grad is not None and bool(torch.isfinite(p.grad).all()) for p in model.parameters()
-    )
+    assert_inpaints_with_gradients(model, size)
 
 
 @pytest.mark.parametrize("layout", ["seed004", "liu"])

@@ -1,9 +1,9 @@
 """Tests for mattepaint.models.registry and, through it, every registered model.
 
-Each registered model is built with small parameters (``SMALL_PARAMS``; models not listed there
-use their defaults) and checked for: forward shape, finite output, a finite gradient for every
-parameter (non-zero, so a layer cut off from the output is caught; ZERO_INIT_LAYERS lists the
-layers zero-initialised on purpose), and the output range of its task. A new model is covered
+Each registered model is built with small parameters (``SMALL_PARAMS`` of _model_helpers.py;
+models not listed there use their defaults) and checked for: forward shape, finite output, a
+finite gradient for every parameter (non-zero, so a layer cut off from the output is caught;
+ZERO_INIT_LAYERS lists the layers zero-initialised on purpose), and the output range of its task. A new model is covered
 the day it is registered.
 """
 
@@ -14,6 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 import torch
+from _model_helpers import SMALL_PARAMS  # tests/models/_model_helpers.py
 from torch import Tensor, nn
 
 from mattepaint.models import registry
@@ -25,23 +26,6 @@ from mattepaint.models.registry import (
     register_model,
 )
 
-# Small parameters per model, so that each case takes well under a second on the CPU.
-SMALL_PARAMS: dict[str, dict[str, object]] = {
-    "unet_inpaint": {"base": 4, "depth": 2},
-    "patch_discriminator": {"base": 4, "n_layers": 2},
-    "unet_matte": {"base": 4, "depth": 2},
-    "late_fusion": {"base": 4, "depth": 2, "fusion_width": 4},
-    "trimap_matte": {"base": 4, "depth": 2},
-    "autoencoder": {"base": 4},
-    "context_encoder": {"base": 4, "image_size": 32, "bottleneck": 16},
-    "glcic": {"base": 4},
-    "global_local_critic": {"base": 4, "local_size": 16},
-    "deepfill_v1": {"base": 4},
-    "pconv_unet": {"layout": "seed004", "base": 4},
-    "gated_unet": {"base": 4},
-    "ffc_inpaint": {"base": 4, "n_down": 2, "n_blocks": 1},
-    "dim_matte": {"encoder": "scratch", "width": 4, "full_width": 4, "refine_width": 4},
-}
 # Extra variants of the built-in models (other code paths than the defaults).
 VARIANTS: list[tuple[str, dict[str, object]]] = [
     ("unet_inpaint", {"base": 4, "depth": 3, "norm": "none", "up": "bilinear"}),

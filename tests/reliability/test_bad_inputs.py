@@ -17,19 +17,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from _cli_checks import run  # tests/reliability/_cli_checks.py
 
 from mattepaint import io
-from mattepaint.cli import main
 from mattepaint.errors import InputError
 from mattepaint.methods import get_inpainter, get_matter
 
 SIZE = 32
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: object) -> tuple[int, str, str]:
-    code = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def one_line(err: str, kind: str, *fragments: str) -> str:

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from _model_helpers import SMALL_PARAMS, training_checkpoint  # tests/models/_model_helpers.py
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -47,7 +48,6 @@ from mattepaint.models.checkpoint import (
 from mattepaint.models.loading import checkpoint_task, load_inpainter, load_matter
 from mattepaint.models.registry import build_model, model_names, model_task
 from mattepaint.server.catalog import MethodCatalog
-from mattepaint.train.config import Config, config_to_dict
 from mattepaint.train.loop import train
 
 TINY = {"base": 4, "depth": 2}
@@ -226,29 +226,22 @@ def _legacy_checkpoint(path: Path) -> tuple[Path, torch.nn.Module]:
     loop's dict), with objects the safe loader refuses: a numpy Generator in the RNG state and
     torch's version object (``torch.__version__`` unconverted)."""
     torch.manual_seed(1)
-    model = build_model("unet_inpaint", **TINY, residual=True)
-    cfg = Config()
-    cfg.model.name, cfg.model.params = "unet_inpaint", {**TINY, "residual": True}
-    cfg.data.input_transform = "hole_ns"  # type: ignore[assignment]
-    state = {
-        "format": CHECKPOINT_FORMAT,
-        "model": {"name": "unet_inpaint", "params": {**TINY, "residual": True}},
-        "discriminator": None,
-        "task": "inpainting",
-        "config": config_to_dict(cfg),
-        "model_state": model.state_dict(),
-        "disc_state": None,
-        "optimizers": {"g": torch.optim.Adam(model.parameters()).state_dict()},
-        "schedulers": {},
-        "scaler": None,
-        "rng": {"torch": torch.get_rng_state(), "numpy": np.random.default_rng(5)},
-        "step": 40,
-        "epoch": 2,
-        "batch_in_epoch": 1,
-        "best": {"metric": "val/psnr", "value": 21.5},
-        "nonfinite": {"total": 0, "in_row": 0},
-        "versions": {"torch": torch.__version__, "mattepaint": "0.1.0"},
-    }
+    params = {**TINY, "residual": True}
+    model = build_model("unet_inpaint", **params)
+    state = training_checkpoint(
+        model,
+        "unet_inpaint",
+        params,
+        input_transform="hole_ns",
+        discriminator=None,
+        rng={"torch": torch.get_rng_state(), "numpy": np.random.default_rng(5)},
+        step=40,
+        epoch=2,
+        batch_in_epoch=1,
+        best={"metric": "val/psnr", "value": 21.5},
+        nonfinite={"total": 0, "in_row": 0},
+        versions={"torch": torch.__version__, "mattepaint": "0.1.0"},
+    )
     torch.save(state, path)
     return path, model.eval()
 
@@ -328,20 +321,6 @@ def test_training_checkpoints_hold_only_plain_types(tmp_path: Path) -> None:
 
 # ----------------------------------------------------------------------------- every model
 
-# Small sizes, so that each model takes well under a second; a model not listed here (a new
-# one) is built with its defaults and still covered.
-SMALL: dict[str, dict[str, object]] = {
-    "unet_inpaint": {"base": 4, "depth": 2},
-    "unet_matte": {"base": 4, "depth": 2},
-    "late_fusion": {"base": 4, "depth": 2, "fusion_width": 4},
-    "trimap_matte": {"base": 4, "depth": 2},
-    "autoencoder": {"base": 4},
-    "context_encoder": {"base": 4, "image_size": 32, "bottleneck": 16},
-    "glcic": {"base": 4},
-    "deepfill_v1": {"base": 4},
-    "pconv_unet": {"layout": "seed004", "base": 4},
-    "gated_unet": {"base": 4},
-}
 MODELS = model_names("inpainting") + model_names("matting")
 
 
@@ -352,7 +331,7 @@ def test_the_registry_has_models_of_both_tasks() -> None:
 @pytest.mark.parametrize("name", MODELS)
 def test_every_registered_model_round_trips(tmp_path: Path, name: str) -> None:
     torch.manual_seed(0)
-    params = dict(SMALL.get(name, {}))
+    params = dict(SMALL_PARAMS.get(name, {}))  # small sizes; a new model: its defaults
     model = build_model(name, **params)
     with torch.no_grad():  # non-default buffers and weights, so a dropped tensor shows
         for tensor in model.state_dict().values():

@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 
 import pytest
+from _cli_checks import one_error, run  # tests/reliability/_cli_checks.py
 
 from mattepaint import cli, io
 from mattepaint.cli.common import command_line_message
@@ -25,27 +26,6 @@ SIZE = (32, 32)
 PACKAGED_CONFIG = "seed000_unet_inpaint_small"
 
 
-def run(capsys: pytest.CaptureFixture[str], *args: object) -> tuple[int, str, str]:
-    code = cli.main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def one_error(err: str, *fragments: str, absent: tuple[str, ...] = ()) -> str:
-    """stderr is exactly one line ``mattepaint: error: ...`` holding every fragment and none of
-    ``absent`` (nor the Python spelling ``overwrite=True`` or an ``[Errno N]`` of the OS)."""
-    assert "Traceback" not in err
-    lines = err.splitlines()
-    assert len(lines) == 1, err
-    line = lines[0]
-    assert line.startswith("mattepaint: error: "), line
-    for fragment in fragments:
-        assert fragment in line, (fragment, line)
-    for fragment in (*absent, "overwrite=True", "[Errno"):
-        assert fragment not in line, (fragment, line)
-    return line
-
-
 def snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:
     """Every file under ``folder`` (relative path -> content, mtime in ns): what "nothing was
     written or changed" compares."""
@@ -54,6 +34,24 @@ def snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:
         for p in sorted(folder.rglob("*"))
         if p.is_file()
     }
+
+
+def refused(
+    capsys: pytest.CaptureFixture[str],
+    case: Path,
+    args: list[str],
+    *fragments: str,
+    absent: tuple[str, ...] = (),
+) -> str:
+    """``mattepaint ARGS`` run in ``case`` exits with 1, says so in one error line holding every
+    fragment and none of ``absent`` (see ``one_error``), and writes or changes no file in
+    ``case``; returns the line."""
+    before = snapshot(case)
+    code, _, err = run(capsys, *args)
+    assert code == 1
+    line = one_error(err, *fragments, absent=absent)
+    assert snapshot(case) == before
+    return line
 
 
 @pytest.fixture
@@ -112,14 +110,9 @@ def test_evaluate_report_exists_gives_the_overwrite_flag(
     (case / "alphas").mkdir()
     io.save_image(case / "alphas" / "a.png", make_matting_sample(SIZE, seed=0).alpha)
     (case / "report.json").write_text("{}\n")
-    before = snapshot(case)
-    code, _, err = run(
-        capsys, "evaluate", "matting", "--pred-dir", "alphas", "--gt-dir", "alphas",
-        "--json", "report.json", "--no-save",
-    )  # fmt: skip
-    assert code == 1
-    one_error(err, "--overwrite", "report.json")
-    assert snapshot(case) == before
+    args = ["evaluate", "matting", "--pred-dir", "alphas", "--gt-dir", "alphas",
+            "--json", "report.json", "--no-save"]  # fmt: skip
+    refused(capsys, case, args, "--overwrite", "report.json")
 
 
 @pytest.mark.parametrize(
@@ -134,11 +127,7 @@ def test_output_folder_that_is_a_file(
     case: Path, capsys: pytest.CaptureFixture[str], args: list[str]
 ) -> None:
     # was: "[Errno 17] File exists: 'afile'"
-    before = snapshot(case)
-    code, _, err = run(capsys, *args)
-    assert code == 1
-    one_error(err, "afile")
-    assert snapshot(case) == before
+    refused(capsys, case, args, "afile")
 
 
 def test_unwritable_output_folder_is_one_line(
@@ -151,11 +140,8 @@ def test_unwritable_output_folder_is_one_line(
     monkeypatch.setattr(
         io.os, "access", lambda p, mode: Path(p).name != "locked" and real_access(p, mode)
     )
-    before = snapshot(case)
-    code, _, err = run(capsys, "inpaint", "img.png", "--mask", "mask.png", "-o", "locked/o.png")
-    assert code == 1
-    one_error(err, "locked", "not writable")
-    assert snapshot(case) == before
+    args = ["inpaint", "img.png", "--mask", "mask.png", "-o", "locked/o.png"]
+    refused(capsys, case, args, "locked", "not writable")
 
 
 # --------------------------------------------------------------------------- inputs of the wrong kind
@@ -174,22 +160,14 @@ def test_a_folder_given_as_a_file_is_called_a_folder(
     case: Path, capsys: pytest.CaptureFixture[str], args: list[str]
 ) -> None:
     # was: "image not found: in", though it exists
-    before = snapshot(case)
-    code, _, err = run(capsys, *args)
-    assert code == 1
-    line = one_error(err, "in", absent=("not found",))
+    line = refused(capsys, case, args, "in", absent=("not found",))
     assert "directory" in line or "folder" in line, line
-    assert snapshot(case) == before
 
 
 def test_binary_config_names_the_file(case: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # was: "'utf-8' codec can't decode byte 0x8f in position 0: invalid start byte"
     (case / "weights.yaml").write_bytes(bytes(range(128, 256)) * 8)
-    before = snapshot(case)
-    code, _, err = run(capsys, "train", "weights.yaml")
-    assert code == 1
-    one_error(err, "weights.yaml", absent=("codec",))
-    assert snapshot(case) == before  # no run folder either
+    refused(capsys, case, ["train", "weights.yaml"], "weights.yaml", absent=("codec",))  # no run
 
 
 @pytest.mark.parametrize("override", ["optim.lrr=0.1", "nonsense=1", "run.max_steps=many"])
@@ -197,11 +175,9 @@ def test_bad_set_key_is_not_blamed_on_the_yaml_file(
     case: Path, capsys: pytest.CaptureFixture[str], override: str
 ) -> None:
     # was: "/.../configs/seed000_unet_inpaint_small.yaml: optim.lrr: unknown key (...)"
-    before = snapshot(case)
-    code, _, err = run(capsys, "train", PACKAGED_CONFIG, "--set", override)
-    assert code == 1
-    one_error(err, override.split("=")[0], override, absent=(f"{PACKAGED_CONFIG}.yaml",))
-    assert snapshot(case) == before
+    args = ["train", PACKAGED_CONFIG, "--set", override]
+    key = override.split("=")[0]
+    refused(capsys, case, args, key, override, absent=(f"{PACKAGED_CONFIG}.yaml",))
 
 
 def test_a_bad_key_in_the_yaml_file_is_blamed_on_the_file(

@@ -11,34 +11,18 @@ the same command works once the file is fixed. The library-level cases check
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from _cli_checks import one_error, run  # tests/reliability/_cli_checks.py
 
 from mattepaint import batch, io
-from mattepaint.cli import main
 from mattepaint.errors import InputError, OutputExistsError
 
 SIZE = 32
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: object) -> tuple[int, str, str]:
-    code = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def one_error(err: str, *fragments: str) -> str:
-    """stderr is exactly one line ``mattepaint: error: ...`` holding every fragment."""
-    assert "Traceback" not in err
-    lines = err.splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("mattepaint: error: "), lines[0]
-    for fragment in fragments:
-        assert fragment in lines[0], (fragment, lines[0])
-    return lines[0]
 
 
 def snapshot(folder: Path) -> dict[str, str]:
@@ -133,23 +117,27 @@ def test_bad_trimap_values_last_writes_nothing_and_rerun_works(
     assert len(snapshot(workdir / "out")) == 9  # alpha, _fg, _cutout for each of 3
 
 
-def test_all_unknown_trimap_last_writes_nothing(
-    workdir: Path, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    ("save", "folder", "value", "command", "message"),
+    [
+        (io.save_trimap, "trimaps", np.full((SIZE, SIZE), 0.5), MATTE, "all unknown"),
+        (io.save_mask, "masks", np.ones((SIZE, SIZE), bool), INPAINT, "covers the whole image"),
+    ],
+    ids=["all_unknown_trimap", "whole_image_mask"],
+)
+def test_degenerate_last_input_writes_nothing(
+    workdir: Path,
+    capsys: pytest.CaptureFixture[str],
+    save: Callable[..., Path],
+    folder: str,
+    value: np.ndarray,
+    command: tuple[str, ...],
+    message: str,
 ) -> None:
-    io.save_trimap(workdir / "trimaps" / "c.png", np.full((SIZE, SIZE), 0.5), overwrite=True)
-    code, _, err = run(capsys, *MATTE, "--no-progress")
+    save(workdir / folder / "c.png", value, overwrite=True)
+    code, _, err = run(capsys, *command, "--no-progress")
     assert code == 1
-    one_error(err, "c.png", "all unknown")
-    assert not (workdir / "out").exists()
-
-
-def test_whole_image_mask_last_writes_nothing(
-    workdir: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    io.save_mask(workdir / "masks" / "c.png", np.ones((SIZE, SIZE), bool), overwrite=True)
-    code, _, err = run(capsys, *INPAINT, "--no-progress")
-    assert code == 1
-    one_error(err, "c.png", "covers the whole image")
+    one_error(err, "c.png", message)
     assert not (workdir / "out").exists()
 
 

@@ -13,12 +13,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import numpy as np
+import _scripts as helpers  # tests/train/_scripts.py, on sys.path by tests/conftest.py
 import pytest
 import yaml
 
 from mattepaint.cli import main
-from mattepaint.io import save_image
 from mattepaint.train import tasks
 from mattepaint.train.config import config_from_dict
 from mattepaint.train.loop import TrainingError, train
@@ -29,12 +28,7 @@ RUN = Path("runs") / "exp"  # run.out_dir, relative to the test's working folder
 @pytest.fixture()
 def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A working folder with six 32x32 texture images in images/; the cwd during the test."""
-    rng = np.random.default_rng(0)
-    (tmp_path / "images").mkdir()
-    for i in range(6):
-        blocks = np.kron(rng.random((4, 4, 3)), np.ones((8, 8, 1)))
-        image = 0.7 * blocks + 0.3 * rng.random((32, 32, 3))
-        save_image(tmp_path / "images" / f"img_{i}.png", image.astype(np.float32))
+    helpers.make_images(tmp_path / "images", n=6, size=32)
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
@@ -180,21 +174,9 @@ def test_existing_folder_keeps_its_own_files(workdir: Path) -> None:
 def test_a_run_that_started_keeps_its_folder_and_says_how_to_go_on(
     workdir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    original = tasks.InpaintingTask.generator_loss
-    calls = {"n": 0}
-
-    def nan_from_the_second_step(
-        self: tasks.InpaintingTask, outputs: dict, batch: dict, critic: object = None
-    ) -> dict:
-        terms = original(self, outputs, batch, critic)
-        calls["n"] += 1
-        if calls["n"] >= 2:
-            terms["total"] = terms["total"] * float("nan")
-        return terms
-
     config = config_from_dict(_config(run={"max_steps": 5, "max_nonfinite": 1}))
     with monkeypatch.context() as patch:
-        patch.setattr(tasks.InpaintingTask, "generator_loss", nan_from_the_second_step)
+        helpers.nan_total_on_calls(patch, from_call=2)
         with pytest.raises(TrainingError, match="1 non-finite generator updates in a row"):
             train(config)
     run_dir = workdir / RUN

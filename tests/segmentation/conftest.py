@@ -4,6 +4,7 @@ by the tests themselves, and the real files of ``../shared/data/weights`` (skipp
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -80,19 +81,13 @@ def onnx_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def u2netp_file(shared_data: Path) -> Path:
-    path = shared_data / "weights" / "u2netp.onnx"
-    if not path.is_file():
-        pytest.skip(f"{path} not found")
-    return path
+def u2netp_file(shared_file: Callable[..., Path]) -> Path:
+    return shared_file("weights", "u2netp.onnx")
 
 
 @pytest.fixture(scope="session")
-def modnet_file(shared_data: Path) -> Path:
-    path = shared_data / "weights" / "modnet_photographic_portrait_matting.onnx"
-    if not path.is_file():
-        pytest.skip(f"{path} not found")
-    return path
+def modnet_file(shared_file: Callable[..., Path]) -> Path:
+    return shared_file("weights", "modnet_photographic_portrait_matting.onnx")
 
 
 @pytest.fixture(scope="session")

@@ -122,8 +122,8 @@ def test_precomputed_soft_mask_skips_the_segmenter() -> None:
     a = cutout(image, segmenter=None, soft_mask=soft).alpha
     b = cutout(image, segmenter=BlurrySegmenter(alpha)).alpha
     torch.testing.assert_close(a, b)
-    with pytest.raises(ValueError, match="needs a segmenter or a soft_mask"):
-        cutout(image, segmenter=None)
+    default = cutout(image, refine=None)  # no segmenter, no soft mask: the shipped segmenter
+    assert default.soft_mask.shape == (1, 1, *image.shape[-2:])
     with pytest.raises(ValueError, match="soft mask must be \\(B, 1, H, W\\)"):
         cutout(image, segmenter=None, soft_mask=soft[:, :, :10])
 

@@ -87,10 +87,10 @@ def test_not_an_onnx_file(tmp_path: Path, content: bytes, message: str) -> None:
     assert "\n" not in str(info.value) and str(path) in str(info.value)
 
 
-def test_real_torch_checkpoint_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "weights.pt"
+def test_foreign_torch_checkpoint_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "weights.pt"  # read as a mattepaint model file (.pt), not as ONNX
     torch.save({"w": torch.zeros(2)}, path)
-    with pytest.raises(InputError, match="PyTorch checkpoint"):
+    with pytest.raises(InputError, match="not a mattepaint checkpoint"):
         load_segmenter(path)
 
 

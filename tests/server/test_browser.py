@@ -14,10 +14,14 @@ What is checked:
 - Matte: upload a picture and its trimap, run closed_form, read the alpha matte shown in the page:
   right size, IoU > 0.9 against the true alpha, and equal (to 8-bit rounding) to what
   ``services.run_matte`` gives on the same files, so the page and the API share one code path.
+- Cut-out: upload a picture alone and run the Matte tab's automatic mode (the shipped segmenter,
+  automatic trimap, closed_form on the band): IoU > 0.8 against the true alpha, the mask, trimap
+  and cut-out shown, and the same alpha as ``services.run_cutout``.
 - Errors: user mistakes appear as a one-sentence message in the page, never a traceback.
 
-A full-page screenshot of the Inpaint tab with its result goes to ``tmp_path`` and, when
-``$MATTEPAINT_SCREENSHOT_DIR`` is set, to ``app_screenshot.png`` there.
+Full-page screenshots of the Inpaint tab and of the automatic cut-out go to ``tmp_path`` and, when
+``$MATTEPAINT_SCREENSHOT_DIR`` is set, to ``app_screenshot.png`` and
+``app_cutout_screenshot.png`` there.
 """
 
 from __future__ import annotations
@@ -238,13 +242,26 @@ def _stroke_band(shape: tuple[int, int], points: list[tuple[int, int]], radius: 
     return band.astype(bool)
 
 
-def _save_screenshot(page: Any, tmp_path: Path, name: str) -> Path:
+def _run_and_read_alpha(page: Any, button: str) -> tuple[Any, np.ndarray]:
+    """Click a Matte tab button, wait for the download link; (link, the alpha shown in the page
+    as (MATTE_SIZE, MATTE_SIZE) float in [0, 1])."""
+    page.click(button)
+    link = page.locator("#matte-download a").first
+    link.wait_for()
+    alpha = _png_array(_fetch(page, page.locator("#matte-alpha img").first.get_attribute("src")))
+    assert alpha.shape == (MATTE_SIZE, MATTE_SIZE), alpha.shape
+    return link, alpha.astype(np.float32) / 255.0
+
+
+def _save_screenshot(
+    page: Any, tmp_path: Path, name: str, published: str = "app_screenshot.png"
+) -> Path:
     path = tmp_path / name
     page.screenshot(path=str(path), full_page=True)
     out_dir = os.environ.get("MATTEPAINT_SCREENSHOT_DIR")
     if out_dir:
         Path(out_dir).mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, Path(out_dir) / "app_screenshot.png")
+        shutil.copyfile(path, Path(out_dir) / published)
     return path
 
 
@@ -292,13 +309,7 @@ def test_matte_round_trip(page: Any, tmp_path: Path) -> None:
     page.locator("#matte-image img").first.wait_for()
     page.locator("#matte-trimap img").first.wait_for()
     _choose(page, "matte-method", "closed_form")
-    page.click("#matte-run")
-
-    link = page.locator("#matte-download a").first
-    link.wait_for()
-    alpha = _png_array(_fetch(page, page.locator("#matte-alpha img").first.get_attribute("src")))
-    assert alpha.shape == (MATTE_SIZE, MATTE_SIZE), alpha.shape
-    alpha = alpha.astype(np.float32) / 255.0
+    link, alpha = _run_and_read_alpha(page, "#matte-run")
     assert alpha_iou(alpha, sample.alpha) > 0.9
 
     # the page's result is the service's result on the same files (8-bit rounding apart)
@@ -311,6 +322,27 @@ def test_matte_round_trip(page: Any, tmp_path: Path) -> None:
     assert rgba.shape == (MATTE_SIZE, MATTE_SIZE, 4), rgba.shape
     assert np.array_equal(rgba[..., 3], np.round(alpha * 255).astype(np.uint8))
     assert page.locator("#matte-cutout img").count() == 1
+    _assert_no_traceback(page)
+
+
+def test_automatic_cutout_round_trip(page: Any, tmp_path: Path) -> None:
+    """The Matte tab's automatic mode with the shipped segmenter: no trimap, no background."""
+    sample = samples.make_matting_sample((MATTE_SIZE, MATTE_SIZE), seed=0)
+    image_path = io.save_image(tmp_path / "image.png", sample.image)
+
+    page.click("#tab-matte-button")
+    page.locator("#matte-image input[type=file]").set_input_files(str(image_path))
+    page.locator("#matte-image img").first.wait_for()
+    page.locator("#matte-scribbles canvas").first.wait_for()  # the photo, ready for strokes
+    _, alpha = _run_and_read_alpha(page, "#matte-auto-run")
+    assert alpha_iou(alpha, sample.alpha) > 0.8  # found the subject without any trimap
+    for elem_id in ("matte-soft-mask", "matte-auto-trimap", "matte-cutout"):
+        assert page.locator(f"#{elem_id} img").count() == 1, elem_id
+
+    # the page's result is the service's result on the same file (8-bit rounding apart)
+    expected = services.run_cutout(MethodCatalog(), io.load_image(image_path))
+    assert np.abs(alpha - expected.alpha).max() <= 1.0 / 255.0 + 1e-6
+    _save_screenshot(page, tmp_path, "app_cutout.png", published="app_cutout_screenshot.png")
     _assert_no_traceback(page)
 
 

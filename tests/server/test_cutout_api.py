@@ -24,6 +24,8 @@ from PIL import Image
 
 from mattepaint import batch, cli, io
 from mattepaint.errors import InputError, InputNotFoundError
+from mattepaint.segmentation import SHIPPED_SEGMENTER
+from mattepaint.segmentation import base as segmentation_base
 from mattepaint.server import MethodCatalog, ServerLimits, create_server
 from mattepaint.server.api import create_api
 from mattepaint.server.services import JobCancelledError, run_cutout
@@ -74,7 +76,30 @@ def _cut(client: TestClient, photo: np.ndarray, **data: str) -> httpx.Response:
 
 
 def test_methods_list_the_segmenters(client: TestClient) -> None:
-    assert client.get("/api/methods").json()["segmenters"] == ["red"]
+    # the server's files first (the first is the default), then the shipped one
+    assert client.get("/api/methods").json()["segmenters"] == ["red", SHIPPED_SEGMENTER]
+
+
+def test_scribbles_correct_the_cutout(client: TestClient) -> None:
+    h, w = SIZE
+    strokes = np.zeros(SIZE, np.uint8)
+    strokes[h // 2 - 2 : h // 2 + 3, w // 2 - 6 : w // 2 + 7] = 255  # on the subject's middle
+    plain = _decode(_cut(client, _photo(), output="alpha").content)
+    response = client.post(
+        "/api/cutout",
+        files={"image": ("p.png", _png(_photo())),
+               "background_scribbles": ("bg.png", _png(strokes))},
+        data={"output": "alpha"},
+    )
+    assert response.status_code == 200, response.text
+    corrected = _decode(response.content)
+    assert plain[h // 2, w // 2] == 255 and corrected[h // 2, w // 2] == 0
+    response = client.post(
+        "/api/cutout",
+        files={"image": ("p.png", _png(_photo())),
+               "foreground_scribbles": ("fg.png", _png(strokes[:10]))},
+    )
+    assert response.status_code == 400 and "foreground scribbles" in response.json()["detail"]
     docs = client.get("/openapi.json").json()["paths"]
     assert "Cut the subject out" in docs["/api/cutout"]["post"]["description"]
 
@@ -130,7 +155,13 @@ def test_no_subject_and_bad_image_are_400(client: TestClient) -> None:
     assert "not an image" in response.json()["detail"]
 
 
-def test_server_without_segmenter_says_how_to_add_one() -> None:
+def test_server_offers_the_shipped_segmenter_by_default() -> None:
+    with TestClient(create_server(ui=False)) as test_client:
+        assert test_client.get("/api/methods").json()["segmenters"] == [SHIPPED_SEGMENTER]
+
+
+def test_server_without_segmenter_says_how_to_add_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(segmentation_base, "_SEGMENTERS", {})  # an install without the model
     with TestClient(create_server(ui=False)) as test_client:
         assert test_client.get("/api/methods").json()["segmenters"] == []
         response = _cut(test_client, _photo())
@@ -284,8 +315,36 @@ def test_ui_automatic_mode_shows_mask_trimap_and_result(
         np.testing.assert_array_equal(np.asarray(im)[..., 3], alpha)
 
 
-def test_ui_automatic_mode_errors_are_one_sentence(tmp_path: Path) -> None:
+def test_ui_scribbles_correct_the_automatic_cutout(catalog: MethodCatalog, tmp_path: Path) -> None:
+    from mattepaint.server import ui
+
+    photo = _photo()
+    path = io.save_image(tmp_path / "photo.png", photo)
+    canvas = ui._scribble_canvas(str(path), limits=ServerLimits())
+    assert canvas is not None and canvas["background"].shape == (*SIZE, 3)
+    layer = np.zeros((*SIZE, 4), np.uint8)
+    h, w = SIZE
+    layer[h // 2 - 2 : h // 2 + 3, w // 2 - 6 : w // 2 + 7] = (255, 45, 85, 255)  # red: not it
+    run = _ui_function(catalog, "cutout")
+    plain = run(str(path), "red", "closed_form", canvas)  # nothing painted: as before
+    _, trimap, alpha, *_ = run(str(path), "red", "closed_form", {**canvas, "layers": [layer]})
+    np.testing.assert_array_equal(plain[2], run(str(path), "red", "closed_form")[2])
+    assert plain[2][h // 2, w // 2] == 255 and alpha[h // 2, w // 2] == 0
+    assert trimap[h // 2, w // 2] == 0
+    green = layer.copy()
+    green[..., :3] = (0, 230, 118)  # green: the subject (it already is)
+    kept = run(str(path), "red", "closed_form", {**canvas, "layers": [green]})[2]
+    assert kept[h // 2, w // 2] == 255
+    with pytest.raises(Exception, match="upload the image again"):
+        run(str(path), "red", "closed_form", {**canvas, "layers": [layer[h // 2 - 5 :]]})
+
+
+def test_ui_automatic_mode_errors_are_one_sentence(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import gradio as gr
+
+    monkeypatch.setattr(segmentation_base, "_SEGMENTERS", {})  # an install without the model
 
     path = io.save_image(tmp_path / "photo.png", _photo())
     run = _ui_function(MethodCatalog(), "cutout")

@@ -1,7 +1,8 @@
 """Helpers for the training tests, and a small script the subprocess tests run.
 
-Imported by the test files through ``load_helpers()`` (pytest runs with
-``--import-mode=importlib``, so the test folder is not a package), and run as a script:
+Imported by the test files as ``import _scripts as helpers`` (tests/conftest.py puts this folder
+on ``sys.path``: pytest runs with ``--import-mode=importlib``, so the test folder is not a
+package), by ``benchmarks/objective_identity.py`` the same way, and run as a script:
 
     python tests/train/_scripts.py train CONFIG.json [--delay S] [--hang-after N] [--threads N]
         train(config) in a fresh process, each forward slowed by S seconds, hanging after N
@@ -35,6 +36,56 @@ def make_images(folder: Path, n: int = 24, size: int = 40, seed: int = 0) -> Pat
         image = np.kron(blocks, np.ones((8, 8, 1))) * 0.7 + 0.3 * rng.random((size, size, 3))
         save_image(folder / f"img_{i:02d}.png", image.astype(np.float32), overwrite=True)
     return folder
+
+
+def random_vgg_file(folder: Path) -> Path:
+    """``folder/vgg16.safetensors``: VGG16 feature weights drawn after ``torch.manual_seed(0)``,
+    for the perceptual and style terms without the real weights."""
+    import torch
+    from safetensors.torch import save_file
+
+    from mattepaint.models.backbones import VGG16Features
+
+    torch.manual_seed(0)
+    net = VGG16Features()
+    path = folder / "vgg16.safetensors"
+    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(path))
+    return path
+
+
+def nan_total_on_calls(
+    monkeypatch: Any, bad_calls: set[int] | None = None, from_call: int = 0
+) -> None:
+    """Make InpaintingTask.generator_loss return a nan total on the given (1-based) calls, or
+    on every call from ``from_call`` on (``monkeypatch``: pytest's MonkeyPatch, undone with it)."""
+    from mattepaint.train import tasks
+
+    original = tasks.InpaintingTask.generator_loss
+    calls = {"n": 0}
+
+    def generator_loss(
+        self: tasks.InpaintingTask, outputs: dict, batch: dict, critic: object = None
+    ) -> dict:
+        terms = original(self, outputs, batch, critic)
+        calls["n"] += 1
+        if (bad_calls and calls["n"] in bad_calls) or (from_call and calls["n"] >= from_call):
+            terms["total"] = terms["total"] * float("nan")
+        return terms
+
+    monkeypatch.setattr(tasks.InpaintingTask, "generator_loss", generator_loss)
+
+
+#: The ``run`` section of a run that logs every step and writes nothing else (no validation,
+#: samples, checkpoints or TensorBoard): add ``max_steps`` (and ``out_dir``).
+LOG_EVERY_STEP: dict[str, Any] = {
+    "epochs": 0,
+    "log_every": 1,
+    "val_every": 0,
+    "sample_every": 0,
+    "ckpt_every": 0,
+    "tensorboard": False,
+    "progress": False,
+}
 
 
 def tiny_config_dict(images: Path, out_dir: Path, **sections: dict[str, Any]) -> dict[str, Any]:

@@ -3,9 +3,9 @@ self-describing content of a run's checkpoint (model, config, optimiser, RNG, po
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
+import _scripts as helpers  # tests/train/_scripts.py, on sys.path by tests/conftest.py
 import pytest
 import torch
 
@@ -19,12 +19,6 @@ from mattepaint.train.checkpoint import (
 )
 from mattepaint.train.config import config_from_dict
 from mattepaint.train.loop import train
-
-_spec = importlib.util.spec_from_file_location(
-    "train_helpers", Path(__file__).with_name("_scripts.py")
-)
-helpers = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(helpers)
 
 
 def _state(step: int, value: float = 0.0) -> dict:

@@ -5,9 +5,9 @@ owns every term of the objective (generator and critic), the loop imports no los
 from __future__ import annotations
 
 import ast
-import importlib.util
 from pathlib import Path
 
+import _scripts as helpers  # tests/train/_scripts.py, on sys.path by tests/conftest.py
 import pytest
 import torch
 
@@ -25,12 +25,6 @@ from mattepaint.train.tasks import (
     InpaintingTask,
     MattingTask,
 )
-
-_spec = importlib.util.spec_from_file_location(
-    "train_helpers", Path(__file__).with_name("_scripts.py")
-)
-helpers = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(helpers)
 
 CRITICS = [
     ("patch_discriminator", {"in_channels": 4, "base": 4, "n_layers": 2}, 3),

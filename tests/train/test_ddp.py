@@ -4,7 +4,6 @@ from a mid-run checkpoint by both ranks continues exactly."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
@@ -12,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import _scripts as helpers  # tests/train/_scripts.py, on sys.path by tests/conftest.py
 import pytest
 import torch
 
@@ -19,11 +19,6 @@ from mattepaint.train.config import config_from_dict
 from mattepaint.train.distributed import ShardedBatchSampler
 from mattepaint.train.loop import train
 
-_spec = importlib.util.spec_from_file_location(
-    "train_helpers", Path(__file__).with_name("_scripts.py")
-)
-helpers = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(helpers)
 SCRIPT = Path(__file__).with_name("_scripts.py")
 
 # l1 + mse are means over equal per-rank batches, so DDP's gradient average equals the gradient

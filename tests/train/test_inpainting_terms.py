@@ -4,25 +4,17 @@ perceptual / style terms of Liu et al. (weights from a local file), and the Dice
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 from pathlib import Path
 
+import _scripts as helpers  # tests/train/_scripts.py, on sys.path by tests/conftest.py
 import pytest
 import torch
-from safetensors.torch import save_file
 from torch import Tensor, nn
 
 from mattepaint.losses import perceptual
-from mattepaint.models.backbones import VGG16Features
 from mattepaint.train.config import ConfigError, config_from_dict
 from mattepaint.train.loop import train
 from mattepaint.train.tasks import INPAINTING_TERMS, InpaintingTask
-
-_spec = importlib.util.spec_from_file_location(
-    "train_helpers", Path(__file__).with_name("_scripts.py")
-)
-helpers = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(helpers)
 
 
 class _TwoStage(nn.Module):
@@ -88,14 +80,6 @@ def test_every_pixel_term_has_a_coarse_twin() -> None:
         assert name in INPAINTING_TERMS and f"coarse_{name}" not in INPAINTING_TERMS
 
 
-def _vgg_file(tmp_path: Path) -> Path:
-    torch.manual_seed(0)
-    net = VGG16Features()
-    path = tmp_path / "vgg16.safetensors"
-    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(path))
-    return path
-
-
 def test_perceptual_terms_without_weights_fail_at_start(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="vgg_weights"):
         _task(tmp_path, {"hole_l1": 1.0, "perceptual": 0.05})
@@ -113,7 +97,7 @@ def test_liu_total_terms(tmp_path: Path) -> None:
         "style_comp": 120.0,
         "tv": 0.1,
     }
-    task = _task(tmp_path, liu, vgg_weights=str(_vgg_file(tmp_path)))
+    task = _task(tmp_path, liu, vgg_weights=str(helpers.random_vgg_file(tmp_path)))
     batch = _batch()
     batch["image"] = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(1))
     batch["mask"] = torch.zeros(2, 1, 16, 16)
@@ -174,7 +158,7 @@ def test_two_stage_model_with_perceptual_loss_trains(
             "coarse_valid_l1": 1.44,
             "perceptual": 0.05,
         },
-        "params": {"vgg_weights": str(_vgg_file(tmp_path))},
+        "params": {"vgg_weights": str(helpers.random_vgg_file(tmp_path))},
     }
     data["run"].update({"max_steps": 2, "val_every": 0, "sample_every": 0, "ckpt_every": 0})
     run_dir = train(config_from_dict(data))

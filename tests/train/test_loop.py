@@ -4,26 +4,19 @@ stop conditions, precision options and data-loader determinism."""
 from __future__ import annotations
 
 import csv
-import importlib.util
 import math
 from pathlib import Path
 
+import _scripts as helpers  # tests/train/_scripts.py, on sys.path by tests/conftest.py
 import pytest
 import torch
 import yaml
 
 from mattepaint.io import load_image
 from mattepaint.models.loading import load_inpainter, load_model
-from mattepaint.train import tasks
 from mattepaint.train.config import ConfigError, config_from_dict, config_to_dict
 from mattepaint.train.logger import read_metrics
 from mattepaint.train.loop import TrainingError, train
-
-_spec = importlib.util.spec_from_file_location(
-    "train_helpers", Path(__file__).with_name("_scripts.py")
-)
-helpers = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(helpers)
 
 
 @pytest.fixture(scope="module")
@@ -133,27 +126,10 @@ def test_epochs_stop_condition(images: Path, tmp_path: Path) -> None:
 # ----------------------------------------------------------------------------- non-finite guard
 
 
-def _nan_on_calls(monkeypatch: pytest.MonkeyPatch, bad_calls: set[int] | None, from_call: int = 0):
-    """Make InpaintingTask.generator_loss return a nan total on the given (1-based) calls."""
-    original = tasks.InpaintingTask.generator_loss
-    calls = {"n": 0}
-
-    def generator_loss(
-        self: tasks.InpaintingTask, outputs: dict, batch: dict, critic: object = None
-    ) -> dict:
-        terms = original(self, outputs, batch, critic)
-        calls["n"] += 1
-        if (bad_calls and calls["n"] in bad_calls) or (from_call and calls["n"] >= from_call):
-            terms["total"] = terms["total"] * float("nan")
-        return terms
-
-    monkeypatch.setattr(tasks.InpaintingTask, "generator_loss", generator_loss)
-
-
 def test_nonfinite_losses_are_skipped_counted_and_logged(
     images: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    _nan_on_calls(monkeypatch, {3, 4, 7})
+    helpers.nan_total_on_calls(monkeypatch, {3, 4, 7})
     run_dir = train(_config(images, tmp_path / "run", run={"max_steps": 10, "max_nonfinite": 3}))
     assert sum("non-finite generator update skipped" in r.message for r in caplog.records) == 3
     rows = [r for r in read_metrics(run_dir / "metrics.jsonl") if "train/nonfinite" in r]
@@ -170,7 +146,7 @@ def test_nonfinite_losses_are_skipped_counted_and_logged(
 def test_too_many_nonfinite_in_a_row_stops_and_keeps_last_good_checkpoint(
     images: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _nan_on_calls(monkeypatch, None, from_call=8)
+    helpers.nan_total_on_calls(monkeypatch, from_call=8)
     config = _config(images, tmp_path / "run", run={"max_steps": 20, "max_nonfinite": 3,
                                                       "ckpt_every": 5})
     with pytest.raises(TrainingError, match=r"3 non-finite generator updates in a row at step 10 "

@@ -20,25 +20,15 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+import _scripts as helpers  # tests/train/_scripts.py, on sys.path by tests/conftest.py
 import pytest
 import torch
 
-from mattepaint.io import save_image
 from mattepaint.train.config import config_from_dict
 from mattepaint.train.logger import read_metrics
 from mattepaint.train.loop import train
 
-_RUN = {
-    "max_steps": 2,
-    "epochs": 0,
-    "log_every": 1,
-    "val_every": 0,
-    "sample_every": 0,
-    "ckpt_every": 0,
-    "tensorboard": False,
-    "progress": False,
-}
+_RUN = {"max_steps": 2, **helpers.LOG_EVERY_STEP}
 _INPAINT_DATA = {
     "image_size": 32,
     "batch_size": 2,
@@ -48,15 +38,24 @@ _INPAINT_DATA = {
     "mask_params": {"size": 16},
 }
 
-#: name -> config dict (train_dirs and out_dir are filled in by the test)
-CASES: dict[str, dict[str, Any]] = {
-    "glcic_nsgan": {
+
+def _glcic(mode: str) -> dict[str, Any]:
+    """The model, critic and data sections of a GLCIC case: glcic base 4 with its global + local
+    critic (local_size 16, branches in ``mode``: "concat" or "separate")."""
+    return {
         "model": {"name": "glcic", "params": {"base": 4}},
         "discriminator": {
             "name": "global_local_critic",
-            "params": {"base": 4, "local_size": 16, "mode": "concat"},
+            "params": {"base": 4, "local_size": 16, "mode": mode},
         },
         "data": _INPAINT_DATA,
+    }
+
+
+#: name -> config dict (train_dirs and out_dir are filled in by the test)
+CASES: dict[str, dict[str, Any]] = {
+    "glcic_nsgan": {
+        **_glcic("concat"),
         "loss": {"weights": {"hole_mse": 1.0, "adv": 0.01}, "gan": "nsgan"},
         "optim": {"lr": 1e-3, "betas": [0.5, 0.9], "d_lr": 1e-4},
         "run": _RUN,
@@ -76,12 +75,7 @@ CASES: dict[str, dict[str, Any]] = {
         "run": _RUN,
     },
     "wgan_gp_hole_fm": {
-        "model": {"name": "glcic", "params": {"base": 4}},
-        "discriminator": {
-            "name": "global_local_critic",
-            "params": {"base": 4, "local_size": 16, "mode": "separate"},
-        },
-        "data": _INPAINT_DATA,
+        **_glcic("separate"),
         "loss": {
             "weights": {"l1": 1.0, "adv": 0.01, "feature_matching": 1.0},
             "gan": "wgan_gp",
@@ -200,21 +194,10 @@ GOLDEN: dict[str, dict[int, dict[str, float]]] = {
 }
 
 
-def _images(folder: Path, n: int = 8, size: int = 40) -> Path:
-    """``n`` seeded random-texture RGB PNGs (size x size)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(0)
-    for i in range(n):
-        blocks = np.kron(rng.random((size // 8, size // 8, 3)), np.ones((8, 8, 1)))
-        image = 0.7 * blocks + 0.3 * rng.random((size, size, 3))
-        save_image(folder / f"img_{i:02d}.png", image.astype(np.float32), overwrite=True)
-    return folder
-
-
 def logged_terms(name: str, root: Path) -> dict[int, dict[str, float]]:
     """Train case ``name`` in ``root``; step -> every logged loss term and gradient norm."""
     data = copy.deepcopy(CASES[name])
-    data["data"]["train_dirs"] = [str(_images(root / "images"))]
+    data["data"]["train_dirs"] = [str(helpers.make_images(root / "images", n=8))]
     data["run"]["out_dir"] = str(root / name)
     torch.set_num_threads(1)
     run_dir = train(config_from_dict(data))

@@ -4,7 +4,6 @@ SIGTERM."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import signal
@@ -13,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import _scripts as helpers  # tests/train/_scripts.py, on sys.path by tests/conftest.py
 import pytest
 import torch
 
@@ -20,11 +20,6 @@ from mattepaint.train.config import ConfigError, config_from_dict
 from mattepaint.train.logger import read_metrics
 from mattepaint.train.loop import train
 
-_spec = importlib.util.spec_from_file_location(
-    "train_helpers", Path(__file__).with_name("_scripts.py")
-)
-helpers = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(helpers)
 SCRIPT = Path(__file__).with_name("_scripts.py")
 
 # 24 images, batch 2 -> 12 batches an epoch: step 10 is mid-epoch, step 20 is in epoch 1.

@@ -57,18 +57,23 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
     return np.round(np.clip(image, 0.0, 1.0) * 255).astype(np.uint8)
 
 
+def _check_map(x: object, name: str, shape: tuple[int, ...]) -> None:
+    """TypeError unless ``x`` is a numpy array, ValueError unless it is (H, W) = ``shape[:2]``."""
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"{name} must be a numpy array, got {type(x).__name__}")
+    if x.shape != tuple(shape[:2]):
+        raise ValueError(
+            f"{name} must be (H, W) = {tuple(shape[:2])} like the image, got {x.shape}"
+        )
+
+
 def check_mask(mask: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """Validate an (H, W) hole mask matching ``shape[:2]``; return it as bool (True = hole).
 
     bool masks are taken as is; numeric masks are thresholded at 0.5 (so 0/1 floats work; a 0/255
     uint8 mask works too).
     """
-    if not isinstance(mask, np.ndarray):
-        raise TypeError(f"mask must be a numpy array, got {type(mask).__name__}")
-    if mask.shape != tuple(shape[:2]):
-        raise ValueError(
-            f"mask must be (H, W) = {tuple(shape[:2])} like the image, got {mask.shape}"
-        )
+    _check_map(mask, "mask", shape)
     if mask.dtype == np.bool_:
         return mask
     if not (np.issubdtype(mask.dtype, np.number)):
@@ -85,12 +90,7 @@ def quantize_trimap(
     the rest unknown (the thresholds of :func:`mattepaint.interface.apply_trimap`). Warns when values
     other than 0, 0.5, 1 (within 1/255) occur, since they are quantized.
     """
-    if not isinstance(trimap, np.ndarray):
-        raise TypeError(f"trimap must be a numpy array, got {type(trimap).__name__}")
-    if trimap.shape != tuple(shape[:2]):
-        raise ValueError(
-            f"trimap must be (H, W) = {tuple(shape[:2])} like the image, got {trimap.shape}"
-        )
+    _check_map(trimap, "trimap", shape)
     if trimap.dtype == np.uint8:
         values = trimap.astype(np.float64) / 255.0
     elif np.issubdtype(trimap.dtype, np.floating):

@@ -79,9 +79,34 @@ def _solve(
     return alpha.astype(np.float32)
 
 
-def _prepare(image: np.ndarray, trimap: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    check_image(image, stacklevel=4)  # warnings point at the caller of alpha_*
-    return to_float(image, np.float64), quantize_trimap(trimap, image.shape, stacklevel=4)
+def _prepare(
+    image: np.ndarray, trimap: np.ndarray, *, stacklevel: int = 4
+) -> tuple[np.ndarray, np.ndarray]:
+    check_image(image, stacklevel=stacklevel)  # warnings point at the caller of alpha_*
+    return to_float(image, np.float64), quantize_trimap(trimap, image.shape, stacklevel=stacklevel)
+
+
+def _solve_windowed(
+    method: str,
+    estimator: str,
+    image: np.ndarray,
+    trimap: np.ndarray,
+    radius: int,
+    scale: int,
+    laplacian_kwargs: dict[str, object],
+) -> np.ndarray:
+    """The body of the window-based methods (closed_form, lkm, rw, lbdm), options already checked.
+
+    Prepares the inputs (:func:`_prepare`), requires an image of at least
+    ``scale * radius + 1`` pixels a side, and solves with
+    ``pymatting.<estimator>(image, trimap, laplacian_kwargs=laplacian_kwargs)`` (:func:`_solve`).
+    """
+    image64, trimap64 = _prepare(image, trimap, stacklevel=5)  # 5: the caller of alpha_*
+    _check_size(image, scale * radius + 1, method, f"{scale} * radius + 1 with radius {radius}")
+    import pymatting
+
+    estimate = getattr(pymatting, estimator)
+    return _solve(estimate, image64, trimap64, laplacian_kwargs=laplacian_kwargs)
 
 
 def _check_epsilon_radius(epsilon: float, radius: int) -> tuple[float, int]:
@@ -148,16 +173,8 @@ def alpha_closed_form(
     Matting", IEEE TPAMI 30(2), 2008.
     """
     epsilon, radius = _check_epsilon_radius(epsilon, radius)
-    image64, trimap64 = _prepare(image, trimap)
-    _check_size(image, 2 * radius + 1, "closed_form", f"2 * radius + 1 with radius {radius}")
-    from pymatting import estimate_alpha_cf
-
-    return _solve(
-        estimate_alpha_cf,
-        image64,
-        trimap64,
-        laplacian_kwargs={"epsilon": epsilon, "radius": radius},
-    )
+    kwargs = {"epsilon": epsilon, "radius": radius}
+    return _solve_windowed("closed_form", "estimate_alpha_cf", image, trimap, radius, 2, kwargs)
 
 
 def alpha_knn(
@@ -219,16 +236,8 @@ def alpha_lkm(
     Matrices", CVPR 2010.
     """
     epsilon, radius = _check_epsilon_radius(epsilon, radius)
-    image64, trimap64 = _prepare(image, trimap)
-    _check_size(image, 4 * radius + 1, "lkm", f"4 * radius + 1 with radius {radius}")
-    from pymatting import estimate_alpha_lkm
-
-    return _solve(
-        estimate_alpha_lkm,
-        image64,
-        trimap64,
-        laplacian_kwargs={"epsilon": epsilon, "radius": radius},
-    )
+    kwargs = {"epsilon": epsilon, "radius": radius}
+    return _solve_windowed("lkm", "estimate_alpha_lkm", image, trimap, radius, 4, kwargs)
 
 
 def alpha_rw(image: np.ndarray, trimap: np.ndarray, *, radius: int = 1) -> np.ndarray:
@@ -254,11 +263,8 @@ def alpha_rw(image: np.ndarray, trimap: np.ndarray, *, radius: int = 1) -> np.nd
     Alpha-Matting", VIIP 2005.
     """
     radius = _check_radius(radius)
-    image64, trimap64 = _prepare(image, trimap)
-    _check_size(image, 2 * radius + 1, "rw", f"2 * radius + 1 with radius {radius}")
-    from pymatting import estimate_alpha_rw
-
-    return _solve(estimate_alpha_rw, image64, trimap64, laplacian_kwargs={"radius": radius})
+    kwargs = {"radius": radius}
+    return _solve_windowed("rw", "estimate_alpha_rw", image, trimap, radius, 2, kwargs)
 
 
 def alpha_lbdm(
@@ -284,16 +290,8 @@ def alpha_lbdm(
     Reference: Y. Zheng, C. Kambhamettu, "Learning Based Digital Matting", ICCV 2009.
     """
     epsilon, radius = _check_epsilon_radius(epsilon, radius)
-    image64, trimap64 = _prepare(image, trimap)
-    _check_size(image, 2 * radius + 1, "lbdm", f"2 * radius + 1 with radius {radius}")
-    from pymatting import estimate_alpha_lbdm
-
-    return _solve(
-        estimate_alpha_lbdm,
-        image64,
-        trimap64,
-        laplacian_kwargs={"epsilon": epsilon, "radius": radius},
-    )
+    kwargs = {"epsilon": epsilon, "radius": radius}
+    return _solve_windowed("lbdm", "estimate_alpha_lbdm", image, trimap, radius, 2, kwargs)
 
 
 def alpha_sm(
@@ -375,7 +373,21 @@ class _PymattingMatter(abc.ABC):
         return MatteResult(alpha=alpha_t, foreground=fg_t)
 
 
-class ClosedFormMatter(_PymattingMatter):
+class _EpsilonRadiusMatter(_PymattingMatter):
+    """A method with options ``epsilon`` and ``radius``: ``alpha_fn(image, trimap, epsilon=...,
+    radius=...)`` per image (closed_form, lkm, lbdm)."""
+
+    alpha_fn: Callable[..., np.ndarray]  # a staticmethod in each subclass
+
+    def __init__(self, *, epsilon: float = 1e-7, radius: int = 1, foreground: bool = True) -> None:
+        super().__init__(foreground=foreground)
+        self.epsilon, self.radius = _check_epsilon_radius(epsilon, radius)
+
+    def _alpha(self, image: np.ndarray, trimap: np.ndarray) -> np.ndarray:
+        return self.alpha_fn(image, trimap, epsilon=self.epsilon, radius=self.radius)
+
+
+class ClosedFormMatter(_EpsilonRadiusMatter):
     """Closed-form matting (:func:`alpha_closed_form`), needs a trimap.
 
     Options: ``epsilon`` (default 1e-7), ``radius`` (default 1), ``foreground`` (estimate F,
@@ -383,13 +395,7 @@ class ClosedFormMatter(_PymattingMatter):
     """
 
     name = "closed_form"
-
-    def __init__(self, *, epsilon: float = 1e-7, radius: int = 1, foreground: bool = True) -> None:
-        super().__init__(foreground=foreground)
-        self.epsilon, self.radius = _check_epsilon_radius(epsilon, radius)
-
-    def _alpha(self, image: np.ndarray, trimap: np.ndarray) -> np.ndarray:
-        return alpha_closed_form(image, trimap, epsilon=self.epsilon, radius=self.radius)
+    alpha_fn = staticmethod(alpha_closed_form)
 
 
 class KNNMatter(_PymattingMatter):
@@ -417,20 +423,17 @@ class KNNMatter(_PymattingMatter):
         )
 
 
-class LKMMatter(_PymattingMatter):
+class LKMMatter(_EpsilonRadiusMatter):
     """Large-kernel matting (:func:`alpha_lkm`), needs a trimap.
 
     Options: ``epsilon`` (default 1e-7), ``radius`` (default 10), ``foreground`` (default True).
     """
 
     name = "lkm"
+    alpha_fn = staticmethod(alpha_lkm)
 
     def __init__(self, *, epsilon: float = 1e-7, radius: int = 10, foreground: bool = True) -> None:
-        super().__init__(foreground=foreground)
-        self.epsilon, self.radius = _check_epsilon_radius(epsilon, radius)
-
-    def _alpha(self, image: np.ndarray, trimap: np.ndarray) -> np.ndarray:
-        return alpha_lkm(image, trimap, epsilon=self.epsilon, radius=self.radius)
+        super().__init__(epsilon=epsilon, radius=radius, foreground=foreground)
 
 
 class RandomWalkMatter(_PymattingMatter):
@@ -449,20 +452,14 @@ class RandomWalkMatter(_PymattingMatter):
         return alpha_rw(image, trimap, radius=self.radius)
 
 
-class LBDMMatter(_PymattingMatter):
+class LBDMMatter(_EpsilonRadiusMatter):
     """Learning-based digital matting (:func:`alpha_lbdm`), needs a trimap.
 
     Options: ``epsilon`` (default 1e-7), ``radius`` (default 1), ``foreground`` (default True).
     """
 
     name = "lbdm"
-
-    def __init__(self, *, epsilon: float = 1e-7, radius: int = 1, foreground: bool = True) -> None:
-        super().__init__(foreground=foreground)
-        self.epsilon, self.radius = _check_epsilon_radius(epsilon, radius)
-
-    def _alpha(self, image: np.ndarray, trimap: np.ndarray) -> np.ndarray:
-        return alpha_lbdm(image, trimap, epsilon=self.epsilon, radius=self.radius)
+    alpha_fn = staticmethod(alpha_lbdm)
 
 
 class SharedMatter(_PymattingMatter):

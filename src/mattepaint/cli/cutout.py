@@ -17,6 +17,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from mattepaint.cli.common import (
     UsageError,
@@ -63,8 +64,10 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--segmenter",
         metavar="NAME|FILE",
-        help="the segmenter: a U2-Net-family or MODNet ONNX file (as rembg and MODNet publish "
-        "them, e.g. u2netp.onnx) or a registered name (needed until mattepaint ships one)",
+        help="the segmenter: a registered name (default: late_fusion_effnet_cutout, trained here "
+        "and shipped in the package), a mattepaint model file (.safetensors, a trimap-free "
+        "matting model), or a U2-Net-family or MODNet ONNX file as rembg and MODNet publish them "
+        "(e.g. u2netp.onnx)",
     )
     p.add_argument(
         "--family",
@@ -151,18 +154,8 @@ def _run_single(args: argparse.Namespace) -> int:
         folder = Path(tmp)
         output = folder / "out.png" if to_stdout else Path(args.output)
         with _standard_input_or(from_stdin, folder, args.image) as image:
-            written = batch.cutout_file(
-                image,
-                output,
-                segmenter=args.segmenter,
-                family=args.family,
-                refine=args.refine,
-                only_mask=args.only_mask,
-                bg_color=args.bg_color,
-                background=args.background,
-                save_trimap=save_trimap,
-                overwrite=args.overwrite,  # standard output goes through a fresh temp file
-            )
+            # overwrite: standard output goes through a fresh temp file
+            written = batch.cutout_file(image, output, save_trimap=save_trimap, **_options(args))
         if to_stdout:
             with output.open("rb") as source:
                 shutil.copyfileobj(source, sys.stdout.buffer)
@@ -172,6 +165,12 @@ def _run_single(args: argparse.Namespace) -> int:
     for path in written.values():
         print(f"wrote {path}", file=report)
     return 0
+
+
+def _options(args: argparse.Namespace) -> dict[str, Any]:
+    """The options :func:`mattepaint.batch.cutout_file` and ``cutout_folder`` share."""
+    keys = ("segmenter", "family", "refine", "only_mask", "bg_color", "background", "overwrite")
+    return {key: getattr(args, key) for key in keys}
 
 
 @contextmanager
@@ -204,15 +203,9 @@ def run(args: argparse.Namespace) -> int:
         written = batch.cutout_folder(
             args.input_dir,
             args.output_dir,
-            segmenter=args.segmenter,
-            family=args.family,
-            refine=args.refine,
-            only_mask=args.only_mask,
-            bg_color=args.bg_color,
-            background=args.background,
             save_trimap=args.save_trimap is True,
-            overwrite=args.overwrite,
             progress=progress(args),
+            **_options(args),
         )
         print(paths_summary([p for outputs in written for p in outputs.values()], "files"))
         return 0

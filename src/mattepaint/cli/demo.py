@@ -18,8 +18,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="run matting + inpainting on procedural samples; write a before/after picture",
         description=(
             "Make procedural samples with known ground truth, run closed_form + "
-            "background_difference matting and telea + ns inpainting, write every result, "
-            "metrics.json and before_after.png into --out, and print the metrics."
+            "background_difference matting, the automatic cut-out (no trimap; on --photo if "
+            "given) and auto + telea + ns inpainting, write every result, metrics.json and "
+            "before_after.png into --out, and print the metrics."
         ),
     )
     p.add_argument(
@@ -32,6 +33,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "--size", type=positive_int, default=256, help="sample side in pixels (default: 256)"
     )
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.add_argument(
+        "--photo",
+        type=Path,
+        metavar="FILE",
+        help="a photo of your own for the automatic cut-out row (default: the matting sample)",
+    )
     add_common(p, progress=False)
     p.set_defaults(func=run)
 
@@ -47,13 +54,18 @@ def run(args: argparse.Namespace) -> int:
         "running the demo (the first run compiles pymatting with numba, about a minute) ...",
         file=sys.stderr,
     )
-    files = run_demo(args.out, overwrite=args.overwrite, size=args.size, seed=args.seed)
+    files = run_demo(
+        args.out, overwrite=args.overwrite, size=args.size, seed=args.seed, photo=args.photo
+    )
     metrics = json.loads(Path(files["metrics"]).read_text())
     table = Table(title="demo metrics (procedural samples, known ground truth)")
     for column in ("task", "method", "metric", "value"):
         table.add_column(column)
-    for task in ("matting", "inpainting"):
-        for method, values in metrics[task].items():
+    cut = dict(metrics["cutout"])
+    tasks = {**{t: metrics[t] for t in ("matting", "inpainting")},
+             "cut-out": {f"{cut.pop('segmenter')} + closed_form": cut}}
+    for task, results in tasks.items():
+        for method, values in results.items():
             for metric, value in values.items():
                 text = f"{value:.4g}" if isinstance(value, float) else str(value)
                 table.add_row(task, method, metric, text)

@@ -25,9 +25,10 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "matte",
         help="estimate the alpha matte of an image (or of a folder of images)",
         description=(
-            "Estimate the alpha matte of IMAGE from a trimap (default method closed_form) or a "
-            "clean background plate (default method background_difference), or, with neither, "
-            "automatically with --segmenter (the 'cutout' pipeline); optionally write the "
+            "Estimate the alpha matte of IMAGE from a trimap or a clean background plate (the "
+            "default method 'auto' runs the best shipped model for the input, else the classical "
+            "one: see 'mattepaint methods'), or, with neither, automatically (the 'cutout' "
+            "pipeline, with the shipped segmenter or --segmenter); optionally write the "
             "foreground colours and an RGBA cut-out. Batch: trimaps / backgrounds are matched by "
             "file stem; outputs are OUTPUT_DIR/<stem>.png, <stem>_fg.png, <stem>_cutout.png."
         ),
@@ -49,9 +50,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--method",
         default=None,
-        help="matting method (default: closed_form with a "
-        "trimap, background_difference with a background; see "
-        f"'{PROG} methods')",
+        help="matting method (default: auto, the best shipped model for the input given, else "
+        f"closed_form with a trimap, background_difference with a background; see '{PROG} "
+        "methods')",
     )
     p.add_argument(
         "--checkpoint",
@@ -66,9 +67,10 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--segmenter",
         metavar="NAME|FILE",
-        help="with neither --trimap nor --background: cut the subject out automatically "
-        "(the pipeline of 'mattepaint cutout') with this segmenter, a U2-Net or MODNet ONNX "
-        "file; --method then names the matting of the uncertain band (default closed_form)",
+        help="with neither --trimap nor --background the subject is cut out automatically (the "
+        "pipeline of 'mattepaint cutout'): the segmenter to use instead of the shipped one (a "
+        "name, a .safetensors model or a U2-Net / MODNet ONNX file); --method then names the "
+        "matting of the uncertain band (default closed_form)",
     )
     p.add_argument(
         "--foreground",
@@ -197,8 +199,8 @@ def _run_automatic(args: argparse.Namespace) -> int:
             default_segmenter()
         except InputError:
             raise InputError(
-                "give --trimap FILE or --background FILE, or --segmenter FILE.onnx (a U2-Net or "
-                "MODNet ONNX file) to cut the subject out automatically"
+                "give --trimap FILE or --background FILE, or --segmenter FILE (this install has no "
+                "default segmenter) to cut the subject out automatically"
             ) from None
     alpha_path = Path(args.output)
     foreground, cutout = _side_outputs(args, alpha_path)

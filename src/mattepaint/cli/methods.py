@@ -1,5 +1,6 @@
 """``mattepaint methods``: list the registered inpainting and matting methods and what each
-needs (:func:`mattepaint.methods.inpainter_names` / :func:`mattepaint.methods.matter_names`)."""
+needs (:func:`mattepaint.methods.inpainter_names` / :func:`mattepaint.methods.matter_names`), and
+the segmenters of the cut-out (:func:`mattepaint.segmentation.segmenter_names`)."""
 
 from __future__ import annotations
 
@@ -44,6 +45,8 @@ def run(args: argparse.Namespace) -> int:
         matter = methods.get_matter(name)
         needs = _NEEDS_TEXT.get(matter.needs, matter.needs)
         table.add_row("matting", name, needs, _first_line(matter))
+    for name, text in _segmenters():
+        table.add_row("cut-out", name, "image only", text)
     print_table(table)
     return 0
 
@@ -65,6 +68,23 @@ def _auto_matter() -> str:
     trimap = _spec_name(methods.auto_matter(has_trimap=True, has_background=False))
     background = _spec_name(methods.auto_matter(has_trimap=False, has_background=True))
     return f"{trimap} with a trimap, {background} with a background"
+
+
+def _segmenters() -> list[tuple[str, str]]:
+    """(name, description) of each registered segmenter of the cut-out, the default first."""
+    from mattepaint.errors import InputError
+    from mattepaint.segmentation import default_segmenter, segmenter_names
+
+    try:
+        default = default_segmenter()
+    except InputError:
+        default = None
+    rows = [(name, "the default segmenter of 'cutout' and of 'matte' without trimap or background"
+             if name == default else "a registered segmenter") for name in segmenter_names()]
+    rows.sort(key=lambda row: row[0] != default)
+    if default is None:
+        rows.append(("(none)", "no shipped segmenter in this install: cutout --segmenter FILE"))
+    return rows
 
 
 def _first_line(obj: object) -> str:

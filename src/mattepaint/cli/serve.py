@@ -17,7 +17,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         description=(
             "Serve the web UI at / and the HTTP API at /api (POST /api/inpaint, POST /api/matte, "
             "POST /api/cutout, GET /api/methods, GET /api/health; documentation at /docs). "
-            "Segmenters given with --segmenter are offered by file stem. Trained checkpoints "
+            "The cut-out offers the segmenter shipped in the package, after any given with "
+            "--segmenter (by file stem; the first is the default). Trained checkpoints "
             "given with --checkpoint or found in --models-dir appear as checkpoint:<file name>. "
             "No authentication: binds to 127.0.0.1 unless --host says otherwise."
         ),
@@ -48,8 +49,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         action="append",
         default=[],
         metavar="FILE",
-        help="offer a segmenter for the automatic cut-out (POST /api/cutout, the Matte tab): a "
-        "U2-Net-family or MODNet ONNX file, named by its stem; repeatable",
+        help="offer another segmenter for the automatic cut-out (POST /api/cutout, the Matte "
+        "tab), the default before the shipped one: a U2-Net-family or MODNet ONNX file or a "
+        ".safetensors trimap-free matting model, named by its stem; repeatable",
     )
     p.add_argument(
         "--max-upload-mb",

@@ -36,7 +36,7 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
-from mattepaint.checks import check_int, is_int
+from mattepaint.checks import check_float, check_int, is_int
 from mattepaint.compositing import composite, estimate_foreground, trimap_from_alpha
 from mattepaint.data.inpainting import resize_shorter_side
 from mattepaint.errors import InputNotFoundError
@@ -65,6 +65,7 @@ _SAT_SCALE = (0.8, 1.2)
 _VAL_SCALE = (0.85, 1.15)
 _SCALE_RANGE = (0.7, 1.3)  # object size relative to fitting its bounding box into the crop
 _MAX_ROTATION = 15.0  # degrees
+_BLUR_SIGMA = (0.005, 0.03)  # background defocus, Gaussian sigma as a fraction of the crop side
 
 
 class ForegroundSource(Protocol):
@@ -351,6 +352,10 @@ class CompositeDataset(Dataset):
         prior: None, or "closed_form" / "knn": add "prior" (1, S, S), that classical matte of
             the composite under the trimap (:func:`mattepaint.classical.prior.classical_prior`),
             for models that correct it (``dim_matte``).
+        background_blur: in training, the probability (in [0, 1]) of defocusing the background
+            with a Gaussian blur of sigma U(0.5, 3) % of S, as a shallow depth of field does
+            (alphamatting.com's photos and most portraits have out-of-focus backgrounds). Drawn
+            after the background, and only when > 0, so 0 leaves the samples unchanged.
     Raises: TypeError / ValueError for bad arguments; at ``__getitem__`` IndexError, and the
     loaders' FileNotFoundError / ValueError naming the file.
     """
@@ -366,6 +371,7 @@ class CompositeDataset(Dataset):
         trimap_width: tuple[int, int] = (1, 30),
         colour_jitter: bool = True,
         prior: str | None = None,
+        background_blur: float = 0.0,
     ) -> None:
         if not isinstance(sources, Sequence) or isinstance(sources, (str, bytes)):
             raise TypeError(
@@ -395,6 +401,7 @@ class CompositeDataset(Dataset):
         if prior is not None and prior not in PRIOR_METHODS:
             raise ValueError(f"prior must be None or one of {', '.join(PRIOR_METHODS)}, got {prior!r}")
         self.prior = prior
+        self.background_blur = check_float("background_blur", background_blur, low=0.0, high=1.0)
         self.epoch = 0
 
     def __len__(self) -> int:
@@ -425,6 +432,9 @@ class CompositeDataset(Dataset):
             fg = _colour_jitter(fg, rng)
         bg_path = self.backgrounds[int(rng.integers(len(self.backgrounds)))]
         bg = _background_crop(bg_path, self.size, rng, flip=True)
+        if self.train and self.background_blur > 0 and rng.random() < self.background_blur:
+            sigma = rng.uniform(*_BLUR_SIGMA) * self.size
+            bg = cv2.GaussianBlur(bg, (0, 0), sigmaX=sigma, borderType=cv2.BORDER_REFLECT)
         comp = composite(fg, bg, alpha).astype(np.float32)
         lo, hi = self.trimap_width
         trimap = trimap_from_alpha(alpha, rng=rng, min_width=lo, max_width=hi)

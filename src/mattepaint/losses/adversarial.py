@@ -34,6 +34,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from mattepaint.checks import broadcasts_to, check_same_shape
+
 __all__ = ["GAN_KINDS", "d_loss", "g_loss", "gradient_penalty"]
 
 #: Adversarial loss kinds accepted by :func:`d_loss` and :func:`g_loss`.
@@ -128,11 +130,7 @@ def gradient_penalty(
         raise TypeError(f"critic must be callable (an nn.Module), got {type(critic).__name__}")
     real = _check_logits(real, "real")
     fake = _check_logits(fake, "fake")
-    if real.shape != fake.shape:
-        raise ValueError(
-            f"real and fake must have the same shape, got real {tuple(real.shape)} "
-            f"and fake {tuple(fake.shape)}"
-        )
+    check_same_shape(real, fake, ("real", "fake"))
     if real.ndim < 2:
         raise ValueError(f"real must be batched (B, ...), got shape {tuple(real.shape)}")
     if isinstance(weight, bool) or not isinstance(weight, numbers.Real) or weight < 0:
@@ -144,11 +142,7 @@ def gradient_penalty(
     if mask is not None:
         if not isinstance(mask, Tensor):
             raise TypeError(f"mask must be a torch.Tensor, got {type(mask).__name__}")
-        try:
-            shape = torch.broadcast_shapes(mask.shape, real.shape)
-        except RuntimeError:
-            shape = None
-        if shape != real.shape:
+        if not broadcasts_to(mask.shape, real.shape):
             raise ValueError(
                 f"mask of shape {tuple(mask.shape)} does not broadcast to real {tuple(real.shape)}"
             )

@@ -27,6 +27,8 @@ import torch.nn.functional as F
 from scipy import ndimage
 from torch import Tensor
 
+from mattepaint.checks import broadcasts_to, check_same_shape
+
 __all__ = [
     "discounted_l1",
     "hole_l1",
@@ -56,11 +58,7 @@ def _check_image(x: object, name: str) -> Tensor:
 def _check_pair(pred: object, target: object) -> tuple[Tensor, Tensor]:
     pred = _check_image(pred, "pred")
     target = _check_image(target, "target")
-    if pred.shape != target.shape:
-        raise ValueError(
-            f"pred and target must have the same shape, got pred {tuple(pred.shape)} "
-            f"and target {tuple(target.shape)}"
-        )
+    check_same_shape(pred, target, ("pred", "target"))
     return pred, target
 
 
@@ -72,11 +70,7 @@ def _check_weight(weight: object, like: Tensor, name: str = "weight") -> Tensor:
         weight = weight.to(like.dtype)
     elif not weight.is_floating_point():
         raise TypeError(f"{name} must be a float (or bool) tensor, got dtype {weight.dtype}")
-    try:
-        shape = torch.broadcast_shapes(weight.shape, like.shape)
-    except RuntimeError:
-        shape = None
-    if shape != like.shape:
+    if not broadcasts_to(weight.shape, like.shape):
         raise ValueError(
             f"{name} of shape {tuple(weight.shape)} does not broadcast to the image shape "
             f"{tuple(like.shape)}; expected e.g. (B, 1, H, W)"

@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from mattepaint.checks import check_same_shape
 from mattepaint.errors import InputNotFoundError
 from mattepaint.models.backbones import (
     AlexNetFeatures,
@@ -168,10 +169,7 @@ class LPIPS(nn.Module):
                 raise ValueError(f"{name} must be (B, 3, H, W), got {tuple(t.shape)}")
             if not t.is_floating_point():
                 raise TypeError(f"{name} must be float in [0, 1], got dtype {t.dtype}")
-        if x.shape != y.shape:
-            raise ValueError(
-                f"x and y must have the same shape, got x {tuple(x.shape)} and y {tuple(y.shape)}"
-            )
+        check_same_shape(x, y, ("x", "y"))
         if min(x.shape[2:]) < self.min_size:
             raise ValueError(
                 f"LPIPS-{self.net_name} needs images of at least {self.min_size}x{self.min_size}, "

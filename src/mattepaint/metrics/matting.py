@@ -52,10 +52,13 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 from typing import Any, Literal
 
 import numpy as np
 from scipy import ndimage
+
+from mattepaint.checks import check_same_shape
 
 __all__ = [
     "REPORT_SCALE",
@@ -96,7 +99,7 @@ def _to_numpy(x: Any, name: str) -> np.ndarray:
     return array
 
 
-def _as_matte(x: Any, name: str) -> np.ndarray:
+def _as_matte(x: Any, name: str, stacklevel: int = 4) -> np.ndarray:
     """(H, W) float64 matte from float [0, 1], uint8, uint16 or bool input."""
     array = _to_numpy(x, name)
     if array.dtype == np.bool_:
@@ -119,7 +122,7 @@ def _as_matte(x: Any, name: str) -> np.ndarray:
         warnings.warn(
             f"{name} has values outside [0, 1] (min {low:.4g}, max {high:.4g}); "
             "they are used unchanged",
-            stacklevel=4,  # user -> sad/mse/... -> _prepare -> _as_matte
+            stacklevel=stacklevel,  # 4: user -> alpha_iou/... -> _prepare -> _as_matte
         )
     return matte
 
@@ -154,15 +157,13 @@ def _unknown_region(trimap: Any, shape: tuple[int, ...]) -> np.ndarray:
 
 
 def _prepare(
-    pred: Any, gt: Any, trimap: Any, region: Region | None
+    pred: Any, gt: Any, trimap: Any, region: Region | None, stacklevel: int = 4
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """Checked float64 mattes and the evaluation mask (None means every pixel)."""
-    pred_m = _as_matte(pred, "pred")
-    gt_m = _as_matte(gt, "gt")
-    if pred_m.shape != gt_m.shape:
-        raise ValueError(
-            f"pred and gt must have the same shape, got pred {pred_m.shape} and gt {gt_m.shape}"
-        )
+    """Checked float64 mattes and the evaluation mask (None means every pixel); ``stacklevel``
+    of the out-of-range warnings: 4 points at the caller of the function calling this one."""
+    pred_m = _as_matte(pred, "pred", stacklevel)
+    gt_m = _as_matte(gt, "gt", stacklevel)
+    check_same_shape(pred_m, gt_m, ("pred", "gt"))
     if region is None:
         region = "unknown" if trimap is not None else "all"
     if region not in ("unknown", "all"):
@@ -297,6 +298,24 @@ def _iou_raw(pred: np.ndarray, gt: np.ndarray, threshold: float) -> float:
     return int((pred_b & gt_b).sum()) / union
 
 
+def _region_metric(
+    name: str,
+    raw: Callable[..., float],
+    pred: Any,
+    gt: Any,
+    trimap: Any,
+    region: Region | None,
+    scaled: bool,
+    *args: float,
+) -> float:
+    """``raw(pred, gt, mask, *args)`` on the prepared inputs (:func:`_prepare`), times
+    ``REPORT_SCALE[name]`` when ``scaled``: the body of :func:`sad`, :func:`mse`,
+    :func:`gradient_error` and :func:`connectivity_error`."""
+    pred_m, gt_m, mask = _prepare(pred, gt, trimap, region, stacklevel=5)  # 5: their caller
+    value = raw(pred_m, gt_m, mask, *args)
+    return value * REPORT_SCALE[name] if scaled else value
+
+
 # ---------------------------------------------------------------------------------------------
 # public functions
 # ---------------------------------------------------------------------------------------------
@@ -317,9 +336,7 @@ def sad(
     Output: ``sum_{p in region} |pred_p - gt_p|``, divided by 1000 when ``scaled``.
     An empty region gives 0.
     """
-    pred_m, gt_m, mask = _prepare(pred, gt, trimap, region)
-    value = _sad_raw(pred_m, gt_m, mask)
-    return value * REPORT_SCALE["sad"] if scaled else value
+    return _region_metric("sad", _sad_raw, pred, gt, trimap, region, scaled)
 
 
 def mse(
@@ -337,9 +354,7 @@ def mse(
     ``scaled`` (the "MSE x 1e3" of matting papers; MATLAB returns the unscaled mean).
     Raises ValueError when the region is empty (0 / 0).
     """
-    pred_m, gt_m, mask = _prepare(pred, gt, trimap, region)
-    value = _mse_raw(pred_m, gt_m, mask)
-    return value * REPORT_SCALE["mse"] if scaled else value
+    return _region_metric("mse", _mse_raw, pred, gt, trimap, region, scaled)
 
 
 def gradient_error(
@@ -363,9 +378,7 @@ def gradient_error(
     ``a * matte + b`` (a > 0) of either matte.
     """
     sigma = _check_positive("sigma", sigma)
-    pred_m, gt_m, mask = _prepare(pred, gt, trimap, region)
-    value = _gradient_raw(pred_m, gt_m, mask, sigma)
-    return value * REPORT_SCALE["grad"] if scaled else value
+    return _region_metric("grad", _gradient_raw, pred, gt, trimap, region, scaled, sigma)
 
 
 def connectivity_error(
@@ -389,9 +402,7 @@ def connectivity_error(
     as MATLAB's ``bwconncomp`` + ``max`` do.
     """
     step = _check_positive("step", step, high=1.0)
-    pred_m, gt_m, mask = _prepare(pred, gt, trimap, region)
-    value = _connectivity_raw(pred_m, gt_m, mask, step)
-    return value * REPORT_SCALE["conn"] if scaled else value
+    return _region_metric("conn", _connectivity_raw, pred, gt, trimap, region, scaled, step)
 
 
 def alpha_iou(pred: Any, gt: Any, *, threshold: float = 0.5) -> float:

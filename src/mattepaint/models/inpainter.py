@@ -17,7 +17,7 @@ from torch import Tensor, nn
 from mattepaint.interface import check_inpaint_inputs, keep_known
 from mattepaint.masks import INPUT_TRANSFORMS
 
-__all__ = ["ModelInpainter", "apply_input_transform", "pad_to_multiple"]
+__all__ = ["ModelInpainter", "apply_input_transform", "model_size_multiple", "pad_to_multiple"]
 
 
 def apply_input_transform(image: Tensor, mask: Tensor, name: str = "hole") -> Tensor:
@@ -59,6 +59,15 @@ def pad_to_multiple(x: Tensor, multiple: int) -> tuple[Tensor, tuple[int, int]]:
     return F.pad(x, (0, pad_w, 0, pad_h), mode=mode), (h, w)  # (B, C, H + pad_h, W + pad_w)
 
 
+def model_size_multiple(model: nn.Module) -> int:
+    """The ``size_multiple`` attribute of a wrapped model (1 when it has none): the multiple its
+    input height and width must have. ValueError unless it is a positive int."""
+    multiple = getattr(model, "size_multiple", 1)
+    if isinstance(multiple, bool) or not isinstance(multiple, int) or multiple < 1:
+        raise ValueError(f"model.size_multiple must be a positive int, got {multiple!r}")
+    return multiple
+
+
 class ModelInpainter:
     """An :class:`~mattepaint.methods.Inpainter` around a registered inpainting model.
 
@@ -90,9 +99,7 @@ class ModelInpainter:
                 f"unknown input transform {input_transform!r}; valid names: "
                 f"{', '.join(sorted(INPUT_TRANSFORMS))}"
             )
-        multiple = getattr(model, "size_multiple", 1)
-        if isinstance(multiple, bool) or not isinstance(multiple, int) or multiple < 1:
-            raise ValueError(f"model.size_multiple must be a positive int, got {multiple!r}")
+        multiple = model_size_multiple(model)
         self.name = name
         self.device = torch.device(device)
         self.input_transform = input_transform

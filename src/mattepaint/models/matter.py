@@ -15,7 +15,7 @@ import torch
 from torch import Tensor, nn
 
 from mattepaint.interface import MatteResult, apply_trimap, check_matte_inputs
-from mattepaint.models.inpainter import pad_to_multiple
+from mattepaint.models.inpainter import model_size_multiple, pad_to_multiple
 
 __all__ = ["ModelMatter"]
 
@@ -56,9 +56,7 @@ class ModelMatter:
                 f"model.needs must be one of {', '.join(_NEEDS)}, got {needs!r} "
                 f"({type(model).__name__} is not a matting model?)"
             )
-        multiple = getattr(model, "size_multiple", 1)
-        if isinstance(multiple, bool) or not isinstance(multiple, int) or multiple < 1:
-            raise ValueError(f"model.size_multiple must be a positive int, got {multiple!r}")
+        multiple = model_size_multiple(model)
         self.name = name
         self.needs = needs
         self.size_multiple = multiple

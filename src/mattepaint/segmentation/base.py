@@ -11,8 +11,10 @@ at the input's size, dtype and device (1 = subject). :func:`load_segmenter` turn
 name or a model file into one, so the CLI, the HTTP API and the benchmarks share one lookup.
 
 Named segmenters (e.g. a model shipped inside the package) register a factory with
-:func:`register_segmenter`; a file path is recognised by what the file holds (today: ONNX graphs
-of the families in :mod:`mattepaint.segmentation.onnx`).
+:func:`register_segmenter`; the shipped ``late_fusion_effnet_cutout`` is registered here and is
+the default. A file path is read by its suffix: ``.safetensors`` / ``.pt`` as a mattepaint
+trimap-free matting model (:mod:`mattepaint.segmentation.model`), anything else as an ONNX graph
+of the families in :mod:`mattepaint.segmentation.onnx`.
 
 Example:
     >>> from mattepaint.segmentation import load_segmenter
@@ -32,9 +34,11 @@ from torch import Tensor
 
 from mattepaint.errors import InputError, InputNotFoundError
 from mattepaint.segmentation.input import check_segmenter_input
+from mattepaint.segmentation.model import SHIPPED_SEGMENTER, shipped_segmenter
 
 __all__ = [
     "DEFAULT_SEGMENTER",
+    "MODEL_FILE_SUFFIXES",
     "Segmenter",
     "SegmenterSpec",
     "check_segmenter_input",
@@ -101,8 +105,10 @@ def load_segmenter(
 
     Lookup order: a :class:`Segmenter` instance is returned as is; a registered name (see
     :func:`segmenter_names`) builds that factory with ``options``; an existing file is opened as a
-    model file: an ONNX graph of a known family (:func:`mattepaint.segmentation.onnx.
-    load_onnx_segmenter`, the family detected from the graph or given by ``family``).
+    model file: a mattepaint model file (``.safetensors``) or training checkpoint (``.pt``) of a
+    trimap-free matting model (:func:`mattepaint.segmentation.model.load_model_segmenter`), else
+    an ONNX graph of a known family (:func:`mattepaint.segmentation.onnx.load_onnx_segmenter`,
+    the family detected from the graph or given by ``family``).
 
     Inputs:
         name_or_path: a Segmenter, a registered name, or the path of a model file.
@@ -139,6 +145,12 @@ def load_segmenter(
             raise ValueError(f"bad options for segmenter {text!r}: {exc}") from None
     path = Path(text).expanduser()
     if path.is_file():
+        if path.suffix.lower() in MODEL_FILE_SUFFIXES:
+            if family is not None:
+                raise InputError(f"family only applies to ONNX files, not to {path.name}")
+            from mattepaint.segmentation.model import load_model_segmenter
+
+            return load_model_segmenter(path, **options)  # type: ignore[arg-type]
         from mattepaint.segmentation.onnx import load_onnx_segmenter
 
         return load_onnx_segmenter(path, family=family, **options)  # type: ignore[arg-type]
@@ -156,9 +168,23 @@ def load_segmenter(
     )
 
 
-#: The segmenter the cut-out uses when none is named: None until mattepaint ships its own model
-#: (then its registered name). Read it through :func:`default_segmenter`.
-DEFAULT_SEGMENTER: str | None = None
+#: Files read as mattepaint model files (a trimap-free matting network) rather than ONNX graphs.
+MODEL_FILE_SUFFIXES = (".safetensors", ".pt")
+
+#: The segmenter the cut-out uses when none is named: the one trained here and shipped inside the
+#: package. Read it through :func:`default_segmenter`.
+DEFAULT_SEGMENTER: str | None = SHIPPED_SEGMENTER
+
+
+def _register_shipped() -> None:
+    """Register the shipped segmenter when this install carries its file."""
+    from mattepaint.models.checkpoint import shipped_model_names
+
+    if SHIPPED_SEGMENTER in shipped_model_names():
+        register_segmenter(SHIPPED_SEGMENTER)(shipped_segmenter)
+
+
+_register_shipped()
 
 
 def default_segmenter() -> str:
@@ -167,14 +193,14 @@ def default_segmenter() -> str:
     Outputs: a registered segmenter name (see :func:`mattepaint.segmentation.segmenter_names`).
 
     Raises:
-        InputError: no segmenter ships with mattepaint yet; the message says to name a U2-Net or
-            MODNet ONNX file.
+        InputError: no default (``DEFAULT_SEGMENTER`` set to None), or its file is missing from
+            this install; the message says to name a segmenter file instead.
     """
-    if DEFAULT_SEGMENTER is None:
+    if DEFAULT_SEGMENTER is None or DEFAULT_SEGMENTER not in _SEGMENTERS:
         raise InputError(
-            "no segmenter given, and mattepaint does not ship one yet: pass --segmenter "
-            "FILE.onnx (segmenter= in Python), a U2-Net or MODNet ONNX file as rembg and MODNet "
-            "publish them (e.g. u2netp.onnx)"
+            "no segmenter given, and this install has no default segmenter (the package file "
+            f"{SHIPPED_SEGMENTER}.safetensors is missing): pass --segmenter FILE (segmenter= in "
+            "Python), e.g. a U2-Net or MODNet ONNX file as rembg and MODNet publish them"
         )
     return DEFAULT_SEGMENTER
 

@@ -17,7 +17,9 @@
    covers is known). Outside the unknown
    region alpha is the trimap's 0 / 1 exactly. Without refinement (``refine=None``) alpha is the
    segmenter's soft mask; so is it on the unknown pixels, with a warning, when the trimap has no
-   sure foreground or no sure background (nothing for the matting to propagate).
+   sure foreground or no sure background (nothing for the matting to propagate). User strokes
+   (``foreground_scribbles`` / ``background_scribbles``) correct the automatic trimap first
+   (:mod:`mattepaint.segmentation.scribbles`), as closed-form matting was designed for.
 4. **Foreground colour**: :func:`mattepaint.compositing.estimate_foreground` (Germer et al.,
    ICPR 2020) on the bounding box of the fractional alpha (``0 < alpha < 1``) plus ``MARGIN``;
    elsewhere, and wherever alpha is 1, ``F`` is the image (``I = F`` where alpha is 1; F is
@@ -28,7 +30,7 @@
 
 Example:
     >>> from mattepaint.segmentation import cutout
-    >>> result = cutout(image, segmenter="u2netp.onnx", refine="closed_form")  # doctest: +SKIP
+    >>> result = cutout(image)  # the shipped segmenter, closed_form on the band  # doctest: +SKIP
     >>> rgba = result.rgba()  # (1, 4, H, W)                                   # doctest: +SKIP
 """
 
@@ -48,7 +50,8 @@ from mattepaint.checks import check_int
 from mattepaint.compositing import estimate_foreground
 from mattepaint.errors import InputError
 from mattepaint.methods import Matter, get_matter
-from mattepaint.segmentation.base import SegmenterSpec, check_segmenter_input, load_segmenter
+from mattepaint.segmentation.base import SegmenterSpec, check_segmenter_input, resolve_segmenter
+from mattepaint.segmentation.scribbles import apply_scribbles
 from mattepaint.segmentation.trimap import (
     DEFAULT_BAND_FRACTION,
     DEFAULT_BG_THRESHOLD,
@@ -205,10 +208,21 @@ def _foreground(image: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     return fg
 
 
+def _scribble_masks(strokes: Tensor | None, image: Tensor, name: str) -> np.ndarray | None:
+    """(B, 1, H, W) strokes -> (B, H, W) bool, or None."""
+    if strokes is None:
+        return None
+    b, _, h, w = image.shape
+    if not isinstance(strokes, Tensor) or tuple(strokes.shape) != (b, 1, h, w):
+        got = tuple(strokes.shape) if isinstance(strokes, Tensor) else type(strokes).__name__
+        raise ValueError(f"{name} must be (B, 1, H, W) = {(b, 1, h, w)}, got {got}")
+    return strokes.detach().float().cpu().numpy()[:, 0] > 0.5
+
+
 def cutout(
     image: Tensor,
     *,
-    segmenter: SegmenterSpec | None,
+    segmenter: SegmenterSpec | None = None,
     refine: str | Matter | None = "closed_form",
     soft_mask: Tensor | None = None,
     band_fraction: float = DEFAULT_BAND_FRACTION,
@@ -220,6 +234,9 @@ def cutout(
     max_matting_pixels: int = DEFAULT_MAX_MATTING_PIXELS,
     max_unknown_pixels: int = DEFAULT_MAX_UNKNOWN_PIXELS,
     estimate_fg: bool = True,
+    foreground_scribbles: Tensor | None = None,
+    background_scribbles: Tensor | None = None,
+    scribble_radius: int | None = None,
 ) -> CutoutResult:
     """Cut the subject out of photos: segment, automatic trimap, band matting, foreground colour.
 
@@ -228,7 +245,8 @@ def cutout(
     Inputs:
         image: (B, 3, H, W) float tensor in [0, 1].
         segmenter: a :class:`~mattepaint.segmentation.Segmenter`, a registered name or a model
-            file (see :func:`~mattepaint.segmentation.load_segmenter`); may be None when
+            file (see :func:`~mattepaint.segmentation.load_segmenter`); None: the shipped
+            default (:func:`~mattepaint.segmentation.default_segmenter`). Not used when
             ``soft_mask`` is given.
         refine: the trimap matting method: a registered name (``"closed_form"``, ``"knn"``,
             ...), a :class:`~mattepaint.methods.Matter` that needs a trimap, or None / ``"none"``
@@ -243,6 +261,14 @@ def cutout(
             of closed-form matting grows with them). Scale: ``min(1, sqrt(max_matting_pixels /
             box pixels), sqrt(max_unknown_pixels / unknown pixels))``.
         estimate_fg: estimate the foreground colour (else ``foreground`` is the image).
+        foreground_scribbles, background_scribbles: optional (B, 1, H, W) user strokes (> 0.5
+            = stroked) that correct the automatic trimap before matting
+            (:func:`~mattepaint.segmentation.scribbles.apply_scribbles`: strokes become known,
+            the opposite sure label within ``scribble_radius`` pixels of them unknown); they need
+            a ``refine`` method. An image with foreground strokes needs no subject from the
+            segmenter.
+        scribble_radius: reach of a stroke in pixels (default
+            :func:`~mattepaint.segmentation.scribbles.scribble_radius` of the image size).
 
     Outputs:
         :class:`CutoutResult` with alpha (B, 1, H, W), foreground (B, 3, H, W), soft_mask
@@ -261,6 +287,12 @@ def cutout(
     if isinstance(refine, str) and refine.lower() == "none":
         refine = None
     matter = refine_matter(refine) if refine is not None else None
+    scribbles = [_scribble_masks(s, image, name) for s, name in (
+        (foreground_scribbles, "foreground_scribbles"),
+        (background_scribbles, "background_scribbles"),
+    )]
+    if matter is None and any(s is not None for s in scribbles):
+        raise ValueError("scribbles correct the trimap of the matting: give a refine method")
     trimap_options = {
         "band_fraction": band_fraction,
         "min_band": min_band,
@@ -274,9 +306,7 @@ def cutout(
 
     start = time.perf_counter()
     if soft_mask is None:
-        if segmenter is None:
-            raise ValueError("cutout needs a segmenter or a soft_mask")
-        seg = load_segmenter(segmenter)
+        seg = resolve_segmenter(segmenter)  # None: the shipped default
         soft_mask = seg(image)
         name = seg.name
     else:
@@ -286,8 +316,9 @@ def cutout(
         raise ValueError(f"soft mask must be (B, 1, H, W) = {(b, 1, h, w)}, got {got}")
     seconds["segment"] = time.perf_counter() - start
     masks = soft_mask.detach().float().cpu().numpy()[:, 0].clip(0.0, 1.0)  # (B, H, W)
+    fg_strokes, bg_strokes = (s if s is not None else [None] * b for s in scribbles)
     for i, m in enumerate(masks):
-        if not (m > 0.5).any():
+        if not (m > 0.5).any() and not (fg_strokes[i] is not None and fg_strokes[i].any()):
             which = f" image {i} of the batch" if b > 1 else " the image"
             raise InputError(
                 f"segmenter {name!r} found no subject in{which} (highest score {m.max():.2f}, "
@@ -296,12 +327,17 @@ def cutout(
 
     pixels = image.detach().float().cpu().numpy().transpose(0, 2, 3, 1).clip(0.0, 1.0)
     alphas, trimaps, foregrounds = [], [], []
-    for img, m in zip(pixels, masks):  # img (H, W, 3), m (H, W)
+    for img, m, fg_s, bg_s in zip(pixels, masks, fg_strokes, bg_strokes):  # (H, W, 3), (H, W)
         if matter is None:
             alpha = m
         else:
             start = time.perf_counter()
-            trimap = auto_trimap(m, **trimap_options)
+            with warnings.catch_warnings():
+                if fg_s is not None and fg_s.any():  # the strokes give the subject
+                    warnings.filterwarnings("ignore", "soft_mask has no pixel above")
+                trimap = auto_trimap(m, **trimap_options)
+            if fg_s is not None or bg_s is not None:
+                trimap = apply_scribbles(trimap, fg_s, bg_s, radius=scribble_radius)
             seconds["trimap"] += time.perf_counter() - start
             start = time.perf_counter()
             alpha = _matte_band(matter, img, trimap, m, max_matting_pixels, max_unknown_pixels)

@@ -16,7 +16,8 @@ Endpoints (interactive documentation at ``/docs``):
 ``POST /api/cutout``     form: ``image`` (file), ``segmenter`` (a name of /api/methods
                          ``segmenters``; default the first), ``refine`` (closed_form | knn |
                          another trimap method | none, default closed_form), ``output`` (rgba |
-                         alpha | trimap, default rgba) -> ``image/png``
+                         alpha | trimap, default rgba), optional ``foreground_scribbles`` /
+                         ``background_scribbles`` (files, white = stroke) -> ``image/png``
 =======================  =====================================================================
 
 Errors are JSON ``{"detail": "..."}``: 400 bad input (unreadable file, sizes that differ,
@@ -388,6 +389,14 @@ def create_api(
             Literal["rgba", "alpha", "trimap"],
             Form(description="rgba: cut-out; alpha: gray matte; trimap: the automatic trimap"),
         ] = "rgba",
+        foreground_scribbles: Annotated[
+            UploadFile | None,
+            File(description="optional mask, same size: white strokes on what is the subject"),
+        ] = None,
+        background_scribbles: Annotated[
+            UploadFile | None,
+            File(description="optional mask, same size: white strokes on what is not"),
+        ] = None,
     ) -> Response:
         """Cut the subject out of ``image`` with no trimap and no background plate.
 
@@ -395,15 +404,23 @@ def create_api(
         finds the subject; an automatic trimap marks the uncertain band around its outline;
         ``refine`` mattes that band; the foreground colour is estimated. ``output``: ``rgba``
         (default) the cut-out as an RGBA PNG (alpha = the matte); ``alpha`` the matte as a gray
-        PNG; ``trimap`` the automatic trimap (0 / 128 / 255). Errors: 400 unreadable file, no
-        segmenter on this server, unknown segmenter or refine method (the message lists the
+        PNG; ``trimap`` the automatic trimap (0 / 128 / 255). ``foreground_scribbles`` /
+        ``background_scribbles``: optional masks (white = stroke) that correct the automatic
+        trimap before matting, as the app's green / red brushes do. Errors: 400 unreadable file,
+        sizes that differ, no segmenter on this server, unknown segmenter or refine method (the message lists the
         valid ones), a photo where the segmenter finds no subject; 413 over the byte or pixel
         limit.
 
         ``curl -sf -F image=@photo.jpg http://127.0.0.1:7860/api/cutout -o cutout.png``
         """
         image_bytes = await _read(image, "image")
-        _inspect(image_bytes, "image")
+        size = _inspect(image_bytes, "image")
+        strokes: dict[str, bytes] = {}
+        for key, upload in (("foreground_scribbles", foreground_scribbles),
+                            ("background_scribbles", background_scribbles)):
+            if upload is not None:
+                strokes[key] = await _read(upload, "mask")
+                _same_size(size, _inspect(strokes[key], "mask"), key.replace("_", " "))
         chosen = segmenter or None  # an empty form field means the default
         try:  # an unknown segmenter or refine method fails before queueing
             catalog.segmenter(chosen)
@@ -413,7 +430,10 @@ def create_api(
 
         def job(cancel: threading.Event) -> bytes:
             picture = decode_upload(image_bytes, "image", limits)
-            result = run_cutout(catalog, picture, segmenter=chosen, refine=refine, cancel=cancel)
+            masks = {key: decode_upload(data, "mask", limits) for key, data in strokes.items()}
+            result = run_cutout(
+                catalog, picture, segmenter=chosen, refine=refine, cancel=cancel, **masks
+            )
             check_cancelled(cancel)
             if output == "alpha":
                 return encode_png(result.alpha)

@@ -524,6 +524,8 @@ def run_cutout(
     segmenter: str | None = None,
     refine: str | None = "closed_form",
     cancel: threading.Event | None = None,
+    foreground_scribbles: np.ndarray | None = None,
+    background_scribbles: np.ndarray | None = None,
 ) -> CutoutArrays:
     """Cut the subject out of one photo with a segmenter of ``catalog``: segment, automatic
     trimap, matting of the uncertain band, foreground colour
@@ -536,6 +538,8 @@ def run_cutout(
             ``"none"``.
         cancel: when set, the job stops at its next check (waiting for a work slot, after the
             segmenter, before the matting).
+        foreground_scribbles, background_scribbles: optional (H, W) bool user strokes that
+            correct the automatic trimap (:mod:`mattepaint.segmentation.scribbles`).
     Outputs: :class:`CutoutArrays`.
 
     Raises:
@@ -553,7 +557,13 @@ def run_cutout(
     with _work_slot(cancel):
         soft = seg(tensor)  # (1, 1, H, W)
         check_cancelled(cancel)
-        result = cutout(tensor, segmenter=seg, soft_mask=soft, refine=matter)
+        strokes = {
+            key: torch.from_numpy(np.asarray(value, dtype=np.float32))[None, None]
+            for key, value in (("foreground_scribbles", foreground_scribbles),
+                               ("background_scribbles", background_scribbles))
+            if value is not None and np.any(value)
+        }
+        result = cutout(tensor, segmenter=seg, soft_mask=soft, refine=matter, **strokes)
     soft_mask = np.clip(io.to_numpy(result.soft_mask), 0.0, 1.0)
     trimap = auto_trimap(soft_mask) if result.trimap is None else io.to_numpy(result.trimap)
     return CutoutArrays(

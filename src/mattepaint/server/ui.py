@@ -11,12 +11,15 @@ so a method behaves identically from the page, the API, the CLI and Python.
   painting. The mask can be grown by a few pixels (dilation). The result is shown in a before /
   after slider and offered as a PNG download.
 - **Matte**: upload a picture plus a trimap (0 / 128 / 255) or a clean background plate; the
-  method defaults to ``closed_form`` with a trimap and ``background_difference`` with a background.
-  Shows the alpha matte, the estimated foreground and the cut-out over a checkerboard, and offers
-  the RGBA cut-out as a PNG download. **Automatic (no trimap)**: when the server has a segmenter
-  (``mattepaint serve --segmenter FILE.onnx``), "Cut out automatically" runs the cut-out pipeline
+  method defaults to ``auto`` (the best shipped model for the input given, else the classical
+  method). Shows the alpha matte, the estimated foreground and the cut-out over a checkerboard, and
+  offers the RGBA cut-out as a PNG download. **Automatic (no trimap)**: with the segmenter shipped
+  in the package (or the files of ``mattepaint serve --segmenter FILE``), "Cut out automatically"
+  runs the cut-out pipeline
   (:func:`mattepaint.server.services.run_cutout`) on the picture alone and also shows the
-  segmenter's soft mask and the automatic trimap.
+  segmenter's soft mask and the automatic trimap. To correct a wrong region, paint green
+  (subject) or red (not the subject) scribbles on the photo and cut out again: the strokes
+  correct the automatic trimap (:mod:`mattepaint.segmentation.scribbles`) before matting.
 
 User mistakes (no image, nothing painted, sizes that differ, an unreadable or too large file, a
 missing trimap / background) are raised as :class:`gradio.Error` with one sentence, which gradio
@@ -25,6 +28,7 @@ shows in the page as a toast; no traceback reaches the page.
 
 from __future__ import annotations
 
+import functools
 import tempfile
 import time
 import uuid
@@ -50,6 +54,7 @@ DEFAULT_BRUSH_SIZE = 20
 """Initial brush and eraser radius, in image pixels (adjustable in the editor's brush menu)."""
 
 _BRUSH_COLOURS = ["#ffffff", "#ff2d55", "#00e676", "#2979ff", "#000000"]
+_SCRIBBLE_COLOURS = ("#00e676", "#ff2d55")  # green: subject, red: not the subject
 _DOWNLOAD_TTL_S = 3600.0  # result PNGs older than this are deleted from the UI's temp folder
 _CONCURRENCY_ID = "mattepaint-work"  # inpaint and matte share one concurrency limit
 
@@ -144,13 +149,20 @@ def build_ui(catalog: MethodCatalog, limits: ServerLimits) -> gr.Blocks:
         return _user_errors(work)
 
     def matte_auto(
-        image_path: str | None, segmenter: str | None, refine: str
+        image_path: str | None,
+        segmenter: str | None,
+        refine: str,
+        scribbles: dict[str, Any] | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, str]:
         def work() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, str]:
             if not image_path:
                 raise ValueError("upload an image to cut out first")
             image = _decode_file(image_path, "image", limits)
-            result = services.run_cutout(catalog, image, segmenter=segmenter or None, refine=refine)
+            fg, bg = _scribble_strokes(scribbles, image.shape[:2])
+            result = services.run_cutout(
+                catalog, image, segmenter=segmenter or None, refine=refine,
+                foreground_scribbles=fg, background_scribbles=bg,
+            )
             on_checkerboard = compositing.composite_onto(
                 result.foreground, result.alpha, "checkerboard"
             )
@@ -176,21 +188,9 @@ def build_ui(catalog: MethodCatalog, limits: ServerLimits) -> gr.Blocks:
             with gr.Tab("Inpaint", id="inpaint", elem_id="tab-inpaint"):
                 with gr.Row():
                     with gr.Column():
-                        editor = gr.ImageEditor(
-                            label="Image: paint over what should disappear",
-                            type="numpy",
-                            image_mode="RGBA",
-                            sources=("upload", "clipboard"),
-                            brush=gr.Brush(
-                                default_size=DEFAULT_BRUSH_SIZE,
-                                colors=_BRUSH_COLOURS,
-                                default_color=_BRUSH_COLOURS[0],
-                                color_mode="defaults",
-                            ),
-                            eraser=gr.Eraser(default_size=DEFAULT_BRUSH_SIZE),
-                            layers=False,
-                            transforms=(),
-                            format="png",
+                        editor = _painting_editor(
+                            "Image: paint over what should disappear", _BRUSH_COLOURS,
+                            sources=("upload", "clipboard"), color_mode="defaults",
                             elem_id="inpaint-editor",
                         )
                         mask_file = gr.Image(
@@ -265,6 +265,11 @@ def build_ui(catalog: MethodCatalog, limits: ServerLimits) -> gr.Blocks:
                                     refiners, value=refiners[0], label="Refine the edge with",
                                     elem_id="matte-refine",
                                 )
+                            matte_scribbles = _painting_editor(
+                                "Correct it: paint green on what belongs to the subject, red "
+                                "on what does not, then cut out again", list(_SCRIBBLE_COLOURS),
+                                sources=(), color_mode="fixed", elem_id="matte-scribbles",
+                            )
                             matte_auto_run = gr.Button(
                                 "Cut out automatically", interactive=bool(segmenters),
                                 elem_id="matte-auto-run",
@@ -317,9 +322,15 @@ def build_ui(catalog: MethodCatalog, limits: ServerLimits) -> gr.Blocks:
             api_name="matte",
             **common,
         )
+        matte_image.change(
+            functools.partial(_scribble_canvas, limits=limits),
+            inputs=[matte_image],
+            outputs=[matte_scribbles],
+            show_progress="hidden",
+        )
         matte_auto_run.click(
             matte_auto,
-            inputs=[matte_image, matte_segmenter, matte_refine],
+            inputs=[matte_image, matte_segmenter, matte_refine, matte_scribbles],
             outputs=[
                 matte_soft,
                 matte_auto_trimap,
@@ -333,6 +344,31 @@ def build_ui(catalog: MethodCatalog, limits: ServerLimits) -> gr.Blocks:
         )
     demo.queue(max_size=limits.max_queue, default_concurrency_limit=limits.max_concurrent)
     return demo
+
+
+def _painting_editor(
+    label: str, colours: Sequence[str], *, sources: tuple[str, ...], color_mode: str,
+    elem_id: str,
+) -> gr.ImageEditor:
+    """An RGBA image editor with one brush (``colours``, the first by default) and an eraser of
+    :data:`DEFAULT_BRUSH_SIZE`, no layers and no transforms: a canvas to paint strokes on."""
+    return gr.ImageEditor(
+        label=label,
+        type="numpy",
+        image_mode="RGBA",
+        sources=sources,
+        brush=gr.Brush(
+            default_size=DEFAULT_BRUSH_SIZE,
+            colors=list(colours),
+            default_color=colours[0],
+            color_mode=color_mode,
+        ),
+        eraser=gr.Eraser(default_size=DEFAULT_BRUSH_SIZE),
+        layers=False,
+        transforms=(),
+        format="png",
+        elem_id=elem_id,
+    )
 
 
 def _user_errors(work: Callable[[], _T]) -> _T:
@@ -390,6 +426,43 @@ def _editor_image_and_mask(
         else:
             mask |= (layer.reshape(*layer.shape[:2], -1) > 0).any(axis=2)
     return image, mask
+
+
+def _scribble_canvas(image_path: str | None, *, limits: ServerLimits) -> dict[str, Any] | None:
+    """The scribble editor's value for a newly chosen photo: the photo, nothing painted."""
+    if not image_path:
+        return None
+    try:
+        image = _to_uint8(_decode_file(image_path, "image", limits))
+    except (ValueError, OSError):
+        return None  # the Run buttons report a bad file
+    return {"background": image, "layers": [], "composite": image}
+
+
+def _scribble_strokes(
+    editor: dict[str, Any] | None, shape: tuple[int, int]
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """(foreground, background) stroke masks (H, W) bool painted in the scribble editor: painted
+    pixels (alpha > 0) where green outweighs red are foreground, the others background; (None,
+    None) when nothing is painted. Raises ValueError when the painting does not fit the photo."""
+    layers = [np.asarray(layer) for layer in (editor or {}).get("layers") or []]
+    painted = [layer for layer in layers if layer.ndim == 3 and layer.shape[2] == 4
+               and (layer[..., 3] > 0).any()]
+    if not painted:
+        return None, None
+    fg = np.zeros(shape, bool)
+    bg = np.zeros(shape, bool)
+    for layer in painted:
+        if layer.shape[:2] != tuple(shape):
+            raise ValueError(
+                f"the scribbles are {layer.shape[1]} x {layer.shape[0]} but the image is "
+                f"{shape[1]} x {shape[0]}; upload the image again and repaint"
+            )
+        on = layer[..., 3] > 0
+        green = layer[..., 1].astype(np.int32) > layer[..., 0].astype(np.int32)
+        fg |= on & green
+        bg |= on & ~green
+    return fg, bg
 
 
 def _to_float_rgb(array: np.ndarray) -> np.ndarray:

@@ -539,7 +539,9 @@ MATTING_TERMS: tuple[str, ...] = (
     "alpha", "composition", "laplacian", "gradient", "lf_fg", "lf_bg", "lf_fusion",
 )
 _MATTING_LOSS_PARAMS = {"charbonnier_eps": 1e-3, "laplacian_levels": 5}
-_MATTING_DATA_PARAMS = ("foregrounds", "trimap_width", "colour_jitter", "prior")
+_MATTING_DATA_PARAMS = (
+    "foregrounds", "trimap_width", "colour_jitter", "prior", "background_blur",
+)
 _FOREGROUND_KINDS = ("rgba", "dim", "procedural")
 _FOREGROUND_KEYS = ("kind", "path", "count", "size", "seed")
 
@@ -583,7 +585,8 @@ class MattingTask:
       For files, "count" > 0 keeps the first N items (0 / absent = all).
     - backgrounds: the images of ``data.train_dirs`` (the ``data.max_images`` first when > 0).
     - ``data.params["trimap_width"]`` ([min, max] pixels of the trimap's unknown band) and
-      ``data.params["colour_jitter"]`` (bool) are passed to the dataset.
+      ``data.params["colour_jitter"]`` (bool) and ``data.params["background_blur"]`` (the
+      probability of a defocused background) are passed to the dataset.
 
     Validation: ``CompositeDataset(train=False)`` over held-out FOREGROUND ITEMS, a
     ``data.val_fraction`` of every source (chosen by ``run.seed``; a single-item source stays in
@@ -707,6 +710,8 @@ class MattingTask:
             common["trimap_width"] = tuple(data.params["trimap_width"])
         if "colour_jitter" in data.params:
             common["colour_jitter"] = bool(data.params["colour_jitter"])
+        if "background_blur" in data.params:
+            common["background_blur"] = float(data.params["background_blur"])
         if data.params.get("prior") is not None:
             common["prior"] = str(data.params["prior"])  # a classical matte the model corrects
         train = CompositeDataset(train_sources, train_bgs, train=True, **common)

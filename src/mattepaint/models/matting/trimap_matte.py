@@ -26,9 +26,8 @@ import torch
 from torch import Tensor, nn
 
 from mattepaint.models.encoders import EncoderName, Pretrained
-from mattepaint.models.encoders.unet import EncoderUNet
-from mattepaint.models.layers.unet import Norm, UNet, Up
-from mattepaint.models.matting.unet_matte import check_guide, check_image
+from mattepaint.models.layers.unet import Norm, Up
+from mattepaint.models.matting.unet_matte import build_matting_unet, check_guide, check_image
 from mattepaint.models.registry import register_model
 
 __all__ = ["TrimapMatte", "trimap_one_hot"]
@@ -59,17 +58,8 @@ class TrimapMatte(nn.Module):
         base: first-level width of the U-Net.
         depth: number of 2x poolings; ``size_multiple = 2**depth``.
         trimap_input: "one_hot" (3 channels bg / unknown / fg) or "value" (1 channel).
-        norm, up: see :class:`~mattepaint.models.layers.UNet`.
-        encoder: "scratch" (default: the U-Net, trained from scratch; its checkpoints load
-            unchanged), or a pretrained encoder "efficientnet_lite0" / "vgg16"
-            (:mod:`mattepaint.models.encoders`) under a U-Net decoder
-            (:class:`~mattepaint.models.encoders.unet.EncoderUNet`; ``depth`` and ``up`` are then
-            unused, ``size_multiple`` is the encoder's: 32 / 16). The extra input channels
-            enter the pretrained stem with zero weights.
-        pretrained: the encoder's ImageNet weights, loaded at construction: True or
-            "imagenet" (the default file, see
-            :func:`~mattepaint.models.encoders.build_encoder`), a path, or False.
-            Only training passes it; a checkpoint holds the weights and is rebuilt without it.
+        norm, up, encoder, pretrained: see
+            :func:`~mattepaint.models.matting.unet_matte.build_matting_unet`.
 
     Attributes: ``needs = "trimap"``, ``size_multiple`` (2**depth, or the pretrained
         encoder's), ``in_channels`` (6 or 4).
@@ -106,15 +96,9 @@ class TrimapMatte(nn.Module):
         self.trimap_input = trimap_input
         self.in_channels = 6 if trimap_input == "one_hot" else 4
         self.encoder_name = encoder
-        self.unet: UNet | EncoderUNet
-        if encoder == "scratch":
-            if pretrained:
-                raise ValueError(
-                    "encoder 'scratch' has no pretrained weights; use pretrained=False"
-                )
-            self.unet = UNet(self.in_channels, 1, base=base, depth=depth, norm=norm, up=up)
-        else:
-            self.unet = EncoderUNet(self.in_channels, 1, encoder, pretrained, base=base, norm=norm)
+        self.unet = build_matting_unet(
+            self.in_channels, 1, base, depth, norm, up, encoder, pretrained
+        )
         self.size_multiple = self.unet.size_multiple
 
     def forward(

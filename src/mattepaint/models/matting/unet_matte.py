@@ -11,8 +11,8 @@ References:
     Ronneberger, Fischer & Brox, "U-Net: Convolutional Networks for Biomedical Image
     Segmentation", MICCAI 2015.
 
-This module also holds the input checks shared by the matting models (:func:`check_image`,
-:func:`check_guide`).
+This module also holds the input checks and the encoder-decoder builder shared by the matting
+models (:func:`check_image`, :func:`check_guide`, :func:`build_matting_unet`).
 """
 
 from __future__ import annotations
@@ -27,7 +27,14 @@ from mattepaint.models.encoders.unet import EncoderUNet
 from mattepaint.models.layers.unet import Norm, UNet, Up
 from mattepaint.models.registry import register_model
 
-__all__ = ["LUMA_WEIGHTS", "UNetMatte", "check_guide", "check_image", "rgb_to_luma"]
+__all__ = [
+    "LUMA_WEIGHTS",
+    "UNetMatte",
+    "build_matting_unet",
+    "check_guide",
+    "check_image",
+    "rgb_to_luma",
+]
 
 LUMA_WEIGHTS: tuple[float, float, float] = (0.299, 0.587, 0.114)
 """ITU-R BT.601 luma weights for R, G, B."""
@@ -80,6 +87,45 @@ def check_guide(
     return guide.to(image.dtype)
 
 
+def build_matting_unet(
+    in_channels: int,
+    out_channels: int,
+    base: int,
+    depth: int,
+    norm: Norm,
+    up: Up,
+    encoder: EncoderName,
+    pretrained: Pretrained,
+) -> UNet | EncoderUNet:
+    """The encoder-decoder of the U-Net matting models (``unet_matte``, ``trimap_matte``).
+
+    Args:
+        in_channels, out_channels: channels of the network's input and raw output.
+        base, depth, norm, up: see :class:`~mattepaint.models.layers.UNet`.
+        encoder: "scratch" (default: the U-Net, trained from scratch; its checkpoints load
+            unchanged), or a pretrained encoder "efficientnet_lite0" / "vgg16"
+            (:mod:`mattepaint.models.encoders`) under a U-Net decoder
+            (:class:`~mattepaint.models.encoders.unet.EncoderUNet`; ``depth`` and ``up`` are then
+            unused, ``size_multiple`` is the encoder's: 32 / 16). The extra input channels
+            enter the pretrained stem with zero weights.
+        pretrained: the encoder's ImageNet weights, loaded at construction: True or
+            "imagenet" (the default file, see
+            :func:`~mattepaint.models.encoders.build_encoder`), a path, or False.
+            Only training passes it; a checkpoint holds the weights and is rebuilt without it.
+
+    Outputs: a module (B, in_channels, H, W) -> (B, out_channels, H, W) raw scores, with a
+    ``size_multiple`` attribute.
+
+    Raises:
+        ValueError: ``pretrained`` weights asked for the "scratch" encoder.
+    """
+    if encoder == "scratch":
+        if pretrained:
+            raise ValueError("encoder 'scratch' has no pretrained weights; use pretrained=False")
+        return UNet(in_channels, out_channels, base=base, depth=depth, norm=norm, up=up)
+    return EncoderUNet(in_channels, out_channels, encoder, pretrained, base=base, norm=norm)
+
+
 @register_model("unet_matte", task="matting")
 class UNetMatte(nn.Module):
     """Background-aware U-Net matting (seed 000 section 3.2): composite + background -> alpha.
@@ -95,17 +141,7 @@ class UNetMatte(nn.Module):
         depth: number of 2x poolings (seed 000: 3); ``size_multiple = 2**depth``.
         background: "gray" (4 input channels) or "rgb" (6 input channels).
         predict_foreground: also predict the foreground colours F.
-        norm, up: see :class:`~mattepaint.models.layers.UNet`.
-        encoder: "scratch" (default: the U-Net, trained from scratch; its checkpoints load
-            unchanged), or a pretrained encoder "efficientnet_lite0" / "vgg16"
-            (:mod:`mattepaint.models.encoders`) under a U-Net decoder
-            (:class:`~mattepaint.models.encoders.unet.EncoderUNet`; ``depth`` and ``up`` are then
-            unused, ``size_multiple`` is the encoder's: 32 / 16). The extra input channels
-            enter the pretrained stem with zero weights.
-        pretrained: the encoder's ImageNet weights, loaded at construction: True or
-            "imagenet" (the default file, see
-            :func:`~mattepaint.models.encoders.build_encoder`), a path, or False.
-            Only training passes it; a checkpoint holds the weights and is rebuilt without it.
+        norm, up, encoder, pretrained: see :func:`build_matting_unet`.
 
     Attributes: ``needs = "background"``, ``size_multiple`` (2**depth, or the pretrained
         encoder's), ``in_channels`` (4 or 6).
@@ -149,19 +185,9 @@ class UNetMatte(nn.Module):
         self.in_channels = 4 if background == "gray" else 6
         self.encoder_name = encoder
         out_channels = 4 if predict_foreground else 1
-        self.unet: UNet | EncoderUNet
-        if encoder == "scratch":
-            if pretrained:
-                raise ValueError(
-                    "encoder 'scratch' has no pretrained weights; use pretrained=False"
-                )
-            self.unet = UNet(
-                self.in_channels, out_channels, base=base, depth=depth, norm=norm, up=up
-            )
-        else:
-            self.unet = EncoderUNet(
-                self.in_channels, out_channels, encoder, pretrained, base=base, norm=norm
-            )
+        self.unet = build_matting_unet(
+            self.in_channels, out_channels, base, depth, norm, up, encoder, pretrained
+        )
         self.size_multiple = self.unet.size_multiple
 
     def forward(
