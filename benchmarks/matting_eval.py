@@ -27,7 +27,9 @@ Three parts (``--skip-alphamatting`` runs only the first):
     Methods: unet_matte with gray background (4 input channels, seed000_unet_matte_small),
     unet_matte with RGB background (6 channels, seed000_unet_matte_rgb_small), the classical
     ``background_difference`` (also given the clean background) and the trimap-free late fusion
-    network (seed001_late_fusion_stage3_small; image only).
+    networks (seed001_late_fusion_stage3_small, encoder from scratch, and
+    late_fusion_effnet_cutout, the ImageNet EfficientNet-Lite0 one shipped as the cut-out's
+    segmenter, here run at the composite's native size; image only).
     Metrics over the WHOLE image: IoU of ``alpha > 0.5`` (strictly greater, both mattes), SAD / 1000,
     MSE x 1e3 (:mod:`mattepaint.metrics.matting`, ``region="all"``).
 
@@ -113,6 +115,7 @@ SCENE_MODELS = (
     ("unet_matte_gray", "unet_matte 4ch", "seed000_unet_matte_small"),
     ("unet_matte_rgb", "unet_matte 6ch", "seed000_unet_matte_rgb_small"),
     ("late_fusion", "late_fusion s3", "seed001_late_fusion_stage3_small"),
+    ("late_fusion_effnet", "late_fusion effnet", "late_fusion_effnet_cutout"),
 )
 # (key, label, run name) of the trimap models of part (c)
 TRIMAP_MODELS = (
@@ -674,7 +677,8 @@ def main(argv: list[str] | None = None) -> None:
     loaded["background_difference"] = Method(
         "background_difference", "background_diff", resolve_matter("background_difference"), "classical"
     )
-    order = ("unet_matte_gray", "unet_matte_rgb", "background_difference", "late_fusion")
+    order = ("unet_matte_gray", "unet_matte_rgb", "background_difference", "late_fusion",
+             "late_fusion_effnet")
     scene_methods = [loaded[k] for k in order if loaded[k] is not None]
     trimap_methods: list[Method] = []
     if not args.skip_alphamatting:

@@ -31,7 +31,9 @@ SHIPPED = shipped_model_path("unet_refine_small")
 
 
 def test_shipped_checkpoint_loads_and_keeps_known_pixels() -> None:
-    assert shipped_model_names() == ["unet_matte_rgb_small", "unet_refine_small"]
+    assert shipped_model_names() == [
+        "late_fusion_effnet_cutout", "unet_matte_rgb_small", "unet_refine_small"
+    ]
     assert SHIPPED.suffix == ".safetensors" and SHIPPED.parent.name == "weights"
     ckpt = load_checkpoint(SHIPPED)
     assert ckpt["format"] == WEIGHTS_FORMAT and ckpt["task"] == "inpainting"
@@ -106,6 +108,7 @@ def test_the_wheel_contains_the_shipped_model(tmp_path: Path) -> None:
         names = wheel.namelist()
         info = wheel.getinfo("mattepaint/weights/unet_refine_small.safetensors")
         assert "mattepaint/weights/unet_matte_rgb_small.safetensors" in names
+        assert "mattepaint/weights/late_fusion_effnet_cutout.safetensors" in names  # segmenter
     assert info.file_size == SHIPPED.stat().st_size
     assert "mattepaint/models/checkpoint.py" in names
 
@@ -120,7 +123,7 @@ def test_a_bare_shipped_name_works_as_a_checkpoint(
     with pytest.raises(
         InputError,
         match=r"checkpoint not found: unet_refine_smal \(neither .*"
-        r"shipped model: unet_matte_rgb_small, unet_refine_small\)",
+        r"shipped model: late_fusion_effnet_cutout, unet_matte_rgb_small, unet_refine_small\)",
     ):
         load_inpainter("unet_refine_smal")
 

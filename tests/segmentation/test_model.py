@@ -82,6 +82,22 @@ def test_shipped_segmenter_is_registered_and_the_default() -> None:
     assert soft.shape == (1, 1, 50, 70) and torch.isfinite(soft).all()
 
 
+@pytest.mark.shared_data
+def test_shipped_segmenter_finds_real_subjects(shared_data: Path) -> None:
+    """On three alphamatting.com photos the shipped model alone scored IoU 0.956 / 0.962 / 0.955
+    (benchmarks/cutout_eval.py); pinned with a margin."""
+    from mattepaint import io
+    from mattepaint.metrics.matting import alpha_iou
+
+    root = shared_data / "alphamatting" / "Training"
+    seg = load_segmenter(SHIPPED_SEGMENTER)
+    for name in ("GT01", "GT02", "GT05"):
+        image = io.load_image(root / "Images" / f"{name}.png")
+        truth = io.load_alpha(root / "GroundTruth" / f"{name}.png", like=image)
+        soft = io.to_numpy(seg(io.to_tensor(image)))
+        assert alpha_iou(soft, truth) > 0.93, name
+
+
 def test_default_segmenter_missing_is_one_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(base, "DEFAULT_SEGMENTER", None)
     with pytest.raises(InputError, match="--segmenter FILE"):

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from mattepaint.errors import InputError
 from mattepaint.segmentation import apply_scribbles, cutout, scribble_radius
 
 
@@ -91,6 +92,8 @@ def test_cutout_scribbles_need_refinement_and_the_right_shape() -> None:
         cutout(image, segmenter=None, soft_mask=soft, refine=None, foreground_scribbles=soft)
     with pytest.raises(ValueError, match="background_scribbles must be"):
         cutout(image, segmenter=None, soft_mask=soft, background_scribbles=soft[..., :10])
+    with pytest.raises(InputError, match="foreground_scribbles mark no pixel"):
+        cutout(image, segmenter=None, soft_mask=soft, foreground_scribbles=torch.zeros_like(soft))
 
 
 def test_foreground_strokes_stand_in_for_a_missed_subject() -> None:

@@ -100,6 +100,12 @@ def test_scribbles_correct_the_cutout(client: TestClient) -> None:
                "foreground_scribbles": ("fg.png", _png(strokes[:10]))},
     )
     assert response.status_code == 400 and "foreground scribbles" in response.json()["detail"]
+    response = client.post(
+        "/api/cutout",
+        files={"image": ("p.png", _png(_photo())),
+               "foreground_scribbles": ("fg.png", _png(np.zeros(SIZE, np.uint8)))},
+    )
+    assert response.status_code == 400 and "mark no pixel" in response.json()["detail"]
     docs = client.get("/openapi.json").json()["paths"]
     assert "Cut the subject out" in docs["/api/cutout"]["post"]["description"]
 

@@ -216,7 +216,10 @@ def _scribble_masks(strokes: Tensor | None, image: Tensor, name: str) -> np.ndar
     if not isinstance(strokes, Tensor) or tuple(strokes.shape) != (b, 1, h, w):
         got = tuple(strokes.shape) if isinstance(strokes, Tensor) else type(strokes).__name__
         raise ValueError(f"{name} must be (B, 1, H, W) = {(b, 1, h, w)}, got {got}")
-    return strokes.detach().float().cpu().numpy()[:, 0] > 0.5
+    marked = strokes.detach().float().cpu().numpy()[:, 0] > 0.5
+    if not marked.any():
+        raise InputError(f"{name} mark no pixel (none above 0.5): paint a stroke or leave them out")
+    return marked
 
 
 def cutout(
@@ -265,8 +268,8 @@ def cutout(
             = stroked) that correct the automatic trimap before matting
             (:func:`~mattepaint.segmentation.scribbles.apply_scribbles`: strokes become known,
             the opposite sure label within ``scribble_radius`` pixels of them unknown); they need
-            a ``refine`` method. An image with foreground strokes needs no subject from the
-            segmenter.
+            a ``refine`` method, and must mark at least one pixel. An image with foreground
+            strokes needs no subject from the segmenter.
         scribble_radius: reach of a stroke in pixels (default
             :func:`~mattepaint.segmentation.scribbles.scribble_radius` of the image size).
 

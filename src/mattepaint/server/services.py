@@ -561,7 +561,7 @@ def run_cutout(
             key: torch.from_numpy(np.asarray(value, dtype=np.float32))[None, None]
             for key, value in (("foreground_scribbles", foreground_scribbles),
                                ("background_scribbles", background_scribbles))
-            if value is not None and np.any(value)
+            if value is not None
         }
         result = cutout(tensor, segmenter=seg, soft_mask=soft, refine=matter, **strokes)
     soft_mask = np.clip(io.to_numpy(result.soft_mask), 0.0, 1.0)

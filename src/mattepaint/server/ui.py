@@ -443,8 +443,8 @@ def _scribble_strokes(
     editor: dict[str, Any] | None, shape: tuple[int, int]
 ) -> tuple[np.ndarray | None, np.ndarray | None]:
     """(foreground, background) stroke masks (H, W) bool painted in the scribble editor: painted
-    pixels (alpha > 0) where green outweighs red are foreground, the others background; (None,
-    None) when nothing is painted. Raises ValueError when the painting does not fit the photo."""
+    pixels (alpha > 0) where green outweighs red are foreground, the others background; None for
+    a kind with no stroke. Raises ValueError when the painting does not fit the photo."""
     layers = [np.asarray(layer) for layer in (editor or {}).get("layers") or []]
     painted = [layer for layer in layers if layer.ndim == 3 and layer.shape[2] == 4
                and (layer[..., 3] > 0).any()]
@@ -462,7 +462,7 @@ def _scribble_strokes(
         green = layer[..., 1].astype(np.int32) > layer[..., 0].astype(np.int32)
         fg |= on & green
         bg |= on & ~green
-    return fg, bg
+    return (fg if fg.any() else None), (bg if bg.any() else None)
 
 
 def _to_float_rgb(array: np.ndarray) -> np.ndarray:
