@@ -327,6 +327,7 @@ def build_ui(catalog: MethodCatalog, limits: ServerLimits) -> gr.Blocks:
             inputs=[matte_image],
             outputs=[matte_scribbles],
             show_progress="hidden",
+            queue=False,  # a quick decode: never waits behind a running job
         )
         matte_auto_run.click(
             matte_auto,
