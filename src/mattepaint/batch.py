@@ -759,9 +759,10 @@ def cutout_file(
         output_path: the cut-out, RGBA ``(F, alpha)`` (.png / .tif / .webp); with ``only_mask``
             the matte alone (8-bit gray); with ``bg_color`` / ``background`` the composite
             ``alpha * F + (1 - alpha) * B`` (RGB, any image format).
-        segmenter: a :class:`~mattepaint.segmentation.Segmenter`, a registered name, an ONNX
-            file (U2-Net family as rembg publishes it, MODNet), or None for
-            :func:`mattepaint.segmentation.default_segmenter`.
+        segmenter: a :class:`~mattepaint.segmentation.Segmenter`, a registered name, a
+            trimap-free matting model file (.safetensors), an ONNX file (U2-Net family as rembg
+            publishes it, MODNet), or None for the shipped default
+            (:func:`mattepaint.segmentation.default_segmenter`).
         family: force the ONNX family of a segmenter file (``"u2net"``, ``"modnet"``).
         refine: the trimap matting method on the band (``"closed_form"``, ``"knn"``, a trimap
             :class:`~mattepaint.methods.Matter`), or None / ``"none"``: the segmenter's soft
@@ -782,8 +783,8 @@ def cutout_file(
         asked for.
 
     Raises:
-        InputError: no segmenter given and none ships (says to pass a U2-Net / MODNet ONNX
-            file), a segmenter file that is not an ONNX model of a known family, an unknown
+        InputError: no segmenter given and this install has no default (says to pass a
+            segmenter file), a segmenter file that cannot be loaded, an unknown
             refine method or colour, conflicting options, an output name that cannot hold what
             goes there (e.g. RGBA to .jpg), an unreadable photo, a photo where the segmenter
             finds no subject. InputNotFoundError: an input is missing. OutputExistsError: an

@@ -15,6 +15,8 @@ import httpx
 import numpy as np
 import pytest
 import torch
+from _png import decode_png as _decode
+from _png import png_bytes as _png
 from fastapi.testclient import TestClient
 from PIL import Image
 from scipy.ndimage import distance_transform_edt
@@ -34,18 +36,6 @@ from mattepaint.server.services import (
 )
 
 SIZE = 48
-
-
-def _png(array: np.ndarray) -> bytes:
-    buffer = bytes_io.BytesIO()
-    Image.fromarray(array).save(buffer, "PNG")
-    return buffer.getvalue()
-
-
-def _decode(data: bytes) -> np.ndarray:
-    with Image.open(bytes_io.BytesIO(data)) as im:
-        assert im.format == "PNG"
-        return np.asarray(im)
 
 
 def _to_uint8(x: np.ndarray) -> np.ndarray:

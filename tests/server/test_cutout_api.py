@@ -8,7 +8,6 @@ the true alpha.
 
 from __future__ import annotations
 
-import io as bytes_io
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -19,6 +18,8 @@ import httpx
 import numpy as np
 import pytest
 import torch
+from _png import decode_png as _decode
+from _png import png_bytes as _png
 from fastapi.testclient import TestClient
 from PIL import Image
 
@@ -43,18 +44,6 @@ def _photo(red: bool = True) -> np.ndarray:
     photo[..., 1] = 0.15
     photo[..., 2] = 0.8 - 0.7 * alpha
     return np.round(photo * 255).astype(np.uint8)
-
-
-def _png(array: np.ndarray) -> bytes:
-    buffer = bytes_io.BytesIO()
-    Image.fromarray(array).save(buffer, "PNG")
-    return buffer.getvalue()
-
-
-def _decode(data: bytes) -> np.ndarray:
-    with Image.open(bytes_io.BytesIO(data)) as im:
-        assert im.format == "PNG"
-        return np.asarray(im)
 
 
 @pytest.fixture(scope="module")

@@ -34,7 +34,11 @@ from torch import Tensor
 
 from mattepaint.errors import InputError, InputNotFoundError
 from mattepaint.segmentation.input import check_segmenter_input
-from mattepaint.segmentation.model import SHIPPED_SEGMENTER, shipped_segmenter
+from mattepaint.segmentation.model import (
+    SHIPPED_SEGMENTER,
+    load_model_segmenter,
+    shipped_segmenter,
+)
 
 __all__ = [
     "DEFAULT_SEGMENTER",
@@ -148,8 +152,6 @@ def load_segmenter(
         if path.suffix.lower() in MODEL_FILE_SUFFIXES:
             if family is not None:
                 raise InputError(f"family only applies to ONNX files, not to {path.name}")
-            from mattepaint.segmentation.model import load_model_segmenter
-
             return load_model_segmenter(path, **options)  # type: ignore[arg-type]
         from mattepaint.segmentation.onnx import load_onnx_segmenter
 
@@ -217,8 +219,8 @@ def resolve_segmenter(segmenter: SegmenterSpec | None, *, family: str | None = N
     Outputs: a :class:`~mattepaint.segmentation.Segmenter`.
 
     Raises:
-        InputError: no segmenter given and none ships; an unknown name; a file that is not an
-            ONNX model of a known family. InputNotFoundError: a missing file.
+        InputError: no segmenter given and this install has no default; an unknown name; a file
+            that cannot be loaded as a segmenter. InputNotFoundError: a missing file.
     """
     if segmenter is None:
         if family is not None:

@@ -400,9 +400,9 @@ def create_api(
     ) -> Response:
         """Cut the subject out of ``image`` with no trimap and no background plate.
 
-        A segmenter the server was started with (``mattepaint serve --segmenter FILE.onnx``)
-        finds the subject; an automatic trimap marks the uncertain band around its outline;
-        ``refine`` mattes that band; the foreground colour is estimated. ``output``: ``rgba``
+        A segmenter of the server (the shipped one, or one it was started with: ``mattepaint
+        serve --segmenter FILE``) finds the subject; an automatic trimap marks the uncertain band
+        around its outline; ``refine`` mattes that band; the foreground colour is estimated. ``output``: ``rgba``
         (default) the cut-out as an RGBA PNG (alpha = the matte); ``alpha`` the matte as a gray
         PNG; ``trimap`` the automatic trimap (0 / 128 / 255). ``foreground_scribbles`` /
         ``background_scribbles``: optional masks (white = stroke) that correct the automatic
