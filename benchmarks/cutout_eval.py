@@ -92,7 +92,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--segmenter",
         action="append",
-        default=None,
         metavar="LABEL=PATH|NAME",
         help="a segmenter to evaluate (repeatable): a file or a registered name; default: "
         "U²-Netp and MODNet from DATA/weights and the segmenter shipped in the package",

@@ -17,11 +17,11 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 # Helper modules shared between test files: tests/train/_scripts.py (the training helpers),
-# tests/models/_model_helpers.py (small model parameters, checkpoint dicts) and
-# tests/reliability/_cli_checks.py (run the CLI in-process, check its one-line errors) and
-# tests/server/_png.py (PNG bytes for uploads and responses). pytest
-# runs with ``--import-mode=importlib``, which puts no test folder on sys.path, so their folders
-# are put there once, here.
+# tests/models/_model_helpers.py (small model parameters, checkpoint dicts),
+# tests/reliability/_cli_checks.py (run the CLI in-process, check its one-line errors),
+# tests/server/_png.py (PNG bytes for uploads and responses) and tests/server/_wait.py (poll
+# until a condition holds). pytest runs with ``--import-mode=importlib``, which puts no test
+# folder on sys.path, so their folders are put there once, here.
 for _folder in ("train", "models", "reliability", "server"):
     if str(REPO_ROOT / "tests" / _folder) not in sys.path:
         sys.path.insert(0, str(REPO_ROOT / "tests" / _folder))

@@ -20,12 +20,14 @@ import numpy as np
 import pytest
 from _cli_checks import run  # tests/reliability/_cli_checks.py
 
-from mattepaint import __version__, cli, io
+from mattepaint import __version__, batch, cli, io
 from mattepaint.cli import main
 from mattepaint.metrics.matting import sad
 from mattepaint.samples import make_inpainting_sample, make_matting_sample
 
 SIZE = (64, 64)
+
+Capsys = pytest.CaptureFixture[str]
 
 
 #: What the fixtures save of a sample: files key -> (subfolder, sample attribute, io saver).
@@ -67,32 +69,32 @@ def matte_files(tmp_path: Path) -> dict[str, Path]:
 # --------------------------------------------------------------------------- entry points
 
 
-def test_version_in_process(capsys: pytest.CaptureFixture[str]) -> None:
+def test_version_in_process(capsys: Capsys) -> None:
     code, out, err = run(capsys, "--version")
     assert code == 0
     assert out.strip() == f"mattepaint {__version__}"
     assert err == ""
 
 
-def test_help_in_process(capsys: pytest.CaptureFixture[str]) -> None:
+def test_help_in_process(capsys: Capsys) -> None:
     code, out, _ = run(capsys, "--help")
     assert code == 0
     for command in ("inpaint", "matte", "evaluate", "masks", "methods", "demo"):
         assert command in out
 
 
-def test_python_dash_m_version_and_help() -> None:
-    version = subprocess.run(
-        [sys.executable, "-m", "mattepaint", "--version"], capture_output=True, text=True, timeout=60
+def python(*args: str) -> subprocess.CompletedProcess[str]:
+    """``python ARGS`` in a fresh interpreter, its stdout and stderr captured as text."""
+    return subprocess.run(
+        [sys.executable, *args], capture_output=True, text=True, timeout=60, check=False
     )
+
+
+def test_python_dash_m_version_and_help() -> None:
+    version = python("-m", "mattepaint", "--version")
     assert version.returncode == 0
     assert version.stdout.strip() == f"mattepaint {__version__}"
-    helped = subprocess.run(
-        [sys.executable, "-m", "mattepaint", "inpaint", "--help"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    helped = python("-m", "mattepaint", "inpaint", "--help")
     assert helped.returncode == 0
     assert "--mask-dir" in helped.stdout and "--radius" in helped.stdout
     assert helped.stderr == ""
@@ -104,7 +106,7 @@ def test_help_does_not_import_torch() -> None:
         "import sys; from mattepaint.cli import main; main(['--version']); "
         "print(sorted(m for m in ('torch', 'cv2', 'pymatting') if m in sys.modules))"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    result = python("-c", code)
     assert result.returncode == 0
     assert result.stdout.strip().splitlines()[-1] == "[]"
 
@@ -145,8 +147,8 @@ def test_docstring_lists_every_command() -> None:
             assert f"``{name}" in cli.__doc__, name
 
 
-def test_no_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run(capsys)
+def test_no_command_is_a_usage_error(capsys: Capsys) -> None:
+    code, _, err = run(capsys)
     assert code == 2
     assert err.count("\n") == 1 and err.startswith("mattepaint: error: a command is required")
 
@@ -154,10 +156,16 @@ def test_no_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None
 # --------------------------------------------------------------------------- inpaint
 
 
-def test_inpaint_single(capsys: pytest.CaptureFixture[str], inpaint_files, tmp_path: Path) -> None:
+def test_inpaint_single(capsys: Capsys, inpaint_files, tmp_path: Path) -> None:
     out_path = tmp_path / "out" / "filled.png"
     code, out, err = run(
-        capsys, "inpaint", inpaint_files["image_a"], "--mask", inpaint_files["mask_a"], "-o", out_path
+        capsys,
+        "inpaint",
+        inpaint_files["image_a"],
+        "--mask",
+        inpaint_files["mask_a"],
+        "-o",
+        out_path,
     )
     assert code == 0, err
     assert f"wrote {out_path}" in out
@@ -169,9 +177,7 @@ def test_inpaint_single(capsys: pytest.CaptureFixture[str], inpaint_files, tmp_p
     assert not np.array_equal(filled[mask], image[mask])  # the object in the hole is gone
 
 
-def test_inpaint_single_method_and_radius(
-    capsys: pytest.CaptureFixture[str], inpaint_files, tmp_path: Path
-) -> None:
+def test_inpaint_single_method_and_radius(capsys: Capsys, inpaint_files, tmp_path: Path) -> None:
     outputs = {}
     for method, radius in (("telea", 3), ("ns", 3), ("ns", 9)):
         outputs[method, radius] = tmp_path / f"{method}{radius}.png"
@@ -186,7 +192,7 @@ def test_inpaint_single_method_and_radius(
     assert not np.array_equal(images["ns", 3], images["ns", 9])
 
 
-def test_inpaint_batch_mask_dir(capsys: pytest.CaptureFixture[str], inpaint_files, tmp_path: Path) -> None:
+def test_inpaint_batch_mask_dir(capsys: Capsys, inpaint_files, tmp_path: Path) -> None:
     out_dir = tmp_path / "filled"
     code, out, err = run(
         capsys, "inpaint", "--input-dir", tmp_path / "images", "--mask-dir", tmp_path / "masks",
@@ -201,7 +207,7 @@ def test_inpaint_batch_mask_dir(capsys: pytest.CaptureFixture[str], inpaint_file
         np.testing.assert_array_equal(io.load_image(out_dir / f"{stem}.png")[~mask], image[~mask])
 
 
-def test_inpaint_batch_one_mask(capsys: pytest.CaptureFixture[str], inpaint_files, tmp_path: Path) -> None:
+def test_inpaint_batch_one_mask(capsys: Capsys, inpaint_files, tmp_path: Path) -> None:
     out_dir = tmp_path / "filled"
     code, _, err = run(
         capsys, "inpaint", "--input-dir", tmp_path / "images", "--mask", inpaint_files["mask_a"],
@@ -217,7 +223,7 @@ def test_inpaint_batch_one_mask(capsys: pytest.CaptureFixture[str], inpaint_file
 # --------------------------------------------------------------------------- matte
 
 
-def test_matte_single_trimap(capsys: pytest.CaptureFixture[str], matte_files, tmp_path: Path) -> None:
+def test_matte_single_trimap(capsys: Capsys, matte_files, tmp_path: Path) -> None:
     alpha_path = tmp_path / "out" / "alpha.png"
     code, out, err = run(
         capsys, "matte", matte_files["image_a"], "--trimap", matte_files["trimap_a"],
@@ -239,10 +245,16 @@ def test_matte_single_trimap(capsys: pytest.CaptureFixture[str], matte_files, tm
     np.testing.assert_allclose(cut_alpha, alpha, atol=1 / 255)
 
 
-def test_matte_single_background(capsys: pytest.CaptureFixture[str], matte_files, tmp_path: Path) -> None:
+def test_matte_single_background(capsys: Capsys, matte_files, tmp_path: Path) -> None:
     alpha_path = tmp_path / "alpha.png"
     code, out, err = run(
-        capsys, "matte", matte_files["image_a"], "--background", matte_files["bg_a"], "-o", alpha_path
+        capsys,
+        "matte",
+        matte_files["image_a"],
+        "--background",
+        matte_files["bg_a"],
+        "-o",
+        alpha_path,
     )
     assert code == 0, err
     assert out.strip() == f"wrote {alpha_path}"  # no foreground / cut-out asked for
@@ -252,7 +264,7 @@ def test_matte_single_background(capsys: pytest.CaptureFixture[str], matte_files
     assert np.abs(alpha - truth).mean() < np.abs(0.5 - truth).mean()
 
 
-def test_matte_method_flag(capsys: pytest.CaptureFixture[str], matte_files, tmp_path: Path) -> None:
+def test_matte_method_flag(capsys: Capsys, matte_files, tmp_path: Path) -> None:
     code, _, err = run(
         capsys, "matte", matte_files["image_a"], "--trimap", matte_files["trimap_a"],
         "-o", tmp_path / "knn.png", "--method", "knn",
@@ -261,7 +273,7 @@ def test_matte_method_flag(capsys: pytest.CaptureFixture[str], matte_files, tmp_
     assert io.load_alpha(tmp_path / "knn.png").shape == SIZE
 
 
-def test_matte_batch_trimaps(capsys: pytest.CaptureFixture[str], matte_files, tmp_path: Path) -> None:
+def test_matte_batch_trimaps(capsys: Capsys, matte_files, tmp_path: Path) -> None:
     out_dir = tmp_path / "mattes"
     code, out, err = run(
         capsys, "matte", "--input-dir", tmp_path / "images", "--trimap-dir", tmp_path / "trimaps",
@@ -275,7 +287,7 @@ def test_matte_batch_trimaps(capsys: pytest.CaptureFixture[str], matte_files, tm
     assert cut_alpha is not None
 
 
-def test_matte_batch_one_background(capsys: pytest.CaptureFixture[str], matte_files, tmp_path: Path) -> None:
+def test_matte_batch_one_background(capsys: Capsys, matte_files, tmp_path: Path) -> None:
     # one plate for every image (a smoke test: b's true background differs from a's)
     out_dir = tmp_path / "mattes"
     code, _, err = run(
@@ -286,14 +298,19 @@ def test_matte_batch_one_background(capsys: pytest.CaptureFixture[str], matte_fi
     assert sorted(p.name for p in out_dir.iterdir()) == ["a.png", "b.png"]
 
 
-def test_matte_batch_background_dir(capsys: pytest.CaptureFixture[str], matte_files, tmp_path: Path) -> None:
+def test_matte_batch_background_dir(capsys: Capsys, matte_files, tmp_path: Path) -> None:
     out_dir = tmp_path / "mattes"
     code, _, err = run(
         capsys, "matte", "--input-dir", tmp_path / "images", "--background-dir",
         tmp_path / "backgrounds", "--output-dir", out_dir, "--cutout",
     )  # fmt: skip
     assert code == 0, err
-    assert sorted(p.name for p in out_dir.iterdir()) == ["a.png", "a_cutout.png", "b.png", "b_cutout.png"]
+    assert sorted(p.name for p in out_dir.iterdir()) == [
+        "a.png",
+        "a_cutout.png",
+        "b.png",
+        "b_cutout.png",
+    ]
     truth = io.load_alpha(matte_files["alpha_b"])
     assert np.abs(io.load_alpha(out_dir / "b.png") - truth).mean() < np.abs(0.5 - truth).mean()
 
@@ -301,11 +318,9 @@ def test_matte_batch_background_dir(capsys: pytest.CaptureFixture[str], matte_fi
 # --------------------------------------------------------------------------- evaluate
 
 
-def test_evaluate_inpainting(capsys: pytest.CaptureFixture[str], inpaint_files, tmp_path: Path) -> None:
+def test_evaluate_inpainting(capsys: Capsys, inpaint_files, tmp_path: Path) -> None:
     pred_dir = tmp_path / "filled"
-    assert main(["inpaint", "--input-dir", str(tmp_path / "images"), "--mask-dir",
-                 str(tmp_path / "masks"), "--output-dir", str(pred_dir)]) == 0  # fmt: skip
-    capsys.readouterr()
+    batch.inpaint_folder(tmp_path / "images", tmp_path / "masks", pred_dir, progress=False)
     code, out, err = run(
         capsys, "evaluate", "inpainting", "--pred-dir", pred_dir, "--gt-dir", tmp_path / "gt",
         "--mask-dir", tmp_path / "masks",
@@ -323,12 +338,10 @@ def test_evaluate_inpainting(capsys: pytest.CaptureFixture[str], inpaint_files, 
         assert [row["name"] for row in csv.DictReader(handle)] == ["a", "b"]
 
 
-def test_evaluate_inpainting_explicit_paths(
-    capsys: pytest.CaptureFixture[str], inpaint_files, tmp_path: Path
-) -> None:
+def test_evaluate_inpainting_explicit_paths(capsys: Capsys, inpaint_files, tmp_path: Path) -> None:
     # the ground truth as prediction: exact, PSNR inf; --no-save + --json: only the JSON
     json_path = tmp_path / "reports" / "r.json"
-    code, out, err = run(
+    code, _, err = run(
         capsys, "evaluate", "inpainting", "--pred-dir", tmp_path / "gt", "--gt-dir", tmp_path / "gt",
         "--mask-dir", tmp_path / "masks", "--json", json_path, "--no-save",
     )  # fmt: skip
@@ -337,11 +350,11 @@ def test_evaluate_inpainting_explicit_paths(
     assert json.loads(json_path.read_text())["summary"][-1]["psnr"] == "inf"
 
 
-def test_evaluate_matting(capsys: pytest.CaptureFixture[str], matte_files, tmp_path: Path) -> None:
+def test_evaluate_matting(capsys: Capsys, matte_files, tmp_path: Path) -> None:
     pred_dir = tmp_path / "mattes"
-    assert main(["matte", "--input-dir", str(tmp_path / "images"), "--trimap-dir",
-                 str(tmp_path / "trimaps"), "--output-dir", str(pred_dir)]) == 0  # fmt: skip
-    capsys.readouterr()
+    batch.matte_folder(
+        tmp_path / "images", pred_dir, trimap_dir=tmp_path / "trimaps", progress=False
+    )
     code, out, err = run(
         capsys, "evaluate", "matting", "--pred-dir", pred_dir, "--gt-dir", tmp_path / "alphas",
         "--trimap-dir", tmp_path / "trimaps", "--json", tmp_path / "unknown.json", "--csv",
@@ -366,7 +379,7 @@ def test_evaluate_matting(capsys: pytest.CaptureFixture[str], matte_files, tmp_p
 # --------------------------------------------------------------------------- masks, methods
 
 
-def test_masks(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_masks(capsys: Capsys, tmp_path: Path) -> None:
     out_dir = tmp_path / "masks"
     code, out, err = run(
         capsys, "masks", out_dir, "--count", 2, "--size", 48, "--generators", "strokes,center_square",
@@ -377,7 +390,12 @@ def test_masks(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert f"manifest: {manifest}" in out and "wrote 4 masks" in out
     with manifest.open(newline="") as handle:
         rows = list(csv.DictReader(handle))
-    assert [row["generator"] for row in rows] == ["strokes", "strokes", "center_square", "center_square"]
+    assert [row["generator"] for row in rows] == [
+        "strokes",
+        "strokes",
+        "center_square",
+        "center_square",
+    ]
     for row in rows:
         mask = io.load_mask(out_dir / row["file"])
         assert mask.shape == (48, 48) and mask.any()
@@ -390,12 +408,14 @@ def test_masks(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
         )
 
 
-def test_masks_from_folder(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_masks_from_folder(capsys: Capsys, tmp_path: Path) -> None:
     source = tmp_path / "nvidia"
     rng = np.random.default_rng(0)
     for i in range(3):
         io.save_mask(source / f"{i:05d}.png", rng.random((40, 40)) < 0.2)
-    code, out, err = run(capsys, "masks", tmp_path / "out", "--folder", source, "--count", 2, "--size", 32)
+    code, _, err = run(
+        capsys, "masks", tmp_path / "out", "--folder", source, "--count", 2, "--size", 32
+    )
     assert code == 0, err
     with (tmp_path / "out" / "manifest.csv").open(newline="") as handle:
         rows = list(csv.DictReader(handle))
@@ -403,7 +423,7 @@ def test_masks_from_folder(capsys: pytest.CaptureFixture[str], tmp_path: Path) -
     assert io.load_mask(tmp_path / "out" / rows[0]["file"]).shape == (32, 32)
 
 
-def test_methods(capsys: pytest.CaptureFixture[str]) -> None:
+def test_methods(capsys: Capsys) -> None:
     code, out, err = run(capsys, "methods")
     assert code == 0, err
     lines = out.splitlines()
@@ -420,7 +440,7 @@ def test_methods(capsys: pytest.CaptureFixture[str]) -> None:
 
 @pytest.mark.shared_data
 def test_evaluate_inpainting_with_lpips(
-    capsys: pytest.CaptureFixture[str], inpaint_files, tmp_path: Path, shared_data: Path
+    capsys: Capsys, inpaint_files, tmp_path: Path, shared_data: Path
 ) -> None:
     weights = shared_data / "weights"
     if not (weights / "alexnet_imagenet_features.safetensors").is_file():

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _cli_checks import one_error, run  # tests/reliability/_cli_checks.py
 from PIL import Image
 
 from mattepaint import batch, io
@@ -50,22 +51,17 @@ def photos(tmp_path: Path) -> Path:
     return tmp_path / "photos"
 
 
-def run(capsys: pytest.CaptureFixture[str], *args: object) -> tuple[int, str, str]:
-    code = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def read(path: Path) -> np.ndarray:
     with Image.open(path) as im:
         return np.asarray(im)
 
 
-def one_error(err: str, *needles: str) -> None:
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("mattepaint: error: "), err
-    for needle in needles:
-        assert needle in lines[0], lines[0]
+def refused(code: int, err: str, *needles: str, unwritten: Path) -> None:
+    """A user mistake refused before any output: exit status 1, one error line holding every
+    needle, and nothing at ``unwritten``."""
+    assert code == 1
+    one_error(err, *needles)
+    assert not unwritten.exists()
 
 
 def uint8(x: np.ndarray) -> np.ndarray:
@@ -171,9 +167,7 @@ def test_refine_none_and_a_named_trimap(capsys, photos: Path, segmenter_file: Pa
         capsys, "cutout", photos / "b.png", "-o", folder / "x.png", "--save-trimap", folder / "t.jpg",
         "--segmenter", segmenter_file,
     )  # fmt: skip
-    assert code == 1
-    one_error(err, "t.jpg", "lossless")
-    assert not (folder / "x.png").exists()
+    refused(code, err, "t.jpg", "lossless", unwritten=folder / "x.png")
 
 
 # --------------------------------------------------------------------------- folders
@@ -226,9 +220,7 @@ def test_folder_backgrounds_matched_by_stem(capsys, photos: Path, segmenter_file
         capsys, "cutout", "--input-dir", photos, "--output-dir", photos.parent / "o2",
         "--background", plates, "--segmenter", segmenter_file,
     )  # fmt: skip
-    assert code == 1
-    one_error(err, "no background", "b")
-    assert not (photos.parent / "o2").exists()
+    refused(code, err, "no background", "b", unwritten=photos.parent / "o2")
 
 
 def test_folder_with_a_bad_last_photo_writes_nothing(
@@ -240,9 +232,7 @@ def test_folder_with_a_bad_last_photo_writes_nothing(
     code, _, err = run(
         capsys, "cutout", "--input-dir", photos, "--output-dir", out, "--segmenter", segmenter_file
     )
-    assert code == 1
-    one_error(err, "z.png")
-    assert not out.exists()  # no output, and the folder made for them removed
+    refused(code, err, "z.png", unwritten=out)  # the folder made for the outputs removed too
 
 
 def test_folder_photo_without_a_subject_writes_nothing(
@@ -335,8 +325,9 @@ def test_standard_output_with_a_trimap_file(
 
 
 def test_no_segmenter_uses_the_shipped_one(capsys, photos: Path) -> None:
-    code, _, err = run(capsys, "cutout", photos / "a.png", "-o", photos.parent / "x.png",
-                       "--refine", "none")
+    code, _, err = run(
+        capsys, "cutout", photos / "a.png", "-o", photos.parent / "x.png", "--refine", "none"
+    )
     assert code == 0, err
     assert read(photos.parent / "x.png").shape == (*SIZE, 4)
 
@@ -344,9 +335,8 @@ def test_no_segmenter_uses_the_shipped_one(capsys, photos: Path) -> None:
 def test_no_default_segmenter_is_one_clear_line(capsys, photos: Path, monkeypatch) -> None:
     monkeypatch.setattr(segmentation_base, "_SEGMENTERS", {})  # an install without the model
     code, out, err = run(capsys, "cutout", photos / "a.png", "-o", photos.parent / "x.png")
-    assert code == 1 and out == ""
-    one_error(err, "--segmenter FILE", "U2-Net", "MODNet")
-    assert not (photos.parent / "x.png").exists()
+    assert out == ""
+    refused(code, err, "--segmenter FILE", "U2-Net", "MODNet", unwritten=photos.parent / "x.png")
     with pytest.raises(InputError, match="segmenter="):
         batch.cutout_file(photos / "a.png", photos.parent / "x.png")
 
@@ -354,23 +344,12 @@ def test_no_default_segmenter_is_one_clear_line(capsys, photos: Path, monkeypatc
 def test_bad_onnx_file_is_one_line(capsys, photos: Path) -> None:
     bad = photos.parent / "bad.onnx"
     bad.write_bytes(b"\x08\x07this is not a model" * 10)
-    code, _, err = run(
-        capsys, "cutout", photos / "a.png", "-o", photos.parent / "x.png", "--segmenter", bad
-    )
+    out = photos.parent / "x.png"
+    code, _, err = run(capsys, "cutout", photos / "a.png", "-o", out, "--segmenter", bad)
     assert code == 1
     one_error(err, "bad.onnx")
-    code, _, err = run(
-        capsys,
-        "cutout",
-        photos / "a.png",
-        "-o",
-        photos.parent / "x.png",
-        "--segmenter",
-        "nope.onnx",
-    )
-    assert code == 1
-    one_error(err, "nope.onnx", "not found")
-    assert not (photos.parent / "x.png").exists()
+    code, _, err = run(capsys, "cutout", photos / "a.png", "-o", out, "--segmenter", "nope.onnx")
+    refused(code, err, "nope.onnx", "not found", unwritten=out)
 
 
 def test_existing_output_is_refused_and_unchanged(
@@ -404,20 +383,14 @@ def test_conflicting_flags_are_usage_errors(capsys, photos: Path, args, needle: 
 
 
 def test_bad_colour_and_rgba_to_jpeg(capsys, photos: Path, segmenter_file: Path) -> None:
+    folder = photos.parent
     seg = ("--segmenter", segmenter_file)
     code, _, err = run(
-        capsys,
-        "cutout",
-        photos / "a.png",
-        "-o",
-        photos.parent / "x.png",
-        "--bg-color",
-        "mauvish",
-        *seg,
+        capsys, "cutout", photos / "a.png", "-o", folder / "x.png", "--bg-color", "mauvish", *seg
     )
     assert code == 1
     one_error(err, "mauvish")
-    code, _, err = run(capsys, "cutout", photos / "a.png", "-o", photos.parent / "x.jpg", *seg)
+    code, _, err = run(capsys, "cutout", photos / "a.png", "-o", folder / "x.jpg", *seg)
     assert code == 1
     one_error(err, "x.jpg", "alpha channel")
 

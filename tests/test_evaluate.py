@@ -30,6 +30,29 @@ def _render(table: Table) -> str:
     return console.export_text()
 
 
+def _folders(root: Path, *names: str) -> dict[str, Path]:
+    """``{"root": root, name: root / name, ...}``: the folders of a fixture."""
+    return {"root": root, **{name: root / name for name in names}}
+
+
+def _evaluate_inpainting(
+    folders: dict[str, Path], pred: str = "pred", **options: object
+) -> evaluate.InpaintingReport:
+    """``evaluate_inpainting`` of ``folders[pred]`` against gt/ with masks/, no progress bar."""
+    return evaluate.evaluate_inpainting(
+        folders[pred], folders["gt"], folders["masks"], progress=False, **options
+    )
+
+
+def _evaluate_matting(
+    folders: dict[str, Path], pred: str = "pred", trimaps: str | None = "trimaps"
+) -> evaluate.MattingReport:
+    """``evaluate_matting`` of ``folders[pred]`` against gt/, over the unknown region of
+    ``folders[trimaps]`` (the whole image when ``trimaps`` is None), no progress bar."""
+    trimap_dir = None if trimaps is None else folders[trimaps]
+    return evaluate.evaluate_matting(folders[pred], folders["gt"], trimap_dir, progress=False)
+
+
 # Hole pixels of 1600 -> ratio -> expected bucket ((lo, hi] intervals of Liu et al. 2018).
 CASES = {
     "c0": (8, 0.005, "other"),  # below the first bucket
@@ -52,14 +75,11 @@ def inpaint_eval(tmp_path: Path, rng: np.random.Generator) -> dict[str, Path]:
         io.save_image(tmp_path / "gt" / f"{stem}.png", gt)
         io.save_mask(tmp_path / "masks" / f"{stem}.png", mask)
         io.save_image(tmp_path / "pred" / f"{stem}.png", pred)
-    return {"root": tmp_path, "gt": tmp_path / "gt", "masks": tmp_path / "masks",
-            "pred": tmp_path / "pred"}
+    return _folders(tmp_path, "gt", "masks", "pred")
 
 
 def test_identical_images(inpaint_eval: dict[str, Path]) -> None:
-    report = evaluate.evaluate_inpainting(
-        inpaint_eval["gt"], inpaint_eval["gt"], inpaint_eval["masks"], progress=False
-    )
+    report = _evaluate_inpainting(inpaint_eval, "gt")
     assert len(report.rows) == len(CASES)
     for row in report.rows:
         assert row["psnr"] == math.inf
@@ -70,9 +90,7 @@ def test_identical_images(inpaint_eval: dict[str, Path]) -> None:
 
 
 def test_buckets_and_summary(inpaint_eval: dict[str, Path]) -> None:
-    report = evaluate.evaluate_inpainting(
-        inpaint_eval["pred"], inpaint_eval["gt"], inpaint_eval["masks"], progress=False
-    )
+    report = _evaluate_inpainting(inpaint_eval)
     assert report.metrics == ("mse", "l1", "hole_l1", "psnr", "ssim", "tv")
     for row in report.rows:
         _, ratio, bucket = CASES[row["name"]]
@@ -80,7 +98,11 @@ def test_buckets_and_summary(inpaint_eval: dict[str, Path]) -> None:
         assert row["bucket"] == bucket
     # buckets in order, empty ones left out, then "other", then "all"
     assert [(s["bucket"], s["count"]) for s in report.summary] == [
-        ("0.01-0.1", 1), ("0.1-0.2", 2), ("0.5-0.6", 1), ("other", 2), ("all", 6)
+        ("0.01-0.1", 1),
+        ("0.1-0.2", 2),
+        ("0.5-0.6", 1),
+        ("other", 2),
+        ("all", 6),
     ]
     by_name = {row["name"]: row for row in report.rows}
     bucket_1 = report.summary[1]
@@ -98,9 +120,7 @@ def test_buckets_and_summary(inpaint_eval: dict[str, Path]) -> None:
 
 
 def test_report_files(inpaint_eval: dict[str, Path]) -> None:
-    report = evaluate.evaluate_inpainting(
-        inpaint_eval["gt"], inpaint_eval["gt"], inpaint_eval["masks"], progress=False
-    )
+    report = _evaluate_inpainting(inpaint_eval, "gt")
     root = inpaint_eval["root"]
     assert report.to_json(root / "r.json") == root / "r.json"
     data = json.loads((root / "r.json").read_text())  # strict JSON: inf is the string "inf"
@@ -128,28 +148,24 @@ def test_report_files(inpaint_eval: dict[str, Path]) -> None:
 def test_inpainting_input_errors(inpaint_eval: dict[str, Path]) -> None:
     (inpaint_eval["masks"] / "c4.png").unlink()
     with pytest.raises(ValueError, match=r"1 prediction\(s\) have no mask .*: c4"):
-        evaluate.evaluate_inpainting(
-            inpaint_eval["pred"], inpaint_eval["gt"], inpaint_eval["masks"], progress=False
-        )
+        _evaluate_inpainting(inpaint_eval)
     with pytest.raises(FileNotFoundError, match="ground truth folder not found"):
         evaluate.evaluate_inpainting(
-            inpaint_eval["pred"], inpaint_eval["root"] / "nope", inpaint_eval["masks"],
+            inpaint_eval["pred"],
+            inpaint_eval["root"] / "nope",
+            inpaint_eval["masks"],
             progress=False,
         )
     io.save_image(inpaint_eval["pred"] / "c1.png", np.zeros((SIZE, 32, 3)), overwrite=True)
     io.save_mask(inpaint_eval["masks"] / "c4.png", _raster_mask(4))
     with pytest.raises(ValueError, match="prediction size 32x40 does not match"):
-        evaluate.evaluate_inpainting(
-            inpaint_eval["pred"], inpaint_eval["gt"], inpaint_eval["masks"], progress=False
-        )
+        _evaluate_inpainting(inpaint_eval)
 
 
 def test_unmatched_ground_truth_warns(inpaint_eval: dict[str, Path]) -> None:
     (inpaint_eval["pred"] / "c5.png").unlink()
     with pytest.warns(UserWarning, match="1 ground-truth image.*not evaluated: c5"):
-        report = evaluate.evaluate_inpainting(
-            inpaint_eval["pred"], inpaint_eval["gt"], inpaint_eval["masks"], progress=False
-        )
+        report = _evaluate_inpainting(inpaint_eval)
     assert report.summary[-1]["count"] == 5
 
 
@@ -157,10 +173,7 @@ def test_inpainting_lpips(inpaint_eval: dict[str, Path], shared_data: Path) -> N
     from mattepaint.metrics.lpips import LPIPS
 
     model = LPIPS.from_dir("alex", shared_data / "weights")
-    report = evaluate.evaluate_inpainting(
-        inpaint_eval["pred"], inpaint_eval["gt"], inpaint_eval["masks"], lpips=model,
-        progress=False,
-    )
+    report = _evaluate_inpainting(inpaint_eval, lpips=model)
     assert report.metrics[-1] == "lpips"
     values = [row["lpips"] for row in report.rows]
     assert all(v > 0 for v in values)
@@ -187,30 +200,32 @@ def matte_eval(tmp_path: Path) -> dict[str, Path]:
     pred[0:10, 0:10] = 0.5  # 100 wrong pixels, 25 of them (rows/cols 5..9) in the unknown band
     io.save_image(tmp_path / "pred" / "a.png", gt)
     io.save_image(tmp_path / "pred" / "b.png", pred)
-    return {"root": tmp_path, "gt": tmp_path / "gt", "trimaps": tmp_path / "trimaps",
-            "pred": tmp_path / "pred"}
+    return _folders(tmp_path, "gt", "trimaps", "pred")
 
 
 def test_matting_identical_is_zero(matte_eval: dict[str, Path]) -> None:
-    for trimaps in (matte_eval["trimaps"], None):
-        report = evaluate.evaluate_matting(
-            matte_eval["gt"], matte_eval["gt"], trimaps, progress=False
-        )
+    for trimaps in ("trimaps", None):
+        report = _evaluate_matting(matte_eval, "gt", trimaps)
         assert report.metrics == ("sad", "mse", "grad", "conn", "iou")
         for row in report.rows:
             assert (row["sad"], row["mse"], row["grad"], row["conn"]) == (0, 0, 0, 0)
             assert row["iou"] == 1.0
         assert report.summary == [
-            {"bucket": "all", "count": 2, "sad": 0.0, "mse": 0.0, "grad": 0.0, "conn": 0.0,
-             "iou": 1.0}
+            {
+                "bucket": "all",
+                "count": 2,
+                "sad": 0.0,
+                "mse": 0.0,
+                "grad": 0.0,
+                "conn": 0.0,
+                "iou": 1.0,
+            }
         ]
 
 
 def test_matting_sad_known_value(matte_eval: dict[str, Path]) -> None:
-    whole = evaluate.evaluate_matting(matte_eval["pred"], matte_eval["gt"], progress=False)
-    unknown = evaluate.evaluate_matting(
-        matte_eval["pred"], matte_eval["gt"], matte_eval["trimaps"], progress=False
-    )
+    whole = _evaluate_matting(matte_eval, trimaps=None)
+    unknown = _evaluate_matting(matte_eval)
     err = 128 / 255  # 0.5 stored as 8-bit
     # whole image: 100 wrong pixels; unknown band (trimap rows/cols 5..34): 25 of them
     assert whole.rows[1]["sad"] == pytest.approx(100 * err / 1000)
@@ -230,14 +245,10 @@ def test_matting_sad_known_value(matte_eval: dict[str, Path]) -> None:
 def test_matting_input_errors(matte_eval: dict[str, Path]) -> None:
     (matte_eval["trimaps"] / "a.png").unlink()
     with pytest.raises(ValueError, match=r"no trimap of the same name .*: a$"):
-        evaluate.evaluate_matting(
-            matte_eval["pred"], matte_eval["gt"], matte_eval["trimaps"], progress=False
-        )
+        _evaluate_matting(matte_eval)
     with pytest.raises(FileNotFoundError, match="prediction folder not found"):
         evaluate.evaluate_matting(matte_eval["root"] / "nope", matte_eval["gt"], progress=False)
     # a trimap without an unknown region: the case is named in the error
     io.save_trimap(matte_eval["trimaps"] / "a.png", np.ones((SIZE, SIZE)))
     with pytest.raises(ValueError, match=r"cannot evaluate a\.png"):
-        evaluate.evaluate_matting(
-            matte_eval["pred"], matte_eval["gt"], matte_eval["trimaps"], progress=False
-        )
+        _evaluate_matting(matte_eval)

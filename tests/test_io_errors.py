@@ -9,20 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from mattepaint.io import (
-    atomic_path,
-    check_same_size,
-    list_images,
-    load_alpha,
-    load_image,
-    load_mask,
-    load_trimap,
-    save_image,
-    save_mask,
-    save_trimap,
-    to_numpy,
-    to_tensor,
-)
+from mattepaint import io
 
 
 def _png(path: Path, values: np.ndarray) -> Path:
@@ -33,7 +20,7 @@ def _png(path: Path, values: np.ndarray) -> Path:
 # ------------------------------------------------------------------------------ reading
 
 
-@pytest.mark.parametrize("loader", [load_image, load_alpha, load_mask, load_trimap])
+@pytest.mark.parametrize("loader", [io.load_image, io.load_alpha, io.load_mask, io.load_trimap])
 def test_missing_file(tmp_path: Path, loader) -> None:
     with pytest.raises(FileNotFoundError, match=r"not found: .*nope\.png"):
         loader(tmp_path / "nope.png")
@@ -41,13 +28,13 @@ def test_missing_file(tmp_path: Path, loader) -> None:
 
 def test_directory(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="is a directory"):
-        load_image(tmp_path)
+        io.load_image(tmp_path)
 
 
 def test_not_an_image(tmp_path: Path) -> None:
     (tmp_path / "a.jpg").write_text("this is text")
     with pytest.raises(ValueError, match=r"cannot read image .*a\.jpg"):
-        load_image(tmp_path / "a.jpg")
+        io.load_image(tmp_path / "a.jpg")
 
 
 def test_truncated_png(tmp_path: Path, rng: np.random.Generator) -> None:
@@ -55,7 +42,7 @@ def test_truncated_png(tmp_path: Path, rng: np.random.Generator) -> None:
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
     with pytest.raises(ValueError, match=r"cannot read image .*a\.png"):
-        load_image(path)
+        io.load_image(path)
 
 
 def test_corrupt_16bit_tiff(tmp_path: Path) -> None:
@@ -65,20 +52,20 @@ def test_corrupt_16bit_tiff(tmp_path: Path) -> None:
     data = (tmp_path / "a.tif").read_bytes()
     (tmp_path / "a.tif").write_bytes(data[:300])  # header intact, pixel data cut off
     with pytest.raises(ValueError, match="cannot read image"):
-        load_image(tmp_path / "a.tif")
+        io.load_image(tmp_path / "a.tif")
 
 
 def test_list_images_errors(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="not found"):
-        list_images(tmp_path / "missing")
+        io.list_images(tmp_path / "missing")
     (tmp_path / "f.png").write_bytes(b"")
     with pytest.raises(ValueError, match="expected a folder"):
-        list_images(tmp_path / "f.png")
+        io.list_images(tmp_path / "f.png")
 
 
 def test_path_type() -> None:
     with pytest.raises(TypeError, match="str or Path"):
-        load_image(123)  # type: ignore[arg-type]
+        io.load_image(123)  # type: ignore[arg-type]
 
 
 # ------------------------------------------------------------------------------ sizes
@@ -86,11 +73,12 @@ def test_path_type() -> None:
 
 def test_size_mismatch_message() -> None:
     with pytest.raises(ValueError, match=r"^mask size 64x48 does not match image size 64x64$"):
-        check_same_size(np.zeros((64, 64, 3)), np.zeros((48, 64)))
+        io.check_same_size(np.zeros((64, 64, 3)), np.zeros((48, 64)))
 
 
 @pytest.mark.parametrize(
-    ("loader", "kind"), [(load_mask, "mask"), (load_trimap, "trimap"), (load_alpha, "alpha matte")]
+    ("loader", "kind"),
+    [(io.load_mask, "mask"), (io.load_trimap, "trimap"), (io.load_alpha, "alpha matte")],
 )
 def test_like_mismatch(tmp_path: Path, loader, kind: str) -> None:
     path = _png(tmp_path / "m.png", np.zeros((48, 64), np.uint8))
@@ -101,9 +89,9 @@ def test_like_mismatch(tmp_path: Path, loader, kind: str) -> None:
 
 def test_check_same_size_bad_input() -> None:
     with pytest.raises(TypeError, match=r"\(H, W\) tuple"):
-        check_same_size((1, 2, 3), (1, 2))
+        io.check_same_size((1, 2, 3), (1, 2))
     with pytest.raises(ValueError, match="at least 2 dims"):
-        check_same_size(np.zeros(3), (1, 2))
+        io.check_same_size(np.zeros(3), (1, 2))
 
 
 # ------------------------------------------------------------------------------ masks and trimaps
@@ -120,24 +108,24 @@ def test_trimap_bad_values_named(tmp_path: Path) -> None:
         match=r"trimap .*t\.png has values other than 0/128/255 \(tolerance 10\): "
         r"37, 200 \(7 pixels\)",
     ):
-        load_trimap(path)
+        io.load_trimap(path)
     with pytest.raises(ValueError, match=r"\(tolerance 5\): 37, 138, 200 \(8 pixels\)"):
-        load_trimap(path, tolerance=5)
+        io.load_trimap(path, tolerance=5)
 
 
 def test_trimap_lists_at_most_eight_values(tmp_path: Path) -> None:
     path = _png(tmp_path / "t.png", np.arange(30, 50, dtype=np.uint8)[None])
     expected = r": 30, 31, 32, 33, 34, 35, 36, 37, \.\.\. \(20 distinct values\) \(20 pixels\)$"
     with pytest.raises(ValueError, match=expected):
-        load_trimap(path)
+        io.load_trimap(path)
 
 
 def test_bad_threshold_and_tolerance(tmp_path: Path) -> None:
     path = _png(tmp_path / "m.png", np.zeros((2, 2), np.uint8))
     with pytest.raises(ValueError, match="threshold must be in 0..254"):
-        load_mask(path, threshold=255)
+        io.load_mask(path, threshold=255)
     with pytest.raises(ValueError, match="tolerance must be in 0..63"):
-        load_trimap(path, tolerance=64)
+        io.load_trimap(path, tolerance=64)
 
 
 def test_transparent_mask_alpha_warns(tmp_path: Path) -> None:
@@ -145,23 +133,23 @@ def test_transparent_mask_alpha_warns(tmp_path: Path) -> None:
     la[..., 0] = 255
     Image.fromarray(la, mode="LA").save(tmp_path / "m.png")
     with pytest.warns(UserWarning, match="alpha channel, which is ignored"):
-        assert load_mask(tmp_path / "m.png").all()
+        assert io.load_mask(tmp_path / "m.png").all()
 
 
 def test_save_mask_rejects_non_binary_and_lossy(tmp_path: Path) -> None:
     expected = r"only 0 and 1, got 1 pixels with other values \(range 0\.\.255\)"
     with pytest.raises(ValueError, match=expected):
-        save_mask(tmp_path / "m.png", np.array([[0, 1, 255]], np.uint8))
+        io.save_mask(tmp_path / "m.png", np.array([[0, 1, 255]], np.uint8))
     with pytest.raises(ValueError, match=r"unsupported suffix '\.jpg'"):
-        save_mask(tmp_path / "m.jpg", np.zeros((2, 2), bool))
+        io.save_mask(tmp_path / "m.jpg", np.zeros((2, 2), bool))
     with pytest.raises(ValueError, match="one channel"):
-        save_mask(tmp_path / "m.png", np.zeros((2, 2, 3), bool))
+        io.save_mask(tmp_path / "m.png", np.zeros((2, 2, 3), bool))
     assert list(tmp_path.iterdir()) == []
 
 
 def test_save_trimap_rejects_other_values(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"only 0, 0.5 and 1, got 0.25, 128 \(2 pixels\)"):
-        save_trimap(tmp_path / "t.png", np.array([[0, 0.25, 0.5, 128]]))
+        io.save_trimap(tmp_path / "t.png", np.array([[0, 0.25, 0.5, 128]]))
     assert list(tmp_path.iterdir()) == []
 
 
@@ -170,7 +158,7 @@ def test_save_trimap_rejects_other_values(tmp_path: Path) -> None:
 
 def test_unsupported_suffix_writes_nothing(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"unsupported suffix '\.xyz'"):
-        save_image(tmp_path / "a.xyz", np.zeros((2, 2), np.float32))
+        io.save_image(tmp_path / "a.xyz", np.zeros((2, 2), np.float32))
     assert list(tmp_path.iterdir()) == []
 
 
@@ -183,17 +171,16 @@ def test_failure_inside_encoder_leaves_nothing(
 
     monkeypatch.setattr(Image.Image, "save", broken_save)
     with pytest.raises(OSError, match="disk full"):
-        save_image(tmp_path / "a.png", np.zeros((2, 2), np.float32))
+        io.save_image(tmp_path / "a.png", np.zeros((2, 2), np.float32))
     assert list(tmp_path.iterdir()) == []
 
 
 def test_failure_keeps_existing_file(tmp_path: Path) -> None:
     path = tmp_path / "a.txt"
     path.write_text("old")
-    with pytest.raises(RuntimeError):
-        with atomic_path(path, overwrite=True) as temp:
-            temp.write_text("new, half")
-            raise RuntimeError
+    with pytest.raises(RuntimeError), io.atomic_path(path, overwrite=True) as temp:
+        temp.write_text("new, half")
+        raise RuntimeError
     assert path.read_text() == "old"
     assert list(tmp_path.iterdir()) == [path]
 
@@ -202,9 +189,9 @@ def test_refuses_to_overwrite(tmp_path: Path) -> None:
     path = tmp_path / "a.png"
     path.write_bytes(b"keep")
     with pytest.raises(FileExistsError, match=r"already exists; pass overwrite=True \(--overwrite"):
-        save_image(path, np.zeros((2, 2), np.float32))
+        io.save_image(path, np.zeros((2, 2), np.float32))
     with pytest.raises(FileExistsError, match="overwrite"):
-        save_mask(path, np.zeros((2, 2), bool))
+        io.save_mask(path, np.zeros((2, 2), bool))
     assert path.read_bytes() == b"keep"
     assert list(tmp_path.iterdir()) == [path]
 
@@ -212,16 +199,16 @@ def test_refuses_to_overwrite(tmp_path: Path) -> None:
 def test_save_into_directory(tmp_path: Path) -> None:
     (tmp_path / "d.png").mkdir()
     with pytest.raises(ValueError, match="is a directory"):
-        save_image(tmp_path / "d.png", np.zeros((2, 2), np.float32), overwrite=True)
+        io.save_image(tmp_path / "d.png", np.zeros((2, 2), np.float32), overwrite=True)
 
 
 def test_bit_depth_errors(tmp_path: Path) -> None:
     image = np.zeros((2, 2, 3), np.float32)
     expected = r"bit_depth 16 needs one of .png, .tif, .tiff, got '\.jpg'"
     with pytest.raises(ValueError, match=expected):
-        save_image(tmp_path / "a.jpg", image, bit_depth=16)
+        io.save_image(tmp_path / "a.jpg", image, bit_depth=16)
     with pytest.raises(ValueError, match="bit_depth must be 8 or 16, got 12"):
-        save_image(tmp_path / "a.png", image, bit_depth=12)
+        io.save_image(tmp_path / "a.png", image, bit_depth=12)
 
 
 @pytest.mark.parametrize(
@@ -239,23 +226,23 @@ def test_bit_depth_errors(tmp_path: Path) -> None:
 )
 def test_save_image_bad_arrays(tmp_path: Path, image, error, match) -> None:
     with pytest.raises(error, match=match):
-        save_image(tmp_path / "a.png", image)
+        io.save_image(tmp_path / "a.png", image)
     assert list(tmp_path.iterdir()) == []
 
 
 def test_jpeg_alpha(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="JPEG cannot store an alpha channel"):
-        save_image(tmp_path / "a.jpg", np.zeros((2, 2, 4), np.float32))
+        io.save_image(tmp_path / "a.jpg", np.zeros((2, 2, 4), np.float32))
 
 
 def test_out_of_range_floats_warn_and_clip(tmp_path: Path) -> None:
     with pytest.warns(UserWarning, match=r"values in -0.5..1.5, outside \[0, 1\]"):
-        save_image(tmp_path / "a.png", np.array([[-0.5, 0.5, 1.5]], np.float32))
+        io.save_image(tmp_path / "a.png", np.array([[-0.5, 0.5, 1.5]], np.float32))
     np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "a.png")), [[0, 128, 255]])
 
 
 def test_tiny_overshoot_does_not_warn(tmp_path: Path, recwarn: pytest.WarningsRecorder) -> None:
-    save_image(tmp_path / "a.png", np.array([[-1e-6, 1 + 1e-6]], np.float32))
+    io.save_image(tmp_path / "a.png", np.array([[-1e-6, 1 + 1e-6]], np.float32))
     assert len(recwarn) == 0
     np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "a.png")), [[0, 255]])
 
@@ -265,17 +252,17 @@ def test_tiny_overshoot_does_not_warn(tmp_path: Path, recwarn: pytest.WarningsRe
 
 def test_to_tensor_errors() -> None:
     with pytest.raises(ValueError, match=r"\(H, W, C\) array, got shape \(1, 2, 3, 4\)"):
-        to_tensor(np.zeros((1, 2, 3, 4)))
+        io.to_tensor(np.zeros((1, 2, 3, 4)))
     with pytest.raises(TypeError, match="numpy array, got Tensor"):
-        to_tensor(torch.zeros(2, 2))  # type: ignore[arg-type]
+        io.to_tensor(torch.zeros(2, 2))  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="got int64"):
-        to_tensor(np.zeros((2, 2), np.int64))
+        io.to_tensor(np.zeros((2, 2), np.int64))
 
 
 def test_to_numpy_errors() -> None:
     with pytest.raises(ValueError, match="batch of 2"):
-        to_numpy(torch.zeros(2, 3, 4, 4))
+        io.to_numpy(torch.zeros(2, 3, 4, 4))
     with pytest.raises(ValueError, match=r"got \(4, 4\)"):
-        to_numpy(torch.zeros(4, 4))
+        io.to_numpy(torch.zeros(4, 4))
     with pytest.raises(TypeError, match="torch tensor, got ndarray"):
-        to_numpy(np.zeros((1, 3, 2, 2)))  # type: ignore[arg-type]
+        io.to_numpy(np.zeros((1, 3, 2, 2)))  # type: ignore[arg-type]

@@ -96,13 +96,8 @@ def _match(stems: Iterable[str], source: PathLike | None, what: str) -> dict[str
     source = Path(source)
     stems = list(stems)
     if source.is_dir():
-        by_stem = io.images_by_stem(source, what)
-        missing = [stem for stem in stems if stem not in by_stem]
-        if missing:
-            raise InputError(
-                f"{len(missing)} image(s) have no {what} of the same name in {source}: "
-                f"{io.short_listing(missing)}; add a {what} with the same name for each"
-            )
+        fix = f"add a {what} with the same name for each"
+        by_stem = io.match_by_stem(stems, source, what, fix=fix)
         return {stem: by_stem[stem] for stem in stems}
     _require_file(source, what)
     return {stem: source for stem in stems}

@@ -22,7 +22,6 @@ References:
 from __future__ import annotations
 
 import warnings
-from typing import Union
 
 import cv2
 import numpy as np
@@ -43,8 +42,8 @@ __all__ = [
     "trimap_from_mask",
 ]
 
-ArrayOrTensor = Union[np.ndarray, torch.Tensor]
-Colour = Union[str, tuple[float, float, float]]
+ArrayOrTensor = np.ndarray | torch.Tensor
+Colour = str | tuple[float, float, float]
 
 #: Named colours accepted by :func:`composite_onto` and :func:`parse_colour` (RGB in [0, 1]).
 COLOURS: dict[str, tuple[float, float, float]] = {
@@ -101,9 +100,12 @@ def composite(fg: ArrayOrTensor, bg: ArrayOrTensor, alpha: ArrayOrTensor) -> Arr
     """
     is_torch = [isinstance(x, torch.Tensor) for x in (fg, bg, alpha)]
     is_numpy = [isinstance(x, np.ndarray) for x in (fg, bg, alpha)]
-    if all(is_torch):
-        return _composite_torch(fg, bg, alpha)  # type: ignore[arg-type]
-    if all(is_numpy):
+    if all(is_torch) or all(is_numpy):
+        _check_float("fg", fg)
+        _check_float("bg", bg)
+        _check_float("alpha", alpha, allow_bool=True)
+        if all(is_torch):
+            return _composite_torch(fg, bg, alpha)  # type: ignore[arg-type]
         return _composite_numpy(fg, bg, alpha)  # type: ignore[arg-type]
     names = ("fg", "bg", "alpha")
     got = ", ".join(f"{n}={type(x).__name__}" for n, x in zip(names, (fg, bg, alpha)))
@@ -131,16 +133,12 @@ def _check_float(name: str, x: ArrayOrTensor, *, allow_bool: bool = False) -> No
 
 
 def _composite_numpy(fg: np.ndarray, bg: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-    _check_float("fg", fg)
-    _check_float("bg", bg)
-    _check_float("alpha", alpha, allow_bool=True)
+    """:func:`composite` of float arrays (dtypes checked there): shapes, then the blend."""
     if fg.ndim != 3:
         raise ValueError(f"fg must be (H, W, C), got shape {fg.shape}")
     h, w, c = fg.shape
     if bg.shape not in ((h, w, c), (h, w, 1)):
-        raise ValueError(
-            f"bg must be (H, W, C) or (H, W, 1) like fg {fg.shape}, got bg {bg.shape}"
-        )
+        raise ValueError(f"bg must be (H, W, C) or (H, W, 1) like fg {fg.shape}, got bg {bg.shape}")
     if alpha.shape not in ((h, w), (h, w, 1)):
         raise ValueError(
             f"alpha must be (H, W) or (H, W, 1) like fg {fg.shape}, got alpha {alpha.shape}"
@@ -158,9 +156,7 @@ def _composite_numpy(fg: np.ndarray, bg: np.ndarray, alpha: np.ndarray) -> np.nd
 
 
 def _composite_torch(fg: torch.Tensor, bg: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
-    _check_float("fg", fg)
-    _check_float("bg", bg)
-    _check_float("alpha", alpha, allow_bool=True)
+    """:func:`composite` of float tensors (dtypes checked there): shapes, then the blend."""
     if fg.ndim != 4:
         raise ValueError(f"fg must be (B, C, H, W), got shape {tuple(fg.shape)}")
     b, c, h, w = fg.shape
@@ -348,9 +344,7 @@ def _check_image_alpha(image: np.ndarray, alpha: np.ndarray) -> tuple[np.ndarray
     if alpha.ndim == 3 and alpha.shape[2] == 1:
         alpha = alpha[..., 0]  # (H, W, 1) -> (H, W)
     if alpha.shape != image.shape[:2]:
-        raise ValueError(
-            f"alpha must be (H, W) like image {image.shape}, got alpha {alpha.shape}"
-        )
+        raise ValueError(f"alpha must be (H, W) like image {image.shape}, got alpha {alpha.shape}")
     return image, alpha
 
 

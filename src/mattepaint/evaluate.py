@@ -178,11 +178,13 @@ class Report:
             raise ValueError(f"table must be 'rows' or 'summary', got {table!r}")
         records = self.rows if table == "rows" else self.summary
         columns = self._columns(table)
-        with io.atomic_path(path, overwrite=overwrite) as tmp:
-            with open(tmp, "w", newline="", encoding="utf-8") as handle:
-                writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
-                writer.writeheader()
-                writer.writerows(records)
+        with (
+            io.atomic_path(path, overwrite=overwrite) as tmp,
+            open(tmp, "w", newline="", encoding="utf-8") as handle,
+        ):
+            writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows(records)
         return Path(path)
 
     def _columns(self, table: str) -> list[str]:
@@ -279,13 +281,7 @@ def _match_cases(
         raise ValueError(f"no images ({', '.join(io.IMAGE_SUFFIXES)}) found in {pred_dir}")
     matched: list[dict[str, Path]] = []
     for folder, what in others:
-        files = io.images_by_stem(folder, what)
-        missing = [stem for stem in preds if stem not in files]
-        if missing:
-            raise ValueError(
-                f"{len(missing)} prediction(s) have no {what} of the same name in {folder}: "
-                f"{io.short_listing(missing)}"
-            )
+        files = io.match_by_stem(preds, folder, what, cases="prediction(s)")
         unused = sorted(set(files) - set(preds))
         if unused and what == "ground truth":
             warnings.warn(

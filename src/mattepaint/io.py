@@ -30,7 +30,7 @@ import contextlib
 import os
 import tempfile
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Self
 
@@ -46,6 +46,7 @@ __all__ = [
     "IMAGE_SUFFIXES",
     "MAX_PIXELS_ENV",
     "StagedOutputs",
+    "as_path",
     "atomic_path",
     "check_image_output",
     "check_pixel_count",
@@ -161,11 +162,17 @@ def check_pixel_count(
         )
 
 
+def as_path(path: object, what: str) -> Path:
+    """``path`` (a str or os.PathLike) as a Path; TypeError ``"<what> must be a str or Path,
+    got <type>"`` for anything else."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{what} must be a str or Path, got {type(path).__name__}")
+    return Path(path)
+
+
 def _check_file(path: PathLike, kind: str) -> Path:
     """Return ``path`` as a Path, raising InputNotFoundError if it is missing or a folder."""
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"{kind} path must be a str or Path, got {type(path).__name__}")
-    path = Path(path)
+    path = as_path(path, f"{kind} path")
     if not path.exists():
         raise InputNotFoundError(f"{kind} not found: {path}")
     if path.is_dir():
@@ -493,6 +500,28 @@ def images_by_stem(folder: PathLike, what: str = "image") -> dict[str, Path]:
             f"{what} folder {folder} has several images with the same stem, so they cannot be "
             f"matched by name: {short_listing(duplicates)}"
         )
+    return by_stem
+
+
+def match_by_stem(
+    stems: Iterable[str], folder: PathLike, what: str, *, cases: str = "image(s)", fix: str = ""
+) -> dict[str, Path]:
+    """The images of ``folder`` by stem (:func:`images_by_stem`), checked to hold one for each
+    of ``stems`` (the cases to match, e.g. the input images' stems).
+
+    Raises:
+        InputError: some stems have no image: ``"<n> <cases> have no <what> of the same name in
+        <folder>: <up to five stems>"``, then ``"; <fix>"`` when ``fix`` is given. As
+        :func:`images_by_stem` for a missing folder, a file or clashing stems.
+    """
+    by_stem = images_by_stem(folder, what)
+    missing = [stem for stem in stems if stem not in by_stem]
+    if missing:
+        message = (
+            f"{len(missing)} {cases} have no {what} of the same name in {folder}: "
+            f"{short_listing(missing)}"
+        )
+        raise InputError(f"{message}; {fix}" if fix else message)
     return by_stem
 
 

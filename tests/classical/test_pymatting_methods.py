@@ -14,20 +14,7 @@ import pymatting
 import pytest
 import torch
 
-from mattepaint.classical import (
-    ClosedFormMatter,
-    KNNMatter,
-    LBDMMatter,
-    LKMMatter,
-    RandomWalkMatter,
-    SharedMatter,
-    alpha_closed_form,
-    alpha_knn,
-    alpha_lbdm,
-    alpha_lkm,
-    alpha_rw,
-    alpha_sm,
-)
+from mattepaint import classical
 from mattepaint.compositing import estimate_foreground
 from mattepaint.errors import InputError
 from mattepaint.methods import Matter, MatteResult, get_matter
@@ -36,12 +23,12 @@ from mattepaint.methods import Matter, MatteResult, get_matter
 # so that an environment without it fails here instead of silently skipping every test.
 
 ALPHA_FUNCTIONS = {
-    "closed_form": alpha_closed_form,
-    "knn": alpha_knn,
-    "lkm": alpha_lkm,
-    "rw": alpha_rw,
-    "lbdm": alpha_lbdm,
-    "sm": alpha_sm,
+    "closed_form": classical.alpha_closed_form,
+    "knn": classical.alpha_knn,
+    "lkm": classical.alpha_lkm,
+    "rw": classical.alpha_rw,
+    "lbdm": classical.alpha_lbdm,
+    "sm": classical.alpha_sm,
 }
 
 
@@ -69,7 +56,7 @@ def _soft_disk_scene(
 
 def test_closed_form_equals_pymatting(rng: np.random.Generator) -> None:
     image, _, trimap = _soft_disk_scene(rng)
-    ours = alpha_closed_form(image, trimap)
+    ours = classical.alpha_closed_form(image, trimap)
     reference = np.clip(pymatting.estimate_alpha_cf(image, trimap), 0, 1)
     assert ours.dtype == np.float32 and ours.shape == trimap.shape
     np.testing.assert_array_equal(ours, reference.astype(np.float32))
@@ -77,7 +64,7 @@ def test_closed_form_equals_pymatting(rng: np.random.Generator) -> None:
 
 def test_closed_form_options_equal_pymatting(rng: np.random.Generator) -> None:
     image, _, trimap = _soft_disk_scene(rng)
-    ours = alpha_closed_form(image, trimap, epsilon=1e-4, radius=2)
+    ours = classical.alpha_closed_form(image, trimap, epsilon=1e-4, radius=2)
     reference = pymatting.estimate_alpha_cf(
         image, trimap, laplacian_kwargs={"epsilon": 1e-4, "radius": 2}
     )
@@ -103,7 +90,7 @@ def test_closed_form_equals_pymatting_on_real_image(shared_data: Path) -> None:
     size = (image.shape[1] // 4, image.shape[0] // 4)  # (W, H) for cv2
     image = cv2.resize(np.ascontiguousarray(image), size, interpolation=cv2.INTER_AREA)
     trimap = cv2.resize(trimap, size, interpolation=cv2.INTER_NEAREST)
-    ours = alpha_closed_form(image, trimap)  # uint8 image and trimap, converted inside
+    ours = classical.alpha_closed_form(image, trimap)  # uint8 image and trimap, converted inside
     reference = np.clip(pymatting.estimate_alpha_cf(image / 255.0, trimap / 255.0), 0, 1)
     np.testing.assert_array_equal(ours, reference.astype(np.float32))
     assert 0.0 < ours[trimap == 128].mean() < 1.0
@@ -122,10 +109,10 @@ def test_knn_and_lkm_equal_pymatting_in_unknown(rng: np.random.Generator) -> Non
     image, _, trimap = _soft_disk_scene(rng)
     unknown = trimap == 0.5
     knn = pymatting.estimate_alpha_knn(image, trimap)
-    ours = alpha_knn(image, trimap)
+    ours = classical.alpha_knn(image, trimap)
     np.testing.assert_array_equal(ours[unknown], knn[unknown].astype(np.float32))
     lkm = pymatting.estimate_alpha_lkm(image, trimap)
-    ours = alpha_lkm(image, trimap)
+    ours = classical.alpha_lkm(image, trimap)
     np.testing.assert_array_equal(ours[unknown], lkm[unknown].astype(np.float32))
 
 
@@ -173,31 +160,33 @@ def test_more_methods_options_and_errors(rng: np.random.Generator) -> None:
     # options reach pymatting: a wider window / no trimap expansion change the result (for rw a
     # wider window also propagates across the blurry band: 0.064 instead of 0.116)
     unknown = trimap == 0.5
-    wide = alpha_rw(image, trimap, radius=2)
+    wide = classical.alpha_rw(image, trimap, radius=2)
     assert np.abs(wide - alpha)[unknown].mean() < 0.08
     assert not np.array_equal(
-        alpha_lbdm(image, trimap, epsilon=1e-2), alpha_lbdm(image, trimap, epsilon=1e-7)
+        classical.alpha_lbdm(image, trimap, epsilon=1e-2),
+        classical.alpha_lbdm(image, trimap, epsilon=1e-7),
     )
     assert not np.array_equal(
-        alpha_sm(image, trimap, trimap_expansion_radius=0), alpha_sm(image, trimap)
+        classical.alpha_sm(image, trimap, trimap_expansion_radius=0),
+        classical.alpha_sm(image, trimap),
     )
     # a non-contiguous (H, W, 3) view, as from a (3, H, W) tensor, works (sm's numba kernels
     # take C-contiguous arrays only)
     view = np.ascontiguousarray(image.transpose(2, 0, 1)).transpose(1, 2, 0)
-    for fn in (alpha_rw, alpha_lbdm, alpha_sm):
+    for fn in (classical.alpha_rw, classical.alpha_lbdm, classical.alpha_sm):
         np.testing.assert_array_equal(fn(view, trimap), fn(image, trimap))
     with pytest.raises(ValueError, match="radius must be an int >= 1"):
-        RandomWalkMatter(radius=0)
+        classical.RandomWalkMatter(radius=0)
     with pytest.raises(ValueError, match="epsilon must be a number > 0"):
-        LBDMMatter(epsilon=0.0)
+        classical.LBDMMatter(epsilon=0.0)
     with pytest.raises(ValueError, match="sample_gathering_angles must be >= 1, got 0"):
-        SharedMatter(sample_gathering_angles=0)
+        classical.SharedMatter(sample_gathering_angles=0)
     with pytest.raises(TypeError, match="trimap_expansion_radius must be an int"):
-        SharedMatter(trimap_expansion_radius=2.5)  # type: ignore[arg-type]
+        classical.SharedMatter(trimap_expansion_radius=2.5)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="rw needs an image of at least 5x5"):
-        alpha_rw(image[:4, :4], trimap[:4, :4], radius=2)
+        classical.alpha_rw(image[:4, :4], trimap[:4, :4], radius=2)
     with pytest.raises(ValueError, match="lbdm needs an image of at least 3x3"):
-        alpha_lbdm(image[:2], trimap[:2])
+        classical.alpha_lbdm(image[:2], trimap[:2])
     with pytest.raises(ValueError, match="needs a trimap"):
         get_matter("sm")(torch.rand(1, 3, 20, 20))
 
@@ -246,7 +235,7 @@ def test_degenerate_trimaps(rng: np.random.Generator) -> None:
     known = np.zeros((16, 16))
     known[8:] = 1.0
     unknown = np.full((16, 16), 0.5)
-    for fn in (alpha_closed_form, alpha_knn):
+    for fn in (classical.alpha_closed_form, classical.alpha_knn):
         # Without both known regions there is no constraint: a clear error, not a constant.
         with pytest.raises(InputError, match="has no background"):
             fn(image, no_bg)
@@ -262,28 +251,28 @@ def test_odd_trimap_values_warn_and_quantize(rng: np.random.Generator) -> None:
     odd = trimap.copy()
     odd[odd == 0.5] = 0.4  # unknown coded as 0.4 (still unknown after quantizing)
     with pytest.warns(UserWarning, match="trimap should hold 0 / 0.5 / 1"):
-        ours = alpha_closed_form(image, odd)
-    np.testing.assert_array_equal(ours, alpha_closed_form(image, trimap))
+        ours = classical.alpha_closed_form(image, odd)
+    np.testing.assert_array_equal(ours, classical.alpha_closed_form(image, trimap))
 
 
 def test_bad_inputs_raise(rng: np.random.Generator) -> None:
     image, _, trimap = _soft_disk_scene(rng, 20)
     with pytest.raises(ValueError, match=r"trimap must be \(H, W\) = \(20, 20\)"):
-        alpha_closed_form(image, trimap[:10])
+        classical.alpha_closed_form(image, trimap[:10])
     with pytest.raises(TypeError, match="trimap must be float"):
-        alpha_closed_form(image, trimap.astype(np.int64))
+        classical.alpha_closed_form(image, trimap.astype(np.int64))
     with pytest.raises(ValueError, match="epsilon must be a number > 0"):
-        ClosedFormMatter(epsilon=0.0)
+        classical.ClosedFormMatter(epsilon=0.0)
     with pytest.raises(ValueError, match="radius must be an int >= 1"):
-        LKMMatter(radius=0)
+        classical.LKMMatter(radius=0)
     with pytest.raises(ValueError, match="lkm needs an image of at least 41x41"):
-        alpha_lkm(image, trimap)
+        classical.alpha_lkm(image, trimap)
     with pytest.raises(ValueError, match="knn needs more pixels than n_neighbors"):
-        alpha_knn(image[:4, :4], trimap[:4, :4])
+        classical.alpha_knn(image[:4, :4], trimap[:4, :4])
     with pytest.raises(ValueError, match="same length"):
-        KNNMatter(n_neighbors=(20, 10), distance_weights=(2.0,))
+        classical.KNNMatter(n_neighbors=(20, 10), distance_weights=(2.0,))
     with pytest.raises(TypeError, match="foreground must be a bool"):
-        KNNMatter(foreground=1)  # type: ignore[arg-type]
+        classical.KNNMatter(foreground=1)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="needs a trimap"):
         get_matter("closed_form")(torch.rand(1, 3, 20, 20))
     with pytest.raises(ValueError, match=r"trimap must be \(B, 1, H, W\)"):

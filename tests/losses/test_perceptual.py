@@ -17,17 +17,8 @@ import torch
 from safetensors.torch import load_file, save_file
 from scipy.ndimage import gaussian_filter
 
-from mattepaint.losses.perceptual import (
-    LIU_LAYERS,
-    LIU_WEIGHTS,
-    VGG16_WEIGHTS_FILE,
-    VGGFeatures,
-    feature_matching_loss,
-    gram_matrix,
-    liu_perceptual,
-    perceptual_loss,
-    style_loss,
-)
+from mattepaint import losses
+from mattepaint.losses.perceptual import VGG16_WEIGHTS_FILE
 from mattepaint.models.backbones import (
     IMAGENET_MEAN,
     IMAGENET_STD,
@@ -54,8 +45,8 @@ def random_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def random_vgg(random_weights: Path) -> VGGFeatures:
-    return VGGFeatures(random_weights)
+def random_vgg(random_weights: Path) -> losses.VGGFeatures:
+    return losses.VGGFeatures(random_weights)
 
 
 # ----------------------------------------------------------------------------- gram matrix
@@ -65,7 +56,7 @@ def test_gram_matrix_golden() -> None:
     # channel 0 = [1, 2, 3, 4], channel 1 = [0, 1, 0, 1] (flattened 2x2):
     # f f^T = [[30, 6], [6, 2]], divided by C H W = 2 * 2 * 2 = 8
     f = _t([[[[1.0, 2.0], [3.0, 4.0]], [[0.0, 1.0], [0.0, 1.0]]]])  # (1, 2, 2, 2)
-    g = gram_matrix(f)
+    g = losses.gram_matrix(f)
     assert g.shape == (1, 2, 2) and g.dtype == torch.float64
     assert torch.allclose(g, _t([[[3.75, 0.75], [0.75, 0.25]]]))
 
@@ -73,33 +64,33 @@ def test_gram_matrix_golden() -> None:
 def test_gram_matrix_batch_size_invariance_and_symmetry() -> None:
     gen = torch.Generator().manual_seed(0)
     f = torch.rand(3, 4, 5, 6, generator=gen, dtype=torch.float64)
-    g = gram_matrix(f)
+    g = losses.gram_matrix(f)
     assert g.shape == (3, 4, 4)
     assert torch.allclose(g, g.transpose(1, 2))
-    assert torch.allclose(g[1], gram_matrix(f[1:2])[0])  # per image
-    assert torch.allclose(gram_matrix(f.repeat(1, 1, 2, 2)), g)  # tiling: / (H W) cancels
+    assert torch.allclose(g[1], losses.gram_matrix(f[1:2])[0])  # per image
+    assert torch.allclose(losses.gram_matrix(f.repeat(1, 1, 2, 2)), g)  # tiling: / (H W) cancels
 
 
 def test_gram_matrix_half_is_computed_in_float32() -> None:
     # 300^2 * 4096 = 3.7e8 overflows fp16 before the division; the result 300^2 / 2 fits float32
     f = torch.full((1, 2, 64, 64), 300.0, dtype=torch.float16)
-    g = gram_matrix(f)
+    g = losses.gram_matrix(f)
     assert g.dtype == torch.float32
     assert torch.allclose(g, torch.full((1, 2, 2), 45_000.0))
 
 
 def test_gram_matrix_gradcheck() -> None:
     f = torch.rand(1, 2, 3, 3, dtype=torch.float64, requires_grad=True)
-    assert torch.autograd.gradcheck(gram_matrix, (f,))
+    assert torch.autograd.gradcheck(losses.gram_matrix, (f,))
 
 
 def test_gram_matrix_errors() -> None:
     with pytest.raises(TypeError, match="torch.Tensor"):
-        gram_matrix([[1.0]])  # type: ignore[arg-type]
+        losses.gram_matrix([[1.0]])  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"\(B, C, H, W\)"):
-        gram_matrix(torch.zeros(2, 3, 4))
+        losses.gram_matrix(torch.zeros(2, 3, 4))
     with pytest.raises(ValueError, match="float"):
-        gram_matrix(torch.zeros(1, 2, 2, 2, dtype=torch.int64))
+        losses.gram_matrix(torch.zeros(1, 2, 2, 2, dtype=torch.int64))
 
 
 # ----------------------------------------------------------------------------- perceptual / style
@@ -109,25 +100,25 @@ def test_perceptual_loss_golden() -> None:
     # layer 0: |d| = 1, 3 -> mean 2; layer 1: |d| = 0.5, 0.5 -> mean 0.5; sum 2.5
     a = [_t([[[[1.0, -3.0]]]]), _t([[[[0.5]], [[-0.5]]]])]  # (1, 1, 1, 2), (1, 2, 1, 1)
     b = [torch.zeros_like(t) for t in a]
-    assert perceptual_loss(a, b).item() == pytest.approx(2.5)
+    assert losses.perceptual_loss(a, b).item() == pytest.approx(2.5)
 
 
 def test_style_loss_golden() -> None:
     # gram of the tensor of test_gram_matrix_golden = [[3.75, .75], [.75, .25]] vs zeros:
     # mean |G| = 5.5 / 4
     f = _t([[[[1.0, 2.0], [3.0, 4.0]], [[0.0, 1.0], [0.0, 1.0]]]])
-    assert style_loss([f], [torch.zeros_like(f)]).item() == pytest.approx(1.375)
+    assert losses.style_loss([f], [torch.zeros_like(f)]).item() == pytest.approx(1.375)
     # two layers add up
-    assert style_loss([f, f], [torch.zeros_like(f)] * 2).item() == pytest.approx(2.75)
+    assert losses.style_loss([f, f], [torch.zeros_like(f)] * 2).item() == pytest.approx(2.75)
 
 
 def test_identical_features_give_zero() -> None:
     gen = torch.Generator().manual_seed(0)
     feats = [torch.rand(2, c, s, s, generator=gen) for c, s in ((4, 8), (8, 4))]
     copies = [f.clone() for f in feats]
-    assert perceptual_loss(feats, copies).item() == 0.0
-    assert style_loss(feats, copies).item() == 0.0
-    assert feature_matching_loss(feats, copies).item() == 0.0
+    assert losses.perceptual_loss(feats, copies).item() == 0.0
+    assert losses.style_loss(feats, copies).item() == 0.0
+    assert losses.feature_matching_loss(feats, copies).item() == 0.0
 
 
 def test_scaling_behaviour() -> None:
@@ -136,30 +127,30 @@ def test_scaling_behaviour() -> None:
     a = [torch.rand(2, 3, 4, 4, generator=gen, dtype=torch.float64)]
     b = [torch.rand(2, 3, 4, 4, generator=gen, dtype=torch.float64)]
     k = 3.0
-    p, s = perceptual_loss(a, b), style_loss(a, b)
-    assert perceptual_loss([k * a[0]], [k * b[0]]).item() == pytest.approx(k * p.item())
-    assert style_loss([k * a[0]], [k * b[0]]).item() == pytest.approx(k**2 * s.item())
-    tiled = style_loss([a[0].repeat(1, 1, 2, 3)], [b[0].repeat(1, 1, 2, 3)])
+    p, s = losses.perceptual_loss(a, b), losses.style_loss(a, b)
+    assert losses.perceptual_loss([k * a[0]], [k * b[0]]).item() == pytest.approx(k * p.item())
+    assert losses.style_loss([k * a[0]], [k * b[0]]).item() == pytest.approx(k**2 * s.item())
+    tiled = losses.style_loss([a[0].repeat(1, 1, 2, 3)], [b[0].repeat(1, 1, 2, 3)])
     assert tiled.item() == pytest.approx(s.item())
 
 
 def test_losses_are_0dim_and_differentiable() -> None:
     a = [torch.rand(1, 2, 3, 3, dtype=torch.float64, requires_grad=True)]
     b = [torch.rand(1, 2, 3, 3, dtype=torch.float64)]
-    for fn in (perceptual_loss, style_loss):
+    for fn in (losses.perceptual_loss, losses.style_loss):
         loss = fn(a, b)
         assert loss.ndim == 0
-    assert torch.autograd.gradcheck(lambda x: style_loss([x], b), (a[0],))
-    assert torch.autograd.gradcheck(lambda x: perceptual_loss([x], b), (a[0],))
+    assert torch.autograd.gradcheck(lambda x: losses.style_loss([x], b), (a[0],))
+    assert torch.autograd.gradcheck(lambda x: losses.perceptual_loss([x], b), (a[0],))
 
 
 def test_half_features_give_float32_losses() -> None:
     a = [torch.full((1, 2, 4, 4), 1.0, dtype=torch.float16)]
     b = [torch.full((1, 2, 4, 4), 1.5, dtype=torch.float16)]
     for fn, expected in (
-        (perceptual_loss, 0.5),
-        (style_loss, 1.25 / 2),
-        (feature_matching_loss, 0.5),
+        (losses.perceptual_loss, 0.5),
+        (losses.style_loss, 1.25 / 2),
+        (losses.feature_matching_loss, 0.5),
     ):
         loss = fn(a, b)
         assert loss.dtype == torch.float32
@@ -169,17 +160,17 @@ def test_half_features_give_float32_losses() -> None:
 def test_feature_list_errors() -> None:
     f = torch.zeros(1, 2, 3, 3)
     with pytest.raises(TypeError, match="list of feature tensors"):
-        perceptual_loss(f, f)  # type: ignore[arg-type]
+        losses.perceptual_loss(f, f)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="same number"):
-        perceptual_loss([f, f], [f])
+        losses.perceptual_loss([f, f], [f])
     with pytest.raises(ValueError, match="same number"):
-        style_loss([], [])
+        losses.style_loss([], [])
     with pytest.raises(ValueError, match=r"feats_pred\[0\] and feats_target\[0\].*same shape"):
-        style_loss([f], [torch.zeros(1, 2, 3, 4)])
+        losses.style_loss([f], [torch.zeros(1, 2, 3, 4)])
     with pytest.raises(TypeError, match=r"feats_target\[0\] must be a float tensor"):
-        perceptual_loss([f], [torch.zeros(1, 2, 3, 3, dtype=torch.int64)])
+        losses.perceptual_loss([f], [torch.zeros(1, 2, 3, 3, dtype=torch.int64)])
     with pytest.raises(ValueError, match=r"\(B, C, H, W\)"):
-        style_loss([torch.zeros(2, 3)], [torch.zeros(2, 3)])
+        losses.style_loss([torch.zeros(2, 3)], [torch.zeros(2, 3)])
 
 
 # ----------------------------------------------------------------------------- VGGFeatures
@@ -188,19 +179,19 @@ def test_feature_list_errors() -> None:
 def test_missing_weights_file(tmp_path: Path) -> None:
     missing = tmp_path / "nowhere" / VGG16_WEIGHTS_FILE
     with pytest.raises(FileNotFoundError, match="file not found") as info:
-        VGGFeatures(missing)
+        losses.VGGFeatures(missing)
     message = str(info.value)
     assert str(missing) in message and "loss.params.vgg_weights" in message
     assert "\n" not in message
     with pytest.raises(FileNotFoundError, match="VGG16 ImageNet weights: no file given"):
-        VGGFeatures(None)
+        losses.VGGFeatures(None)
 
 
 def test_wrong_weights_file(tmp_path: Path) -> None:
     path = tmp_path / "alex.safetensors"
     save_file({"features.0.weight": torch.zeros(64, 3, 11, 11)}, str(path))
     with pytest.raises(ValueError, match="does not fit VGG16Features"):
-        VGGFeatures(path)
+        losses.VGGFeatures(path)
 
 
 @pytest.mark.parametrize(
@@ -214,11 +205,11 @@ def test_wrong_weights_file(tmp_path: Path) -> None:
 )
 def test_bad_layers(random_weights: Path, layers, error, match: str) -> None:
     with pytest.raises(error, match=match):
-        VGGFeatures(random_weights, layers=layers)
+        losses.VGGFeatures(random_weights, layers=layers)
 
 
-def test_shapes_frozen_and_truncated(random_vgg: VGGFeatures) -> None:
-    assert random_vgg.layers == LIU_LAYERS == ("pool1", "pool2", "pool3")
+def test_shapes_frozen_and_truncated(random_vgg: losses.VGGFeatures) -> None:
+    assert random_vgg.layers == losses.LIU_LAYERS == ("pool1", "pool2", "pool3")
     out = random_vgg(torch.rand(2, 3, 32, 32))
     assert [tuple(t.shape) for t in out] == [(2, 64, 16, 16), (2, 128, 8, 8), (2, 256, 4, 4)]
     # pool4 / pool5 are not kept, so they are never run
@@ -234,7 +225,7 @@ def test_shapes_frozen_and_truncated(random_vgg: VGGFeatures) -> None:
 
 
 def test_stops_at_deepest_requested_layer(random_weights: Path) -> None:
-    vgg = VGGFeatures(random_weights, layers=("relu2_2", "relu1_1"))
+    vgg = losses.VGGFeatures(random_weights, layers=("relu2_2", "relu1_1"))
     assert len(vgg.net.features) == VGG16_LAYERS["relu2_2"] + 1
     calls: list[int] = []
     for index, module in enumerate(vgg.net.features):
@@ -245,7 +236,7 @@ def test_stops_at_deepest_requested_layer(random_weights: Path) -> None:
     assert vgg.min_size == 2  # one pool before relu2_2
 
 
-def test_gradient_reaches_input_not_parameters(random_vgg: VGGFeatures) -> None:
+def test_gradient_reaches_input_not_parameters(random_vgg: losses.VGGFeatures) -> None:
     x = torch.rand(1, 3, 8, 8, requires_grad=True)
     sum(f.square().mean() for f in random_vgg(x)).backward()
     assert x.grad is not None and torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
@@ -253,7 +244,7 @@ def test_gradient_reaches_input_not_parameters(random_vgg: VGGFeatures) -> None:
 
 
 def test_weights_loaded_and_imagenet_normalisation(
-    random_weights: Path, random_vgg: VGGFeatures
+    random_weights: Path, random_vgg: losses.VGGFeatures
 ) -> None:
     state = load_file(str(random_weights))
     for key, value in random_vgg.net.state_dict().items():
@@ -262,12 +253,12 @@ def test_weights_loaded_and_imagenet_normalisation(
     x = torch.rand(1, 3, 8, 8)
     mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
     std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
-    expected = random_vgg.net((x - mean) / std, layers=LIU_LAYERS)
+    expected = random_vgg.net((x - mean) / std, layers=losses.LIU_LAYERS)
     for got, want in zip(random_vgg(x), expected):
         assert torch.allclose(got, want, atol=1e-6)
 
 
-def test_vgg_input_errors(random_vgg: VGGFeatures) -> None:
+def test_vgg_input_errors(random_vgg: losses.VGGFeatures) -> None:
     with pytest.raises(ValueError, match=r"\(B, 3, H, W\)"):
         random_vgg(torch.rand(1, 1, 16, 16))
     with pytest.raises(TypeError, match="float"):
@@ -279,57 +270,53 @@ def test_vgg_input_errors(random_vgg: VGGFeatures) -> None:
 # ----------------------------------------------------------------------------- liu_perceptual
 
 
-def test_liu_perceptual_matches_functional(random_vgg: VGGFeatures) -> None:
+def test_liu_perceptual_matches_functional(random_vgg: losses.VGGFeatures) -> None:
     gen = torch.Generator().manual_seed(2)
     target = torch.rand(2, 3, 8, 8, generator=gen)
     pred = torch.rand(2, 3, 8, 8, generator=gen, requires_grad=True)
     mask = (torch.rand(2, 1, 8, 8, generator=gen) > 0.5).float()
     comp = mask * pred + (1 - mask) * target
-    terms = liu_perceptual(random_vgg, pred, comp, target)
+    terms = losses.liu_perceptual(random_vgg, pred, comp, target)
     assert set(terms) == {"perceptual", "style_out", "style_comp"}
     assert all(t.ndim == 0 and t.item() > 0 for t in terms.values())
 
     f_pred, f_comp, f_gt = random_vgg(pred), random_vgg(comp), random_vgg(target)
-    expected_p = perceptual_loss(f_pred, f_gt) + perceptual_loss(f_comp, f_gt)
+    expected_p = losses.perceptual_loss(f_pred, f_gt) + losses.perceptual_loss(f_comp, f_gt)
     assert torch.allclose(terms["perceptual"], expected_p, rtol=1e-5)
-    assert torch.allclose(terms["style_out"], style_loss(f_pred, f_gt), rtol=1e-5)
-    assert torch.allclose(terms["style_comp"], style_loss(f_comp, f_gt), rtol=1e-5)
+    assert torch.allclose(terms["style_out"], losses.style_loss(f_pred, f_gt), rtol=1e-5)
+    assert torch.allclose(terms["style_comp"], losses.style_loss(f_comp, f_gt), rtol=1e-5)
 
-    total = sum(LIU_WEIGHTS[name] * value for name, value in terms.items())
+    total = sum(losses.LIU_WEIGHTS[name] * value for name, value in terms.items())
     total.backward()
     assert pred.grad is not None and pred.grad.abs().sum() > 0
     assert all(p.grad is None for p in random_vgg.parameters())
 
 
-def test_liu_perceptual_identical_is_zero(random_vgg: VGGFeatures) -> None:
+def test_liu_perceptual_identical_is_zero(random_vgg: losses.VGGFeatures) -> None:
     # float64 copy: in float32 the 2B-image batch of (pred, comp) and the B-image batch of the
     # target may take different conv kernels, leaving a ~1e-6 relative difference
     vgg64 = copy.deepcopy(random_vgg).double()
     image = torch.rand(1, 3, 16, 16, dtype=torch.float64)
-    terms = liu_perceptual(vgg64, image, image.clone(), image.clone())
+    terms = losses.liu_perceptual(vgg64, image, image.clone(), image.clone())
     assert all(abs(t.item()) < 1e-12 for t in terms.values())
 
 
-def test_liu_perceptual_errors(random_vgg: VGGFeatures) -> None:
+def test_liu_perceptual_errors(random_vgg: losses.VGGFeatures) -> None:
     image = torch.rand(1, 3, 16, 16)
     with pytest.raises(ValueError, match="same shape"):
-        liu_perceptual(random_vgg, image, image, torch.rand(1, 3, 16, 24))
+        losses.liu_perceptual(random_vgg, image, image, torch.rand(1, 3, 16, 24))
     with pytest.raises(ValueError, match=r"comp must be a float \(B, 3, H, W\)"):
-        liu_perceptual(random_vgg, image, torch.rand(1, 1, 16, 16), image)
+        losses.liu_perceptual(random_vgg, image, torch.rand(1, 1, 16, 16), image)
     with pytest.raises(TypeError, match="target must be a torch.Tensor"):
-        liu_perceptual(random_vgg, image, image, None)  # type: ignore[arg-type]
+        losses.liu_perceptual(random_vgg, image, image, None)  # type: ignore[arg-type]
 
 
 def test_liu_weights() -> None:
     # seed report 004: L_valid + 6 L_hole + 0.05 L_perc + 120 (L_style_out + L_style_comp) + 0.1 L_tv
-    assert LIU_WEIGHTS == {
-        "valid": 1.0,
-        "hole": 6.0,
-        "perceptual": 0.05,
-        "style_out": 120.0,
-        "style_comp": 120.0,
-        "tv": 0.1,
-    }
+    # (the style weight once per style term), read back as {term: weight}
+    total = "1 valid + 6 hole + 0.05 perceptual + 120 style_out + 120 style_comp + 0.1 tv"
+    expected = {name: float(weight) for weight, name in map(str.split, total.split(" + "))}
+    assert losses.LIU_WEIGHTS == expected
 
 
 # ----------------------------------------------------------------------------- feature matching
@@ -340,7 +327,7 @@ def test_feature_matching_golden_and_detach() -> None:
     real = [torch.ones(1, 2, 2, 2, requires_grad=True), torch.zeros(1, 1, 3, requires_grad=True)]
     fake = [torch.zeros(1, 2, 2, 2, requires_grad=True), torch.full((1, 1, 3), 3.0)]
     fake[1].requires_grad_(True)
-    loss = feature_matching_loss(real, fake)
+    loss = losses.feature_matching_loss(real, fake)
     assert loss.ndim == 0 and loss.item() == pytest.approx(2.0)
     loss.backward()
     assert all(r.grad is None for r in real)  # real features are detached
@@ -373,7 +360,7 @@ def _to_tensor(image: np.ndarray) -> torch.Tensor:
 def test_real_weights_shapes_and_sanity(
     shared_data: Path, shared_file: Callable[..., Path]
 ) -> None:
-    vgg = VGGFeatures(_real_vgg_path(shared_data))
+    vgg = losses.VGGFeatures(_real_vgg_path(shared_data))
     assert sum(p.numel() for p in vgg.parameters()) == POOL3_PARAMS
     image = _kodak_crop(shared_file)
     blurred = np.stack([gaussian_filter(image[..., c], 1.5) for c in range(3)], axis=-1)
@@ -385,5 +372,5 @@ def test_real_weights_shapes_and_sanity(
     orig, blur, bright = ([t[i : i + 1] for t in feats] for i in range(3))
     # a 1.5-pixel blur loses texture: an order of magnitude further (about 12x on this crop,
     # 3x-16x over Kodak crops) than a +0.05 brightness shift, in content and in style
-    assert perceptual_loss(blur, orig) > 3 * perceptual_loss(bright, orig)
-    assert style_loss(blur, orig) > 3 * style_loss(bright, orig)
+    assert losses.perceptual_loss(blur, orig) > 3 * losses.perceptual_loss(bright, orig)
+    assert losses.style_loss(blur, orig) > 3 * losses.style_loss(bright, orig)

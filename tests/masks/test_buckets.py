@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -9,14 +11,9 @@ from mattepaint.masks import HOLE_RATIO_BUCKETS, bucket_label, hole_ratio, hole_
 
 
 def test_buckets_are_the_six_partial_conv_intervals():
-    assert HOLE_RATIO_BUCKETS == (
-        (0.01, 0.1),
-        (0.1, 0.2),
-        (0.2, 0.3),
-        (0.3, 0.4),
-        (0.4, 0.5),
-        (0.5, 0.6),
-    )
+    # Liu et al. 2018: (0.01, 0.1], then steps of 0.1 up to (0.5, 0.6]
+    edges = [0.01, *(k / 10 for k in range(1, 7))]
+    assert HOLE_RATIO_BUCKETS == tuple(itertools.pairwise(edges))
 
 
 @pytest.mark.parametrize(

@@ -267,22 +267,17 @@ def test_random_square_positions_vary_and_reach_the_borders():
 # ---------------------------------------------------------------- strokes (DeepFill v2)
 
 
+#: One stroke of one segment.
+ONE_SEGMENT = {"min_strokes": 1, "max_strokes": 1, "min_vertices": 1, "max_vertices": 1}
+
+
 @pytest.mark.parametrize("width", [8, 20])
 def test_strokes_brush_width(width):
     # Feature: one stroke of one segment and a fixed width is a line with round caps, whose
     # largest inscribed circle has radius about width / 2.
     for seed in range(5):
-        mask = generate_mask(
-            "strokes",
-            (256, 256),
-            np.random.default_rng(seed),
-            min_strokes=1,
-            max_strokes=1,
-            min_vertices=1,
-            max_vertices=1,
-            min_width=width,
-            max_width=width,
-        )
+        params = {**ONE_SEGMENT, "min_width": width, "max_width": width}
+        mask = generate_mask("strokes", (256, 256), np.random.default_rng(seed), **params)
         radius = _inscribed_radius(mask)
         assert width / 2 - 1.5 <= radius <= width / 2 + 1.5
 
@@ -292,14 +287,7 @@ def test_strokes_default_width_scales_with_image():
         return np.mean(
             [
                 _inscribed_radius(
-                    generate_mask(
-                        "strokes",
-                        (side, side),
-                        np.random.default_rng(s),
-                        max_strokes=1,
-                        min_vertices=1,
-                        max_vertices=1,
-                    )
+                    generate_mask("strokes", (side, side), np.random.default_rng(s), **ONE_SEGMENT)
                 )
                 for s in range(10)
             ]

@@ -6,8 +6,7 @@ import io as bytes_io
 import socket
 import sys
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import pytest
 import torch
 from _png import decode_png as _decode
 from _png import png_bytes as _png
+from _wait import wait_until as _wait_until
 from fastapi.testclient import TestClient
 from PIL import Image
 from scipy.ndimage import distance_transform_edt
@@ -117,9 +117,7 @@ def test_inpaint_round_trip_equals_library(client: TestClient, sample: dict) -> 
 
 def test_inpaint_dilate_and_default_method(client: TestClient, sample: dict) -> None:
     plain = _decode(client.post("/api/inpaint", files=_files(sample, "image", "mask")).content)
-    grown = client.post(
-        "/api/inpaint", files=_files(sample, "image", "mask"), data={"dilate": "3"}
-    )
+    grown = client.post("/api/inpaint", files=_files(sample, "image", "mask"), data={"dilate": "3"})
     assert grown.status_code == 200
     out = _decode(grown.content)
     hole = sample["mask"] > 127
@@ -183,7 +181,9 @@ def test_exif_rotated_jpeg_follows_io_rules(client: TestClient, sample: dict) ->
     jpeg = buffer.getvalue()
     mask = np.zeros((40, 30), np.uint8)
     mask[5:15, 5:20] = 255
-    ok = client.post("/api/inpaint", files={"image": ("a.jpg", jpeg), "mask": ("m.png", _png(mask))})
+    ok = client.post(
+        "/api/inpaint", files={"image": ("a.jpg", jpeg), "mask": ("m.png", _png(mask))}
+    )
     assert ok.status_code == 200, ok.text
     assert _decode(ok.content).shape == (40, 30, 3)
     wrong = client.post(
@@ -205,7 +205,9 @@ def test_matte_with_trimap_equals_library(client: TestClient, sample: dict) -> N
     result = get_matter("closed_form")(io.to_tensor(image), trimap=io.to_tensor(trimap))
     expected = _to_uint8(io.to_numpy(result.alpha))
     assert np.abs(alpha.astype(int) - expected).max() <= 1
-    assert (alpha[sample["trimap"] == 0] == 0).all() and (alpha[sample["trimap"] == 255] == 255).all()
+    assert (alpha[sample["trimap"] == 0] == 0).all() and (
+        alpha[sample["trimap"] == 255] == 255
+    ).all()
 
     rgba = _decode(client.post("/api/matte", files=files).content)  # default output: rgba
     assert rgba.shape == (SIZE, SIZE, 4)
@@ -213,7 +215,9 @@ def test_matte_with_trimap_equals_library(client: TestClient, sample: dict) -> N
     fg = _decode(client.post("/api/matte", files=files, data={"output": "foreground"}).content)
     assert fg.shape == (SIZE, SIZE, 3)
     np.testing.assert_array_equal(rgba[..., :3], fg)
-    named = client.post("/api/matte", files=files, data={"method": "closed_form", "output": "alpha"})
+    named = client.post(
+        "/api/matte", files=files, data={"method": "closed_form", "output": "alpha"}
+    )
     np.testing.assert_array_equal(_decode(named.content), alpha)
 
 
@@ -278,10 +282,13 @@ def test_upload_over_the_byte_limit(sample: dict) -> None:
         )
         # A body far over the limit is refused from its Content-Length, before it is read.
         big = _png((np.random.default_rng(1).random((256, 256, 3)) * 255).astype(np.uint8))
-        response = client.post("/api/inpaint", files={"image": ("a.png", big), "mask": files["mask"]})
+        response = client.post(
+            "/api/inpaint", files={"image": ("a.png", big), "mask": files["mask"]}
+        )
         assert response.status_code == 413
-        assert "larger than the limit of 71536 bytes for /api/inpaint (2 files of at most 3000" in (
-            response.json()["detail"]
+        assert (
+            "larger than the limit of 71536 bytes for /api/inpaint (2 files of at most 3000"
+            in (response.json()["detail"])
         )
         # Without a Content-Length (chunked), the bytes received are counted.
         body = b"--x\r\n" + b"a" * 100_000
@@ -320,8 +327,7 @@ def test_bad_inputs_are_400(client: TestClient, sample: dict) -> None:
     assert detail("/api/inpaint", corrupt).startswith("cannot read the image upload")
     text = {"image": files["image"], "mask": ("m.png", b"hello world")}
     assert detail("/api/inpaint", text) == (
-        "cannot read the mask upload: it is not an image file "
-        "(expected PNG, JPEG, BMP, TIFF, WEBP)"
+        "cannot read the mask upload: it is not an image file (expected PNG, JPEG, BMP, TIFF, WEBP)"
     )
     empty = {"image": files["image"], "mask": ("m.png", b"")}
     assert detail("/api/inpaint", empty) == "the mask upload is empty"
@@ -338,9 +344,12 @@ def test_bad_inputs_are_400(client: TestClient, sample: dict) -> None:
     assert "give a trimap (0 / 128 / 255) or a clean background" in detail(
         "/api/matte", _files(sample, "image")
     )
-    assert detail(
-        "/api/matte", _files(sample, "image", "trimap", "background"), {"method": "closed_form"}
-    ) == "matting method 'closed_form' does not use a background image (it needs trimap)"
+    assert (
+        detail(
+            "/api/matte", _files(sample, "image", "trimap", "background"), {"method": "closed_form"}
+        )
+        == "matting method 'closed_form' does not use a background image (it needs trimap)"
+    )
     grey = sample["trimap"].copy()
     grey[0, :5] = 60
     bad_trimap = {"image": files["image"], "trimap": ("t.png", _png(grey))}
@@ -402,14 +411,6 @@ class BlockingInpainter:
         finally:
             with self.lock:
                 self.active -= 1
-
-
-def _wait_until(condition: Callable[[], bool], what: str, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.02)
 
 
 def _health(url: str) -> dict:
@@ -633,8 +634,17 @@ def test_create_server_without_ui_module(monkeypatch: pytest.MonkeyPatch) -> Non
 def test_serve_help(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["serve", "--help"]) == 0
     out = capsys.readouterr().out
-    for flag in ("--host", "--port", "--checkpoint", "--models-dir", "--max-upload-mb",
-                 "--max-pixels", "--max-concurrent", "--max-queue", "--no-ui"):
+    for flag in (
+        "--host",
+        "--port",
+        "--checkpoint",
+        "--models-dir",
+        "--max-upload-mb",
+        "--max-pixels",
+        "--max-concurrent",
+        "--max-queue",
+        "--no-ui",
+    ):
         assert flag in out
 
 
@@ -643,9 +653,24 @@ def test_serve_flags_map_onto_serve(monkeypatch: pytest.MonkeyPatch) -> None:
 
     calls: list[dict] = []
     monkeypatch.setattr(mattepaint.server, "serve", lambda **kwargs: calls.append(kwargs))
-    argv = ["serve", "--port", "9000", "--checkpoint", "a.pt", "--checkpoint", "b.pt",
-            "--max-upload-mb", "1.5", "--max-pixels", "1000", "--max-concurrent", "2",
-            "--max-queue", "0", "--no-ui"]
+    argv = [
+        "serve",
+        "--port",
+        "9000",
+        "--checkpoint",
+        "a.pt",
+        "--checkpoint",
+        "b.pt",
+        "--max-upload-mb",
+        "1.5",
+        "--max-pixels",
+        "1000",
+        "--max-concurrent",
+        "2",
+        "--max-queue",
+        "0",
+        "--no-ui",
+    ]
     assert cli.main(argv) == 0
     assert calls == [
         {

@@ -9,7 +9,6 @@ the true alpha.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -20,6 +19,7 @@ import pytest
 import torch
 from _png import decode_png as _decode
 from _png import png_bytes as _png
+from _wait import wait_until as _wait_until
 from fastapi.testclient import TestClient
 from PIL import Image
 
@@ -76,8 +76,10 @@ def test_scribbles_correct_the_cutout(client: TestClient) -> None:
     plain = _decode(_cut(client, _photo(), output="alpha").content)
     response = client.post(
         "/api/cutout",
-        files={"image": ("p.png", _png(_photo())),
-               "background_scribbles": ("bg.png", _png(strokes))},
+        files={
+            "image": ("p.png", _png(_photo())),
+            "background_scribbles": ("bg.png", _png(strokes)),
+        },
         data={"output": "alpha"},
     )
     assert response.status_code == 200, response.text
@@ -85,14 +87,18 @@ def test_scribbles_correct_the_cutout(client: TestClient) -> None:
     assert plain[h // 2, w // 2] == 255 and corrected[h // 2, w // 2] == 0
     response = client.post(
         "/api/cutout",
-        files={"image": ("p.png", _png(_photo())),
-               "foreground_scribbles": ("fg.png", _png(strokes[:10]))},
+        files={
+            "image": ("p.png", _png(_photo())),
+            "foreground_scribbles": ("fg.png", _png(strokes[:10])),
+        },
     )
     assert response.status_code == 400 and "foreground scribbles" in response.json()["detail"]
     response = client.post(
         "/api/cutout",
-        files={"image": ("p.png", _png(_photo())),
-               "foreground_scribbles": ("fg.png", _png(np.zeros(SIZE, np.uint8)))},
+        files={
+            "image": ("p.png", _png(_photo())),
+            "foreground_scribbles": ("fg.png", _png(np.zeros(SIZE, np.uint8))),
+        },
     )
     assert response.status_code == 400 and "mark no pixel" in response.json()["detail"]
     docs = client.get("/openapi.json").json()["paths"]
@@ -241,14 +247,6 @@ def test_run_cutout_stops_after_the_segmenter_when_cancelled(
     with pytest.raises(JobCancelledError):
         run_cutout(catalog, photo, cancel=cancel)
     assert blocking.calls == 1 and matted == []
-
-
-def _wait_until(condition: Callable[[], bool], what: str, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.02)
 
 
 def test_cutout_requests_queue(

@@ -33,6 +33,13 @@ def _randint(state: np.ndarray, n: int) -> int:  # pragma: no cover - compiled
 
 
 @njit(cache=True)
+def _inside(centre: int, r: int, size: int) -> tuple[int, int]:  # pragma: no cover - compiled
+    """The offsets ``d`` in [-r, r] with ``0 <= centre + d < size``, as ``range(*_inside(...))``
+    bounds: the part of a patch of radius r around ``centre`` inside an axis of ``size`` pixels."""
+    return max(-r, -centre), min(r, size - 1 - centre) + 1
+
+
+@njit(cache=True)
 def _patch_distance(
     img: np.ndarray, ty: int, tx: int, sy: int, sx: int, r: int, limit: float
 ) -> float:  # pragma: no cover - compiled
@@ -41,16 +48,12 @@ def _patch_distance(
     and returns a value >= ``limit`` once the partial sum exceeds it."""
     h, w, c = img.shape
     total = 0.0
-    for dy in range(-r, r + 1):
-        y = ty + dy
-        if y < 0 or y >= h:
-            continue
-        for dx in range(-r, r + 1):
-            x = tx + dx
-            if x < 0 or x >= w:
-                continue
+    dy0, dy1 = _inside(ty, r, h)
+    dx0, dx1 = _inside(tx, r, w)
+    for dy in range(dy0, dy1):
+        for dx in range(dx0, dx1):
             for k in range(c):
-                diff = img[y, x, k] - img[sy + dy, sx + dx, k]
+                diff = img[ty + dy, tx + dx, k] - img[sy + dy, sx + dx, k]
                 total += diff * diff
         if total >= limit:
             return total
@@ -138,13 +141,13 @@ def vote(
         ty, tx = targets[i, 0], targets[i, 1]
         sy, sx = nnf[ty, tx, 0], nnf[ty, tx, 1]
         wt = weight[i]
-        for dy in range(-r, r + 1):
+        dy0, dy1 = _inside(ty, r, h)
+        dx0, dx1 = _inside(tx, r, w)
+        for dy in range(dy0, dy1):
             y = ty + dy
-            if y < 0 or y >= h:
-                continue
-            for dx in range(-r, r + 1):
+            for dx in range(dx0, dx1):
                 x = tx + dx
-                if x < 0 or x >= w or not hole[y, x]:
+                if not hole[y, x]:
                     continue
                 for k in range(c):
                     acc[y, x, k] += wt * img[sy + dy, sx + dx, k]

@@ -84,9 +84,8 @@ def _guided_tiled(
     src: np.ndarray,
     radius: int,
     eps: float,
-    *,
-    active: np.ndarray | None = None,
-    tile: int = _TILE,
+    active: np.ndarray | None,
+    tile: int,
 ) -> np.ndarray:
     """Exact tiled guided filter: each tile is computed with a 2r halo in float64.
 
@@ -188,4 +187,4 @@ def guided_filter(
         got = (active.shape, active.dtype) if isinstance(active, np.ndarray) else type(active)
         raise ValueError(f"active must be an (H, W) = {src.shape} bool array or None, got {got}")
     tile = check_int_at_least("tile", tile, 1)
-    return _guided_tiled(guide, src, radius, float(eps), active=active, tile=tile)
+    return _guided_tiled(guide, src, radius, float(eps), active, tile)

@@ -77,18 +77,10 @@ def inpaint_telea(image: np.ndarray, mask: np.ndarray, radius: int = 3) -> np.nd
 def inpaint_ns(image: np.ndarray, mask: np.ndarray, radius: int = 3) -> np.ndarray:
     """Inpaint the hole of one image with the Navier-Stokes based method (OpenCV).
 
-    Inputs:
-        image: (H, W, 3) float in [0, 1] or uint8; any channel order (channels are independent).
-        mask: (H, W) bool, True = hole (numeric masks are thresholded at 0.5).
-        radius: int >= 1, radius in pixels of the neighbourhood used around each filled pixel.
-
-    Outputs:
-        (H, W, 3) float32 in [0, 1]. Hole pixels are
-        ``cv2.inpaint(u8, mask_u8, radius, cv2.INPAINT_NS) / 255`` with
-        ``u8 = np.round(image * 255).astype(np.uint8)``; the other pixels are the input.
-
-    Raises InputError when the mask covers the whole image (nothing to fill from); warns when
-    it has no hole.
+    Inputs, outputs and errors as :func:`inpaint_telea`, with the flag ``cv2.INPAINT_NS``:
+    hole pixels are ``cv2.inpaint(u8, mask_u8, radius, cv2.INPAINT_NS) / 255``, where
+    ``radius`` (int >= 1) is the radius in pixels of the neighbourhood used around each filled
+    pixel; the (H, W, 3) float32 output in [0, 1] equals the input outside the hole.
 
     Reference: M. Bertalmio, A. L. Bertozzi, G. Sapiro, "Navier-Stokes, Fluid Dynamics, and Image
     and Video Inpainting", CVPR 2001.

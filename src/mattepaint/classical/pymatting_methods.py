@@ -91,17 +91,17 @@ def _solve_windowed(
     estimator: str,
     image: np.ndarray,
     trimap: np.ndarray,
-    radius: int,
     scale: int,
     laplacian_kwargs: dict[str, object],
 ) -> np.ndarray:
     """The body of the window-based methods (closed_form, lkm, rw, lbdm), options already checked.
 
     Prepares the inputs (:func:`_prepare`), requires an image of at least
-    ``scale * radius + 1`` pixels a side, and solves with
+    ``scale * radius + 1`` pixels a side (``radius = laplacian_kwargs["radius"]``), and solves with
     ``pymatting.<estimator>(image, trimap, laplacian_kwargs=laplacian_kwargs)`` (:func:`_solve`).
     """
     image64, trimap64 = _prepare(image, trimap, stacklevel=5)  # 5: the caller of alpha_*
+    radius = laplacian_kwargs["radius"]
     _check_size(image, scale * radius + 1, method, f"{scale} * radius + 1 with radius {radius}")
     import pymatting
 
@@ -113,6 +113,12 @@ def _check_epsilon_radius(epsilon: float, radius: int) -> tuple[float, int]:
     if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)) or not epsilon > 0:
         raise ValueError(f"epsilon must be a number > 0, got {epsilon!r}")
     return float(epsilon), _check_radius(radius)
+
+
+def _epsilon_radius_kwargs(epsilon: float, radius: int) -> dict[str, object]:
+    """The checked ``laplacian_kwargs`` of the methods with a regulariser and a window radius."""
+    epsilon, radius = _check_epsilon_radius(epsilon, radius)
+    return {"epsilon": epsilon, "radius": radius}
 
 
 def _check_radius(radius: int) -> int:
@@ -172,9 +178,8 @@ def alpha_closed_form(
     Reference: A. Levin, D. Lischinski, Y. Weiss, "A Closed-Form Solution to Natural Image
     Matting", IEEE TPAMI 30(2), 2008.
     """
-    epsilon, radius = _check_epsilon_radius(epsilon, radius)
-    kwargs = {"epsilon": epsilon, "radius": radius}
-    return _solve_windowed("closed_form", "estimate_alpha_cf", image, trimap, radius, 2, kwargs)
+    kwargs = _epsilon_radius_kwargs(epsilon, radius)
+    return _solve_windowed("closed_form", "estimate_alpha_cf", image, trimap, 2, kwargs)
 
 
 def alpha_knn(
@@ -235,9 +240,8 @@ def alpha_lkm(
     Reference: K. He, J. Sun, X. Tang, "Fast Matting Using Large Kernel Matting Laplacian
     Matrices", CVPR 2010.
     """
-    epsilon, radius = _check_epsilon_radius(epsilon, radius)
-    kwargs = {"epsilon": epsilon, "radius": radius}
-    return _solve_windowed("lkm", "estimate_alpha_lkm", image, trimap, radius, 4, kwargs)
+    kwargs = _epsilon_radius_kwargs(epsilon, radius)
+    return _solve_windowed("lkm", "estimate_alpha_lkm", image, trimap, 4, kwargs)
 
 
 def alpha_rw(image: np.ndarray, trimap: np.ndarray, *, radius: int = 1) -> np.ndarray:
@@ -262,9 +266,8 @@ def alpha_rw(image: np.ndarray, trimap: np.ndarray, *, radius: int = 1) -> np.nd
     Reference: L. Grady, T. Schiwietz, S. Aharon, R. Westermann, "Random Walks for Interactive
     Alpha-Matting", VIIP 2005.
     """
-    radius = _check_radius(radius)
-    kwargs = {"radius": radius}
-    return _solve_windowed("rw", "estimate_alpha_rw", image, trimap, radius, 2, kwargs)
+    kwargs = {"radius": _check_radius(radius)}
+    return _solve_windowed("rw", "estimate_alpha_rw", image, trimap, 2, kwargs)
 
 
 def alpha_lbdm(
@@ -289,9 +292,8 @@ def alpha_lbdm(
 
     Reference: Y. Zheng, C. Kambhamettu, "Learning Based Digital Matting", ICCV 2009.
     """
-    epsilon, radius = _check_epsilon_radius(epsilon, radius)
-    kwargs = {"epsilon": epsilon, "radius": radius}
-    return _solve_windowed("lbdm", "estimate_alpha_lbdm", image, trimap, radius, 2, kwargs)
+    kwargs = _epsilon_radius_kwargs(epsilon, radius)
+    return _solve_windowed("lbdm", "estimate_alpha_lbdm", image, trimap, 2, kwargs)
 
 
 def alpha_sm(

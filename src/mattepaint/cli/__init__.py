@@ -27,9 +27,11 @@ command                    module: library function
 =========================  ======================================================================
 
 A command module has two functions: ``add_parser(commands)`` adds its sub-parser and flags, and
-``run(args)`` is the handler (``evaluate`` has one per task). To add a command, write such a module and list it in
-:data:`COMMANDS`. Shared helpers (the parser class, usage checks, ``--overwrite`` /
-``--progress``, one-line output) are in :mod:`mattepaint.cli.common`.
+``run(args)`` is the handler (``evaluate`` has one per task). To add a command, write such a module
+and list it in :data:`COMMANDS`. Shared helpers (the parser class, ``add_command`` for the
+sub-parser, the flag groups several commands share: ``--overwrite`` / ``--progress``, the batch
+folders, ``--method`` / ``--checkpoint`` / ``--device``; usage checks, one-line output) are in
+:mod:`mattepaint.cli.common`.
 
 Flags worth knowing:
 

@@ -1,5 +1,6 @@
-"""Helpers shared by the ``mattepaint`` commands: the parser class, the usage checks, the flags
-every writing command has, and the one-line output of errors, warnings and tables.
+"""Helpers shared by the ``mattepaint`` commands: the parser class, the usage checks, the
+sub-parser of a command and the flag groups several commands share, and the one-line output of
+errors, warnings and tables.
 
 Nothing heavy is imported here (no torch, no OpenCV), so ``mattepaint --help`` starts fast.
 """
@@ -9,7 +10,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn, TextIO
 
@@ -166,6 +167,37 @@ def positive_int(text: str) -> int:
     return value
 
 
+def add_command(
+    commands: argparse._SubParsersAction,
+    name: str,
+    run: Callable[[argparse.Namespace], int] | None,
+    help: str,
+    description: str | None = None,
+) -> argparse.ArgumentParser:
+    """Add the sub-command ``name`` (``mattepaint name``) with its ``--help`` texts and its
+    handler ``run`` (None: a sub-command of its own is required); return its parser, for the
+    flags."""
+    parser = commands.add_parser(name, help=help, description=description)
+    if run is not None:
+        parser.set_defaults(func=run)
+    return parser
+
+
+def add_batch_folders(
+    parser: argparse.ArgumentParser,
+    inputs: str,
+    *matched: tuple[str, str],
+    output: str = "output folder",
+) -> None:
+    """Add the folders of batch mode (:func:`is_batch`): ``--input-dir`` (a folder of
+    ``inputs``), each ``(flag, what)`` of ``matched`` (a folder of files matched to the inputs by
+    stem), ``--output-dir``; help texts ``batch: ...``."""
+    parser.add_argument("--input-dir", type=Path, help=f"batch: folder of {inputs}")
+    for flag, what in matched:
+        parser.add_argument(flag, type=Path, help=f"batch: {what}")
+    parser.add_argument("--output-dir", type=Path, help=f"batch: {output}")
+
+
 def add_common(parser: argparse.ArgumentParser, progress: bool = True) -> None:
     """Add ``--overwrite`` (and ``--progress / --no-progress`` unless ``progress=False``)."""
     parser.add_argument(
@@ -182,6 +214,16 @@ def add_common(parser: argparse.ArgumentParser, progress: bool = True) -> None:
 
 # --------------------------------------------------------------------------------------------
 # the method a command runs
+
+
+def add_method_flags(parser: argparse.ArgumentParser, method: str, checkpoint: str) -> None:
+    """Add ``--method NAME`` / ``--checkpoint FILE`` / ``--device`` (help texts ``method`` and
+    ``checkpoint``), read by :func:`inpaint_method` / :func:`matte_method`."""
+    parser.add_argument("--method", default=None, help=method)
+    parser.add_argument("--checkpoint", type=Path, help=checkpoint)
+    parser.add_argument(
+        "--device", default="cpu", help="device for --checkpoint models (cpu, cuda; default: cpu)"
+    )
 
 
 def inpaint_method(args: argparse.Namespace) -> tuple[object, dict[str, object] | None]:

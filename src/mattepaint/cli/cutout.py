@@ -21,6 +21,8 @@ from typing import Any
 
 from mattepaint.cli.common import (
     UsageError,
+    add_batch_folders,
+    add_command,
     add_common,
     forbid,
     is_batch,
@@ -38,8 +40,10 @@ _SUFFIXES = {"PNG": ".png", "JPEG": ".jpg", "BMP": ".bmp", "TIFF": ".tif", "WEBP
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
     """Add the ``cutout`` sub-command and its flags."""
-    p = commands.add_parser(
+    p = add_command(
+        commands,
         "cutout",
+        run,
         help="cut the subject out of a photo (no trimap needed): RGBA PNG",
         description=(
             "Cut the subject out of IMAGE: a segmenter finds it, an automatic trimap marks the "
@@ -59,8 +63,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         metavar="OUT.png",
         help="where to write the cut-out (single image; '-': standard output, as PNG)",
     )
-    p.add_argument("--input-dir", type=Path, help="batch: folder of photos")
-    p.add_argument("--output-dir", type=Path, help="batch: output folder (<stem>.png per photo)")
+    add_batch_folders(p, "photos", output="output folder (<stem>.png per photo)")
     p.add_argument(
         "--segmenter",
         metavar="NAME|FILE",
@@ -105,7 +108,6 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "stem>_trimap.png; batch: <stem>_trimap.png)",
     )
     add_common(p)
-    p.set_defaults(func=run)
 
 
 def _stdin_suffix(data: bytes) -> str:

@@ -8,13 +8,15 @@ import json
 import sys
 from pathlib import Path
 
-from mattepaint.cli.common import add_common, positive_int, print_table
+from mattepaint.cli.common import add_command, add_common, positive_int, print_table
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
     """Add the ``demo`` sub-command and its flags."""
-    p = commands.add_parser(
+    p = add_command(
+        commands,
         "demo",
+        run,
         help="run matting + inpainting on procedural samples; write a before/after picture",
         description=(
             "Make procedural samples with known ground truth, run closed_form + "
@@ -40,7 +42,6 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="a photo of your own for the automatic cut-out row (default: the matting sample)",
     )
     add_common(p, progress=False)
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -62,8 +63,10 @@ def run(args: argparse.Namespace) -> int:
     for column in ("task", "method", "metric", "value"):
         table.add_column(column)
     cut = dict(metrics["cutout"])
-    tasks = {**{t: metrics[t] for t in ("matting", "inpainting")},
-             "cut-out": {f"{cut.pop('segmenter')} + closed_form": cut}}
+    tasks = {
+        **{t: metrics[t] for t in ("matting", "inpainting")},
+        "cut-out": {f"{cut.pop('segmenter')} + closed_form": cut},
+    }
     for task, results in tasks.items():
         for method, values in results.items():
             for metric, value in values.items():

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from mattepaint.cli.common import (
     Parser,
     UsageError,
+    add_command,
     add_common,
     inpaint_method,
     positive_int,
@@ -25,8 +26,10 @@ if TYPE_CHECKING:
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
     """Add the ``evaluate`` sub-command with its two tasks and their flags."""
-    p = commands.add_parser(
+    p = add_command(
+        commands,
         "evaluate",
+        None,
         help="score predictions against ground truth (prints a table, writes JSON + CSV)",
         description=(
             "Score a folder of predictions against ground truth (files matched by stem). Prints "

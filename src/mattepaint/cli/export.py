@@ -8,13 +8,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mattepaint.cli.common import add_common
+from mattepaint.cli.common import add_command, add_common
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
     """Add the ``export`` sub-command and its flags."""
-    p = commands.add_parser(
+    p = add_command(
+        commands,
         "export",
+        run,
         help="write a model file (.safetensors) or an ONNX model (.onnx) from a checkpoint",
         description=(
             "To a .safetensors file: the weights and the model's metadata (name, params, task, "
@@ -45,7 +47,6 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "this unpickles it, which can run code: only for files you made yourself",
     )
     add_common(p, progress=False)
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

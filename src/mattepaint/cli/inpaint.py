@@ -9,7 +9,10 @@ from pathlib import Path
 from mattepaint.cli.common import (
     PROG,
     UsageError,
+    add_batch_folders,
+    add_command,
     add_common,
+    add_method_flags,
     forbid,
     inpaint_method,
     is_batch,
@@ -22,8 +25,10 @@ from mattepaint.cli.common import (
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
     """Add the ``inpaint`` sub-command and its flags."""
-    p = commands.add_parser(
+    p = add_command(
+        commands,
         "inpaint",
+        run,
         help="fill the holes of an image (or of a folder of images)",
         description=(
             "Fill the masked holes (white = hole) of IMAGE, or of every image in --input-dir. "
@@ -38,17 +43,11 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="the hole mask (white = hole); in batch mode: one mask for all images",
     )
     p.add_argument("-o", "--output", type=Path, help="where to write the result (single image)")
-    p.add_argument(
-        "--method", default=None, help=f"inpainting method (default: auto = the best shipped model; see '{PROG} methods')"
-    )
-    p.add_argument(
-        "--checkpoint",
-        type=Path,
-        help="use a model trained with 'mattepaint "
-        "train' (a checkpoint .pt, or .onnx from export) instead of a named method",
-    )
-    p.add_argument(
-        "--device", default="cpu", help="device for --checkpoint models (cpu, cuda; default: cpu)"
+    add_method_flags(
+        p,
+        method=f"inpainting method (default: auto = the best shipped model; see '{PROG} methods')",
+        checkpoint="use a model trained with 'mattepaint train' (a checkpoint .pt, or .onnx from "
+        "export) instead of a named method",
     )
     p.add_argument(
         "--attention-map",
@@ -64,11 +63,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         type=positive_int,
         help="neighbourhood radius in pixels for telea / ns (method default when omitted)",
     )
-    p.add_argument("--input-dir", type=Path, help="batch: folder of images")
-    p.add_argument("--mask-dir", type=Path, help="batch: folder of masks, matched by file stem")
-    p.add_argument("--output-dir", type=Path, help="batch: output folder")
+    add_batch_folders(
+        p,
+        "images",
+        ("--mask-dir", "folder of masks, matched by file stem"),
+    )
     add_common(p)
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

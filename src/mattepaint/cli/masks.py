@@ -6,13 +6,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mattepaint.cli.common import UsageError, add_common, positive_int, progress
+from mattepaint.cli.common import UsageError, add_command, add_common, positive_int, progress
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
     """Add the ``masks`` sub-command and its flags."""
-    p = commands.add_parser(
+    p = add_command(
+        commands,
         "masks",
+        run,
         help="write a set of procedural (or NVIDIA) hole masks with a manifest",
         description="Write COUNT hole masks (white = hole) as PNGs plus OUT_DIR/manifest.csv.",
     )
@@ -46,7 +48,6 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "--size; alone (without --generators) only from it",
     )
     add_common(p)
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

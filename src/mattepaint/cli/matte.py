@@ -9,7 +9,10 @@ from pathlib import Path
 from mattepaint.cli.common import (
     PROG,
     UsageError,
+    add_batch_folders,
+    add_command,
     add_common,
+    add_method_flags,
     forbid,
     is_batch,
     matte_method,
@@ -21,8 +24,10 @@ from mattepaint.cli.common import (
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
     """Add the ``matte`` sub-command and its flags."""
-    p = commands.add_parser(
+    p = add_command(
+        commands,
         "matte",
+        run,
         help="estimate the alpha matte of an image (or of a folder of images)",
         description=(
             "Estimate the alpha matte of IMAGE from a trimap or a clean background plate (the "
@@ -47,22 +52,14 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         metavar="ALPHA",
         help="where to write the alpha matte (single image)",
     )
-    p.add_argument(
-        "--method",
-        default=None,
-        help="matting method (default: auto, the best shipped model for the input given, else "
+    add_method_flags(
+        p,
+        method="matting method (default: auto, the best shipped model for the input given, else "
         f"closed_form with a trimap, background_difference with a background; see '{PROG} "
         "methods')",
-    )
-    p.add_argument(
-        "--checkpoint",
-        type=Path,
-        help="use a matting model trained with "
-        "'mattepaint train' (a checkpoint .pt, or .onnx from export) instead of a "
-        "named method; give what it needs (--trimap or --background)",
-    )
-    p.add_argument(
-        "--device", default="cpu", help="device for --checkpoint models (cpu, cuda; default: cpu)"
+        checkpoint="use a matting model trained with 'mattepaint train' (a checkpoint .pt, or "
+        ".onnx from export) instead of a named method; give what it needs (--trimap or "
+        "--background)",
     )
     p.add_argument(
         "--segmenter",
@@ -90,14 +87,13 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="also write an RGBA cut-out (single image: to RGBA.png, or "
         "<ALPHA stem>_cutout.png; batch: <stem>_cutout.png)",
     )
-    p.add_argument("--input-dir", type=Path, help="batch: folder of images")
-    p.add_argument("--trimap-dir", type=Path, help="batch: folder of trimaps, matched by stem")
-    p.add_argument(
-        "--background-dir", type=Path, help="batch: folder of backgrounds, matched by stem"
+    add_batch_folders(
+        p,
+        "images",
+        ("--trimap-dir", "folder of trimaps, matched by stem"),
+        ("--background-dir", "folder of backgrounds, matched by stem"),
     )
-    p.add_argument("--output-dir", type=Path, help="batch: output folder")
     add_common(p)
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -8,7 +8,7 @@ import argparse
 import re
 from pathlib import Path
 
-from mattepaint.cli.common import print_table
+from mattepaint.cli.common import add_command, print_table
 
 _NEEDS_TEXT = {
     "trimap": "image + trimap",
@@ -19,8 +19,7 @@ _NEEDS_TEXT = {
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
     """Add the ``methods`` sub-command."""
-    p = commands.add_parser("methods", help="list the registered inpainting and matting methods")
-    p.set_defaults(func=run)
+    add_command(commands, "methods", run, help="list the registered inpainting and matting methods")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -79,8 +78,15 @@ def _segmenters() -> list[tuple[str, str]]:
         default = default_segmenter()
     except InputError:
         default = None
-    rows = [(name, "the default segmenter of 'cutout' and of 'matte' without trimap or background"
-             if name == default else "a registered segmenter") for name in segmenter_names()]
+    rows = [
+        (
+            name,
+            "the default segmenter of 'cutout' and of 'matte' without trimap or background"
+            if name == default
+            else "a registered segmenter",
+        )
+        for name in segmenter_names()
+    ]
     rows.sort(key=lambda row: row[0] != default)
     if default is None:
         rows.append(("(none)", "no shipped segmenter in this install: cutout --segmenter FILE"))

@@ -6,13 +6,15 @@ import argparse
 import warnings
 from pathlib import Path
 
-from mattepaint.cli.common import UsageError, positive_int
+from mattepaint.cli.common import UsageError, add_command, positive_int
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
     """Add the ``serve`` sub-command and its flags."""
-    p = commands.add_parser(
+    p = add_command(
+        commands,
         "serve",
+        run,
         help="run the web app and the HTTP API (inpaint and matte in the browser or with curl)",
         description=(
             "Serve the web UI at / and the HTTP API at /api (POST /api/inpaint, POST /api/matte, "
@@ -82,7 +84,6 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="jobs waiting for a slot before requests get 503 (default: 8)",
     )
     p.add_argument("--no-ui", action="store_true", help="serve the HTTP API only, no web UI")
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

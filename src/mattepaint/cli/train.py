@@ -7,13 +7,15 @@ import argparse
 import os
 from pathlib import Path
 
-from mattepaint.cli.common import UsageError, positive_int, progress
+from mattepaint.cli.common import UsageError, add_command, positive_int, progress
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
     """Add the ``train`` sub-command and its flags."""
-    p = commands.add_parser(
+    p = add_command(
+        commands,
         "train",
+        run,
         help="train a registered model from a YAML config (or resume a run)",
         description=(
             "Train the model a config describes. CONFIG is a YAML file or the name of a packaged "
@@ -49,7 +51,6 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         default=None,
         help="draw a progress bar (default: only when stderr is a terminal)",
     )
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -19,7 +19,7 @@ import numbers
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 import cv2
 import numpy as np
@@ -28,13 +28,13 @@ from torch.utils.data import Dataset
 
 from mattepaint.checks import check_int, is_int
 from mattepaint.errors import InputNotFoundError
-from mattepaint.io import IMAGE_SUFFIXES, load_image
+from mattepaint.io import IMAGE_SUFFIXES, as_path, load_image
 from mattepaint.masks import INPUT_TRANSFORMS, generate_mask
 from mattepaint.masks.registry import check_generator_params
 
 __all__ = ["InpaintingDataset", "find_images", "resize_shorter_side", "split_files"]
 
-PathLike = Union[str, os.PathLike]
+PathLike = str | os.PathLike
 
 
 def _is_image_file(path: Path) -> bool:
@@ -64,9 +64,7 @@ def find_images(dirs: Sequence[PathLike] | PathLike, recursive: bool = True) -> 
     found: set[Path] = set()
     folders = []
     for entry in dirs:
-        if not isinstance(entry, (str, os.PathLike)):
-            raise TypeError(f"image folder must be a str or Path, got {type(entry).__name__}")
-        folder = Path(entry)
+        folder = as_path(entry, "image folder")
         if not folder.exists():
             raise InputNotFoundError(f"image folder not found: {folder}")
         if not folder.is_dir():
@@ -109,7 +107,7 @@ def split_files(
     n = len(paths)
     if val_fraction == 0:
         return paths, []
-    n_val = max(1, int(round(n * float(val_fraction))))
+    n_val = max(1, round(n * float(val_fraction)))
     if n - n_val < 1:
         raise ValueError(
             f"cannot hold out {val_fraction:.3g} of {n} file(s) for validation and keep at least "
@@ -135,8 +133,8 @@ def resize_shorter_side(image: np.ndarray, size: int) -> np.ndarray:
     if short == size:
         return image
     scale = size / short
-    new_h = max(size, int(round(height * scale)))
-    new_w = max(size, int(round(width * scale)))
+    new_h = max(size, round(height * scale))
+    new_w = max(size, round(width * scale))
     interp = cv2.INTER_CUBIC if scale > 1 else cv2.INTER_AREA
     out = cv2.resize(image.astype(np.float32), (new_w, new_h), interpolation=interp)  # (w, h)
     if out.ndim == 2:  # cv2 drops a single channel

@@ -28,7 +28,7 @@ import os
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol, Union
+from typing import Any, Protocol
 
 import cv2
 import numpy as np
@@ -41,6 +41,7 @@ from mattepaint.compositing import composite, estimate_foreground, trimap_from_a
 from mattepaint.data.inpainting import resize_shorter_side
 from mattepaint.errors import InputNotFoundError
 from mattepaint.io import (
+    as_path,
     list_images,
     load_alpha,
     load_image,
@@ -58,7 +59,7 @@ __all__ = [
     "RealForegroundComposites",
 ]
 
-PathLike = Union[str, os.PathLike]
+PathLike = str | os.PathLike
 
 _HUE_SHIFT = 8.0  # degrees, +- (colour jitter)
 _SAT_SCALE = (0.8, 1.2)
@@ -79,9 +80,7 @@ class ForegroundSource(Protocol):
 
 
 def _check_folder(path: object, what: str) -> Path:
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"{what} must be a str or Path, got {type(path).__name__}")
-    folder = Path(path)
+    folder = as_path(path, what)
     if not folder.exists():
         raise InputNotFoundError(f"{what} not found: {folder}")
     if not folder.is_dir():
@@ -268,8 +267,11 @@ def _place_foreground(
     alpha_out = cv2.warpAffine(alpha, matrix, **warp)
     premult_out = cv2.warpAffine(premult, matrix, **warp)
     plain_out = cv2.warpAffine(
-        np.ascontiguousarray(fg, dtype=np.float32), matrix, dsize=(size, size),
-        flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE,
+        np.ascontiguousarray(fg, dtype=np.float32),
+        matrix,
+        dsize=(size, size),
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_REPLICATE,
     )
     safe = alpha_out > 1e-3
     fg_out = np.where(
@@ -278,9 +280,7 @@ def _place_foreground(
     return np.clip(fg_out, 0.0, 1.0).astype(np.float32), np.clip(alpha_out, 0.0, 1.0)
 
 
-def _background_crop(
-    path: Path, size: int, rng: np.random.Generator, *, flip: bool
-) -> np.ndarray:
+def _background_crop(path: Path, size: int, rng: np.random.Generator, *, flip: bool) -> np.ndarray:
     """A random size x size crop of the image at ``path``: its shorter side is resized to
     U(size, min(short, 1.5 size)) (up to ``size`` when smaller), then cropped uniformly, then
     flipped horizontally with probability 1/2 when ``flip``."""
@@ -399,7 +399,9 @@ class CompositeDataset(Dataset):
         from mattepaint.classical.prior import PRIOR_METHODS
 
         if prior is not None and prior not in PRIOR_METHODS:
-            raise ValueError(f"prior must be None or one of {', '.join(PRIOR_METHODS)}, got {prior!r}")
+            raise ValueError(
+                f"prior must be None or one of {', '.join(PRIOR_METHODS)}, got {prior!r}"
+            )
         self.prior = prior
         self.background_blur = check_float("background_blur", background_blur, low=0.0, high=1.0)
         self.epoch = 0

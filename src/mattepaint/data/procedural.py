@@ -43,9 +43,7 @@ def _fixed(points: np.ndarray) -> np.ndarray:
     return np.round(points * (_SS * (1 << _SHIFT))).astype(np.int32)
 
 
-def _part_contour(
-    rng: np.random.Generator, centre: np.ndarray, radius: float
-) -> np.ndarray:
+def _part_contour(rng: np.random.Generator, centre: np.ndarray, radius: float) -> np.ndarray:
     """A closed contour (N, 2) x, y around ``centre``: a blob, an ellipse or a star polygon."""
     kind = rng.integers(0, 3)
     if kind == 0:  # blob: radius modulated by a few low harmonics

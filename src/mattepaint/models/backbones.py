@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -35,6 +36,7 @@ __all__ = [
     "VGG16Features",
     "load_backbone_weights",
     "read_weights",
+    "state_dict_problems",
 ]
 
 IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
@@ -77,7 +79,7 @@ ALEXNET_LAYERS: dict[str, int] = {
 class _FeatureStack(nn.Module):
     """An ``nn.Sequential`` named ``features`` plus a forward that returns chosen activations."""
 
-    layer_names: dict[str, int] = {}
+    layer_names: ClassVar[dict[str, int]] = {}
     default_layers: tuple[str, ...] = ()
 
     def __init__(self, layers: Sequence[nn.Module]) -> None:
@@ -207,10 +209,34 @@ def read_weights(path: str | Path) -> dict[str, Tensor]:
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
         state = state["state_dict"]
     if not isinstance(state, dict):
-        raise ValueError(
+        raise ValueError(  # noqa: TRY004 - bad file content, not a bad argument type
             f"weights file {path} must hold a dict of tensors, got {type(state).__name__}"
         )
     return {str(k): v for k, v in state.items() if isinstance(v, Tensor)}
+
+
+def state_dict_problems(
+    missing: list[str], unexpected: list[str], wrong: list[str], *, most: int | None = None
+) -> list[str]:
+    """The parts of a "weights do not fit" message: ``"missing keys [...]"``, ``"unexpected keys
+    [...]"`` and ``"wrong shapes a; b"``, each only when its list is not empty.
+
+    Inputs: the missing and unexpected state-dict keys, and one ``"key: expected ..., got ..."``
+    line per tensor of the wrong shape; ``most``: list at most this many of each (the key lists
+    then end in " ..." when cut), None = all. Outputs: the parts, in that order (empty: it fits).
+    """
+
+    def listed(keys: list[str]) -> str:
+        return f"{keys[:most]} ..." if most is not None and len(keys) > most else f"{keys}"
+
+    problems = []
+    if missing:
+        problems.append(f"missing keys {listed(missing)}")
+    if unexpected:
+        problems.append(f"unexpected keys {listed(unexpected)}")
+    if wrong:
+        problems.append("wrong shapes " + "; ".join(wrong[:most]))
+    return problems
 
 
 def load_backbone_weights(model: nn.Module, path: str | Path) -> nn.Module:
@@ -240,13 +266,7 @@ def load_backbone_weights(model: nn.Module, path: str | Path) -> nn.Module:
         for key, value in expected.items()
         if key in state and state[key].shape != value.shape
     ]
-    problems = []
-    if missing:
-        problems.append(f"missing keys {missing}")
-    if unexpected:
-        problems.append(f"unexpected keys {unexpected}")
-    if wrong:
-        problems.append("wrong shapes " + "; ".join(wrong))
+    problems = state_dict_problems(missing, unexpected, wrong)
     if problems:
         raise ValueError(
             f"weights file {path} does not fit {type(model).__name__}: " + ", ".join(problems)

@@ -204,7 +204,6 @@ class GlobalLocalCritic(nn.Module):
         mode: CriticMode = "concat",
         norm: DiscNorm = "none",
     ) -> None:
-        super().__init__()
         for name, value in (("base", base), ("local_size", local_size)):
             check_positive_int(name, value)
         if local_size < 2 * _POOL_SIDE:
@@ -213,6 +212,7 @@ class GlobalLocalCritic(nn.Module):
             raise ValueError(f"mode must be 'concat' or 'separate', got {mode!r}")
         if norm not in ("none", "instance", "batch"):
             raise ValueError(f"norm must be 'none', 'instance' or 'batch', got {norm!r}")
+        super().__init__()
         self.local_size, self.mode = local_size, mode
         n_local = max(1, round(math.log2(local_size / _POOL_SIDE)))
         features = 16 * base if mode == "concat" else 1

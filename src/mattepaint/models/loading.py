@@ -141,9 +141,9 @@ def load_matter(checkpoint_path: str | Path, device: str | torch.device = "cpu")
     the registered task of its model when the entry is missing.
 
     Raises:
-        InputNotFoundError: no such file.
-        UnsafeCheckpointError: a pickle that needs Python globals (never unpickled).
-        InputError: not a mattepaint checkpoint, or it holds a model of another task.
+        InputNotFoundError, UnsafeCheckpointError, InputError: as :func:`load_inpainter` (no
+        such file; a pickle that needs Python globals; not a mattepaint checkpoint, or it holds
+        a model of another task).
     """
     path = Path(checkpoint_path)
     if is_onnx(path):

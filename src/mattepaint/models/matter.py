@@ -56,20 +56,13 @@ class ModelMatter:
                 f"model.needs must be one of {', '.join(_NEEDS)}, got {needs!r} "
                 f"({type(model).__name__} is not a matting model?)"
             )
-        multiple = model_size_multiple(model)
         self.name = name
         self.needs = needs
-        self.size_multiple = multiple
+        self.size_multiple = model_size_multiple(model)
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
         prior = getattr(model, "prior", None)
         self.prior: str | None = prior if isinstance(prior, str) else None
-
-    def __repr__(self) -> str:
-        return (
-            f"ModelMatter(name={self.name!r}, model={type(self.model).__name__}, "
-            f"needs={self.needs!r}, device={str(self.device)!r})"
-        )
 
     def __call__(
         self, image: Tensor, *, trimap: Tensor | None = None, background: Tensor | None = None
@@ -95,6 +88,12 @@ class ModelMatter:
             foreground = foreground[..., :h, :w].float().clamp(0, 1)  # (B, 3, H, W)
             foreground = foreground.to(device=image.device, dtype=image.dtype)
         return MatteResult(alpha=alpha, foreground=foreground)
+
+    def __repr__(self) -> str:
+        return (
+            f"ModelMatter(name={self.name!r}, model={type(self.model).__name__}, "
+            f"needs={self.needs!r}, device={str(self.device)!r})"
+        )
 
     def _classical_prior(self, image: Tensor, trimap: Tensor) -> Tensor:
         """The classical matte the model corrects (:func:`mattepaint.classical.prior.

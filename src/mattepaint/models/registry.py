@@ -33,6 +33,9 @@ from typing import Literal, TypeVar, get_args
 
 from torch import nn
 
+Task = Literal["inpainting", "matting", "discriminator"]
+TASKS: tuple[str, ...] = get_args(Task)
+
 __all__ = [
     "ModelEntry",
     "Task",
@@ -42,9 +45,6 @@ __all__ = [
     "model_task",
     "register_model",
 ]
-
-Task = Literal["inpainting", "matting", "discriminator"]
-TASKS: tuple[str, ...] = get_args(Task)
 
 # Modules whose import registers the built-in models (imported on the first lookup).
 _BUILTIN_MODULES: tuple[str, ...] = (

@@ -36,8 +36,9 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Annotated, Any, Literal
 
 import anyio
@@ -73,6 +74,10 @@ _FORM_OVERHEAD = 64 * 1024
 
 #: Files each endpoint accepts (its body limit is this many times the per-file limit).
 _FILES_PER_ENDPOINT = {"/api/inpaint": 2, "/api/matte": 3, "/api/cutout": 1}
+
+
+#: The ``image`` form field of /api/inpaint and /api/matte.
+_ImageUpload = Annotated[UploadFile, File(description="the image (PNG, JPEG, BMP, TIFF, WebP)")]
 
 
 class _BodyLimit:
@@ -152,9 +157,19 @@ def _png(data: bytes) -> Response:
     return Response(content=data, media_type="image/png")
 
 
-def create_api(
-    catalog: MethodCatalog | None = None, limits: ServerLimits | None = None
-) -> FastAPI:
+@contextlib.contextmanager
+def _http_errors() -> Iterator[None]:
+    """A user error in the block as an HTTP error with its message as the detail:
+    TooLargeError -> 413, any other ValueError -> 400."""
+    try:
+        yield
+    except TooLargeError as exc:
+        raise HTTPException(413, str(exc)) from None
+    except ValueError as exc:
+        raise HTTPException(400, str(exc)) from None
+
+
+def create_api(catalog: MethodCatalog | None = None, limits: ServerLimits | None = None) -> FastAPI:
     """Build the FastAPI application of the HTTP API (no web UI; see
     :func:`mattepaint.server.create_server` for both).
 
@@ -175,7 +190,7 @@ def create_api(
         version=__version__,
         description=(
             "Image inpainting and matting. Upload files as multipart form data; results come "
-            "back as PNG. Errors are JSON {\"detail\": ...}: 400 bad input, 413 too large, "
+            'back as PNG. Errors are JSON {"detail": ...}: 400 bad input, 413 too large, '
             "422 missing field, 503 busy (see Retry-After)."
         ),
     )
@@ -197,32 +212,28 @@ def create_api(
     async def _work(request: Request, func: Any) -> Any:
         """Run ``func(cancel=event)`` through the gate, cancelled when the client of ``request``
         disconnects; ValueError -> 400, TooLargeError -> 413."""
-        try:
+        with _http_errors():
             return await gate.run(func, client_gone=_client_gone(request))
-        except TooLargeError as exc:
-            raise HTTPException(413, str(exc)) from None
-        except ValueError as exc:
-            raise HTTPException(400, str(exc)) from None
 
     def _inspect(data: bytes, kind: str) -> tuple[int, int]:
-        try:
+        with _http_errors():
             return inspect_upload(data, kind, limits).size
-        except TooLargeError as exc:
-            raise HTTPException(413, str(exc)) from None
-        except ValueError as exc:
-            raise HTTPException(400, str(exc)) from None
 
     def _same_size(image: tuple[int, int], other: tuple[int, int], kind: str) -> None:
-        try:
+        with _http_errors():
             io.check_same_size(image, other, names=("image", kind))
-        except ValueError as exc:
-            raise HTTPException(400, str(exc)) from None
 
     async def _read(upload: UploadFile, kind: str) -> bytes:
-        try:
+        with _http_errors():  # TooLargeError -> 413
             return await _read_upload(upload, kind, limits)
-        except TooLargeError as exc:
-            raise HTTPException(413, str(exc)) from None
+
+    def _png_route(path: str, description: str) -> Callable[[Any], Any]:
+        """``app.post(path)`` for an endpoint whose answer is a PNG image (OpenAPI: image/png)."""
+        return app.post(
+            path,
+            response_class=Response,
+            responses={200: {"content": {"image/png": {}}, "description": description}},
+        )
 
     @app.get("/api/health")
     async def health() -> dict[str, Any]:
@@ -247,14 +258,10 @@ def create_api(
         ``checkpoint:<file name>``."""
         return catalog.describe()
 
-    @app.post(
-        "/api/inpaint",
-        response_class=Response,
-        responses={200: {"content": {"image/png": {}}, "description": "the filled image"}},
-    )
+    @_png_route("/api/inpaint", "the filled image")
     async def inpaint(
         request: Request,
-        image: Annotated[UploadFile, File(description="the image (PNG, JPEG, BMP, TIFF, WebP)")],
+        image: _ImageUpload,
         mask: Annotated[UploadFile, File(description="the hole mask, same size; white = hole")],
         method: Annotated[
             str, Form(description="inpainting method, see /api/methods (auto: best shipped model)")
@@ -262,8 +269,10 @@ def create_api(
         dilate: Annotated[int, Form(ge=0, le=256, description="grow the hole by N px")] = 0,
         strategy: Annotated[
             Literal["auto", "crop", "resize", "full"],
-            Form(description="large images: auto (full up to 1024 px, else crops), crop, "
-                 "resize or full"),
+            Form(
+                description="large images: auto (full up to 1024 px, else crops), crop, "
+                "resize or full"
+            ),
         ] = "auto",
     ) -> Response:
         """Fill the holes of ``image`` where ``mask`` is white; returns the result as an RGB PNG.
@@ -279,10 +288,8 @@ def create_api(
         mask_bytes = await _read(mask, "mask")
         size = _inspect(image_bytes, "image")
         _same_size(size, _inspect(mask_bytes, "mask"), "mask")
-        try:
+        with _http_errors():
             catalog.inpainter(method)  # an unknown method fails before queueing
-        except ValueError as exc:
-            raise HTTPException(400, str(exc)) from None
 
         def job(cancel: threading.Event) -> bytes:
             picture = decode_upload(image_bytes, "image", limits)
@@ -295,14 +302,10 @@ def create_api(
 
         return _png(await _work(request, job))
 
-    @app.post(
-        "/api/matte",
-        response_class=Response,
-        responses={200: {"content": {"image/png": {}}, "description": "the matting result"}},
-    )
+    @_png_route("/api/matte", "the matting result")
     async def matte(
         request: Request,
-        image: Annotated[UploadFile, File(description="the image (PNG, JPEG, BMP, TIFF, WebP)")],
+        image: _ImageUpload,
         trimap: Annotated[
             UploadFile | None, File(description="trimap, 0 bg / 128 unknown / 255 fg")
         ] = None,
@@ -311,8 +314,10 @@ def create_api(
         ] = None,
         method: Annotated[
             str | None,
-            Form(description="matting method (default: closed_form with a trimap, "
-                 "background_difference with a background), see /api/methods"),
+            Form(
+                description="matting method (default: closed_form with a trimap, "
+                "background_difference with a background), see /api/methods"
+            ),
         ] = None,
         output: Annotated[
             Literal["rgba", "alpha", "foreground"],
@@ -340,10 +345,8 @@ def create_api(
                 _same_size(size, _inspect(extra[kind], kind), kind)
         chosen = method or None  # an empty form field means "pick by the input"
         if chosen is not None:
-            try:
+            with _http_errors():
                 catalog.matter(chosen)  # an unknown method fails before queueing
-            except ValueError as exc:
-                raise HTTPException(400, str(exc)) from None
 
         def job(cancel: threading.Event) -> bytes:
             picture = decode_upload(image_bytes, "image", limits)
@@ -366,11 +369,7 @@ def create_api(
 
         return _png(await _work(request, job))
 
-    @app.post(
-        "/api/cutout",
-        response_class=Response,
-        responses={200: {"content": {"image/png": {}}, "description": "the cut-out"}},
-    )
+    @_png_route("/api/cutout", "the cut-out")
     async def cutout(
         request: Request,
         image: Annotated[UploadFile, File(description="the photo (PNG, JPEG, BMP, TIFF, WebP)")],
@@ -416,17 +415,17 @@ def create_api(
         image_bytes = await _read(image, "image")
         size = _inspect(image_bytes, "image")
         strokes: dict[str, bytes] = {}
-        for key, upload in (("foreground_scribbles", foreground_scribbles),
-                            ("background_scribbles", background_scribbles)):
+        for key, upload in (
+            ("foreground_scribbles", foreground_scribbles),
+            ("background_scribbles", background_scribbles),
+        ):
             if upload is not None:
                 strokes[key] = await _read(upload, "mask")
                 _same_size(size, _inspect(strokes[key], "mask"), key.replace("_", " "))
         chosen = segmenter or None  # an empty form field means the default
-        try:  # an unknown segmenter or refine method fails before queueing
+        with _http_errors():  # an unknown segmenter or refine method fails before queueing
             catalog.segmenter(chosen)
             cutout_refiner(catalog, refine)
-        except ValueError as exc:
-            raise HTTPException(400, str(exc)) from None
 
         def job(cancel: threading.Event) -> bytes:
             picture = decode_upload(image_bytes, "image", limits)

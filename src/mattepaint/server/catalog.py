@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -265,26 +265,47 @@ class MethodCatalog:
                 self._cache[key] = build()
             return self._cache[key]
 
+    def _method(
+        self,
+        kind: str,
+        name: object,
+        valid: list[str],
+        extra: Mapping[str, Any],
+        resolve: Callable[..., Any],
+        *,
+        rename: bool = False,
+    ) -> Any:
+        """The ``kind`` method called ``name``, one of ``valid``: an added object of ``extra``
+        as it is, else built on first use and cached: ``resolve(path, device=self.device)`` for
+        a checkpoint of the catalog (its ``name`` set to ``name`` when ``rename``), else
+        ``resolve(name)``. InputError (a ValueError) listing ``valid`` for an unknown name."""
+        if not isinstance(name, str) or name not in valid:
+            raise self._unknown(kind, name, valid)
+        if name in extra:
+            return extra[name]
+        if name not in self._checkpoints:
+            return self._cached((kind, name), lambda: resolve(name))
+        path = self._checkpoints[name][1]
+
+        def build() -> Any:
+            method = resolve(path, device=self.device)
+            if rename:
+                method.name = name
+            return method
+
+        return self._cached((kind, name), build)
+
     def inpainter(self, name: str) -> Inpainter:
-        """The inpainting method called ``name`` (built on first use, then cached).
+        """The inpainting method called ``name`` (built on first use, then cached; a checkpoint
+        takes the catalog's name).
 
         Raises:
             ValueError: unknown name; the message lists the valid names.
         """
-        if not isinstance(name, str) or name not in self.inpainting_methods():
-            raise self._unknown("inpainting", name, self.inpainting_methods())
-        if name in self._extra_inpainters:
-            return self._extra_inpainters[name]
-        if name in self._checkpoints:
-            path = self._checkpoints[name][1]
-
-            def build() -> Inpainter:
-                inpainter = resolve_inpainter(path, device=self.device)
-                inpainter.name = name
-                return inpainter
-
-            return self._cached(("inpainting", name), build)
-        return self._cached(("inpainting", name), lambda: resolve_inpainter(name))
+        valid = self.inpainting_methods()
+        return self._method(
+            "inpainting", name, valid, self._extra_inpainters, resolve_inpainter, rename=True
+        )
 
     def matter(self, name: str) -> Matter:
         """The matting method called ``name`` (built on first use, then cached).
@@ -292,16 +313,8 @@ class MethodCatalog:
         Raises:
             ValueError: unknown name; the message lists the valid names.
         """
-        if not isinstance(name, str) or name not in self.matting_methods():
-            raise self._unknown("matting", name, self.matting_methods())
-        if name in self._extra_matters:
-            return self._extra_matters[name]
-        if name in self._checkpoints:
-            path = self._checkpoints[name][1]
-            return self._cached(
-                ("matting", name), lambda: resolve_matter(path, device=self.device)
-            )
-        return self._cached(("matting", name), lambda: resolve_matter(name))
+        valid = self.matting_methods()
+        return self._method("matting", name, valid, self._extra_matters, resolve_matter)
 
     def auto_matter(self, *, has_trimap: bool, has_background: bool) -> Matter:
         """What "auto" runs for the inputs given (:func:`mattepaint.methods.auto_matter`: the
@@ -312,7 +325,9 @@ class MethodCatalog:
         spec = auto_matter(has_trimap=has_trimap, has_background=has_background)
         if isinstance(spec, str):
             return self.matter(spec)
-        return self._cached(("matting", str(spec)), lambda: resolve_matter(spec, device=self.device))
+        return self._cached(
+            ("matting", str(spec)), lambda: resolve_matter(spec, device=self.device)
+        )
 
     def needs(self, name: str) -> str:
         """What the matting method ``name`` needs besides the image: "trimap", "background" or

@@ -80,7 +80,7 @@ import contextlib
 import functools
 import math
 import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,20 +102,37 @@ from mattepaint.train.checkpoint import unwrap
 from mattepaint.train.config import Config, ConfigError, DataConfig, expand_path
 
 __all__ = [
-    "CRITIC_TERMS", "INPAINTING_TERMS", "MATTING_TERMS", "TASKS", "Critic", "InpaintingTask",
-    "MattingTask", "build_task", "task_class",
+    "CRITIC_TERMS",
+    "INPAINTING_TERMS",
+    "MATTING_TERMS",
+    "TASKS",
+    "Critic",
+    "InpaintingTask",
+    "MattingTask",
+    "build_task",
+    "task_class",
 ]
 
 Batch = dict[str, Any]
 Outputs = dict[str, Tensor]
+#: A factory of autocast contexts (``run.amp``), e.g. ``contextlib.nullcontext``.
+AutocastFactory = Callable[[], AbstractContextManager]
 
 _PIXEL_TERMS: tuple[str, ...] = (
-    "l1", "mse", "hole_l1", "valid_l1", "hole_mse", "tv", "discounted_l1",
+    "l1",
+    "mse",
+    "hole_l1",
+    "valid_l1",
+    "hole_mse",
+    "tv",
+    "discounted_l1",
 )
 _VGG_TERMS: tuple[str, ...] = ("perceptual", "style_out", "style_comp")
 _ADVERSARIAL_TERMS: tuple[str, ...] = ("adv", "feature_matching")  # need the critic
 INPAINTING_TERMS: tuple[str, ...] = (
-    *_PIXEL_TERMS, *_VGG_TERMS, *_ADVERSARIAL_TERMS,
+    *_PIXEL_TERMS,
+    *_VGG_TERMS,
+    *_ADVERSARIAL_TERMS,
     *(f"coarse_{t}" for t in _PIXEL_TERMS),
 )
 #: The discriminator's terms (fixed weights; "gp" only with ``loss.gan: wgan_gp``).
@@ -146,7 +163,7 @@ class Critic:
     """
 
     net: nn.Module
-    autocast: Callable[[], AbstractContextManager] = contextlib.nullcontext
+    autocast: AutocastFactory = contextlib.nullcontext
 
     @property
     def module(self) -> nn.Module:
@@ -172,6 +189,33 @@ def _weighted_total(weights: dict[str, float], terms: dict[str, Tensor], like: T
     """``sum_k weights[k] * terms[k]``, added left to right in the order of ``terms`` (the order
     is part of the result in floating point), starting from a 0-dim zero like ``like``."""
     return sum((weights[name] * value for name, value in terms.items()), start=like.new_zeros(()))
+
+
+@contextlib.contextmanager
+def _eval_mode(model: nn.Module) -> Iterator[None]:
+    """The model in eval mode inside the block, back in its own mode after it (even on error)."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield
+    finally:
+        model.train(was_training)
+
+
+class _MetricMeans:
+    """Running means of the named validation metrics: ``add`` a sum of values and their count;
+    ``means()`` gives ``sum / count`` per name, nan for a metric that got no value."""
+
+    def __init__(self, names: Sequence[str]) -> None:
+        self.sums = dict.fromkeys(names, 0.0)
+        self.counts = dict.fromkeys(names, 0)
+
+    def add(self, name: str, total: float, count: int = 1) -> None:
+        self.sums[name] += total
+        self.counts[name] += count
+
+    def means(self) -> dict[str, float]:
+        return {k: self.sums[k] / self.counts[k] if self.counts[k] else math.nan for k in self.sums}
 
 
 def check_loss_weights(weights: dict[str, float], terms: Sequence[str], task: str) -> None:
@@ -268,8 +312,10 @@ class InpaintingTask:
         if config.discriminator is not None and not any(
             weights.get(name, 0) > 0 for name in _ADVERSARIAL_TERMS
         ):
-            warnings.warn("a discriminator is trained but loss.weights.adv is 0: the generator "
-                          "ignores it", stacklevel=4)  # the caller of train()
+            warnings.warn(
+                "a discriminator is trained but loss.weights.adv is 0: the generator ignores it",
+                stacklevel=4,
+            )  # the caller of train()
 
     @classmethod
     def _check_errors(cls, config: Config) -> None:
@@ -326,8 +372,12 @@ class InpaintingTask:
         if data.max_val_images > 0:
             val_files = val_files[: data.max_val_images]
         common = {
-            "size": data.image_size, "mask": data.mask, "mask_params": data.mask_params,
-            "input_transform": data.input_transform, "input_params": data.params, "seed": seed,
+            "size": data.image_size,
+            "mask": data.mask,
+            "mask_params": data.mask_params,
+            "input_transform": data.input_transform,
+            "input_params": data.params,
+            "seed": seed,
         }
         train = InpaintingDataset(train_files, train=True, **common)
         val = InpaintingDataset(val_files, train=False, **common) if val_files else None
@@ -466,7 +516,11 @@ class InpaintingTask:
             gp_mask = batch["mask"].float() if loss.gp_region == "hole" else None
             with _no_autocast(real.device):
                 terms["gp"] = adversarial.gradient_penalty(
-                    critic.net, real.float(), fake.float(), weight=loss.gp_weight, mask=gp_mask,
+                    critic.net,
+                    real.float(),
+                    fake.float(),
+                    weight=loss.gp_weight,
+                    mask=gp_mask,
                 )
         terms["d_total"] = _weighted_total(dict.fromkeys(terms, 1.0), terms, logits)
         return terms
@@ -490,19 +544,13 @@ class InpaintingTask:
 
     @torch.no_grad()
     def validate(
-        self,
-        model: nn.Module,
-        batches: Iterable[Batch],
-        autocast: Callable[[], AbstractContextManager],
+        self, model: nn.Module, batches: Iterable[Batch], autocast: AutocastFactory
     ) -> dict[str, float]:
         """Mean psnr, ssim, hole_l1, mse, dice of comp vs the ground truth over all validation
         images (hole_l1 over the images with a non-empty hole). The model is left in training
         mode."""
-        was_training = model.training
-        model.eval()
-        sums = dict.fromkeys(self.metric_names, 0.0)
-        counts = dict.fromkeys(self.metric_names, 0)
-        try:
+        means = _MetricMeans(self.metric_names)
+        with _eval_mode(model):
             for batch in batches:
                 with autocast():
                     comp = self.forward(model, batch)["comp"].clamp(0, 1)
@@ -516,11 +564,8 @@ class InpaintingTask:
                 }
                 for name, value in values.items():
                     value = value[~torch.isnan(value)]
-                    sums[name] += float(value.sum())
-                    counts[name] += value.numel()
-        finally:
-            model.train(was_training)
-        return {k: sums[k] / counts[k] if counts[k] else math.nan for k in self.metric_names}
+                    means.add(name, float(value.sum()), value.numel())
+        return means.means()
 
     def sample_rows(
         self, model: nn.Module, outputs: Outputs, batch: Batch, n: int = 4
@@ -536,11 +581,21 @@ class InpaintingTask:
 
 
 MATTING_TERMS: tuple[str, ...] = (
-    "alpha", "composition", "laplacian", "gradient", "lf_fg", "lf_bg", "lf_fusion",
+    "alpha",
+    "composition",
+    "laplacian",
+    "gradient",
+    "lf_fg",
+    "lf_bg",
+    "lf_fusion",
 )
 _MATTING_LOSS_PARAMS = {"charbonnier_eps": 1e-3, "laplacian_levels": 5}
 _MATTING_DATA_PARAMS = (
-    "foregrounds", "trimap_width", "colour_jitter", "prior", "background_blur",
+    "foregrounds",
+    "trimap_width",
+    "colour_jitter",
+    "prior",
+    "background_blur",
 )
 _FOREGROUND_KINDS = ("rgba", "dim", "procedural")
 _FOREGROUND_KEYS = ("kind", "path", "count", "size", "seed")
@@ -795,19 +850,13 @@ class MattingTask:
 
     @torch.no_grad()
     def validate(
-        self,
-        model: nn.Module,
-        batches: Iterable[Batch],
-        autocast: Callable[[], AbstractContextManager],
+        self, model: nn.Module, batches: Iterable[Batch], autocast: AutocastFactory
     ) -> dict[str, float]:
         """Mean sad, mse, grad, iou over the validation composites (see the class docstring
         for the regions). The model is left in training mode."""
-        was_training = model.training
-        model.eval()
         trimap_model = getattr(unwrap(model), "needs", "nothing") == "trimap"
-        sums = dict.fromkeys(self.metric_names, 0.0)
-        counts = dict.fromkeys(self.metric_names, 0)
-        try:
+        means = _MetricMeans(self.metric_names)
+        with _eval_mode(model):
             for batch in batches:
                 with autocast():
                     pred = self.forward(model, batch)["alpha"].clamp(0, 1)  # (B, 1, H, W)
@@ -829,11 +878,8 @@ class MattingTask:
                         "iou": matting_metrics.alpha_iou(p, g, threshold=0.5),
                     }
                     for name, value in values.items():
-                        sums[name] += value
-                        counts[name] += 1
-        finally:
-            model.train(was_training)
-        return {k: sums[k] / counts[k] if counts[k] else math.nan for k in self.metric_names}
+                        means.add(name, value)
+        return means.means()
 
     def sample_rows(
         self, model: nn.Module, outputs: Outputs, batch: Batch, n: int = 4
@@ -846,17 +892,20 @@ class MattingTask:
         rows = []
         for i in range(min(n, batch["comp"].shape[0])):
             guide = batch[guide_key][i]
-            rows.append([
-                batch["comp"][i].float(),
-                guide.float().expand(3, -1, -1),
-                outputs["alpha"][i].float().clamp(0, 1).expand(3, -1, -1),
-                batch["alpha"][i].float().expand(3, -1, -1),
-            ])
+            rows.append(
+                [
+                    batch["comp"][i].float(),
+                    guide.float().expand(3, -1, -1),
+                    outputs["alpha"][i].float().clamp(0, 1).expand(3, -1, -1),
+                    batch["alpha"][i].float().expand(3, -1, -1),
+                ]
+            )
         return rows
 
 
 TASKS: dict[str, type[InpaintingTask | MattingTask]] = {
-    "inpainting": InpaintingTask, "matting": MattingTask,
+    "inpainting": InpaintingTask,
+    "matting": MattingTask,
 }
 
 

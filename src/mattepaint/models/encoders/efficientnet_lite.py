@@ -292,7 +292,7 @@ def load_efficientnet_lite0_weights(
         InputError: package missing, file missing or unreadable, or a file whose keys/shapes do
             not fit Lite0 (the message names them).
     """
-    from mattepaint.models.backbones import read_weights
+    from mattepaint.models.backbones import read_weights, state_dict_problems
 
     file = efficientnet_lite0_weights_path() if path is None else Path(path)
     if not file.is_file():
@@ -318,13 +318,7 @@ def load_efficientnet_lite0_weights(
     stem = state.get("_conv_stem.weight")
     if stem is not None and tuple(stem.shape) != (_STEM_CHANNELS, 3, 3, 3):
         wrong.append(f"_conv_stem.weight: expected (32, 3, 3, 3), got {tuple(stem.shape)}")
-    problems = []
-    if missing:
-        problems.append(f"missing keys {missing[:6]}{' ...' if len(missing) > 6 else ''}")
-    if unexpected:
-        problems.append(f"unexpected keys {unexpected[:6]}{' ...' if len(unexpected) > 6 else ''}")
-    if wrong:
-        problems.append("wrong shapes " + "; ".join(wrong[:6]))
+    problems = state_dict_problems(missing, unexpected, wrong, most=6)
     if problems:
         raise InputError(
             f"weights file {file} is not an EfficientNet-Lite0 state dict: " + ", ".join(problems)

@@ -78,6 +78,11 @@ def _up(cin: int, cout: int) -> nn.Sequential:
     return nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), *_conv(cin, cout))
 
 
+def _refine_stem(c: int) -> list[nn.Module]:
+    """The first three layers of both refinement branches, 5 -> c -> c (stride 2) -> 2c."""
+    return [_conv(5, c, 5), _conv(c, c, stride=2), _conv(c, 2 * c)]
+
+
 def _dilated(c: int) -> list[nn.Module]:
     """The four dilated 3x3 convs at H/4 (rates 2, 4, 8, 16), GLCIC's middle layers."""
     return [_conv(c, c, dilation=d) for d in (2, 4, 8, 16)]
@@ -176,18 +181,14 @@ class DeepFillV1(nn.Module):
             _decoder(4 * c, c),
         )
         self.refine_conv = nn.Sequential(
-            _conv(5, c, 5),
-            _conv(c, c, stride=2),
-            _conv(c, 2 * c),
+            *_refine_stem(c),
             _conv(2 * c, 2 * c, stride=2),
             _conv(2 * c, 4 * c),
             _conv(4 * c, 4 * c),
             *_dilated(4 * c),
         )
         self.refine_attention_in = nn.Sequential(
-            _conv(5, c, 5),
-            _conv(c, c, stride=2),
-            _conv(c, 2 * c),
+            *_refine_stem(c),
             _conv(2 * c, 4 * c, stride=2),
             _conv(4 * c, 4 * c),
             _conv(4 * c, 4 * c, act=nn.ReLU()),

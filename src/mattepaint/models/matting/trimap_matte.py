@@ -23,11 +23,11 @@ from __future__ import annotations
 from typing import Literal
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from mattepaint.models.encoders import EncoderName, Pretrained
 from mattepaint.models.layers.unet import Norm, Up
-from mattepaint.models.matting.unet_matte import build_matting_unet, check_guide, check_image
+from mattepaint.models.matting.unet_matte import GuidedUNetMatting, build_matting_unet
 from mattepaint.models.registry import register_model
 
 __all__ = ["TrimapMatte", "trimap_one_hot"]
@@ -47,7 +47,7 @@ def trimap_one_hot(trimap: Tensor) -> Tensor:
 
 
 @register_model("trimap_matte", task="matting")
-class TrimapMatte(nn.Module):
+class TrimapMatte(GuidedUNetMatting):
     """Trimap-guided U-Net matting (after Deep Image Matting, Xu et al. 2017): RGB + trimap -> alpha.
 
     ``alpha = sigmoid(UNet(concat(image, encode(trimap))))``; ``encode`` is
@@ -78,7 +78,9 @@ class TrimapMatte(nn.Module):
         ValueError: no trimap, or image/trimap shapes that do not match.
     """
 
+    model_name = "trimap_matte"
     needs: Literal["trimap"] = "trimap"
+    guide_channels = 1
 
     def __init__(
         self,
@@ -90,24 +92,19 @@ class TrimapMatte(nn.Module):
         encoder: EncoderName = "scratch",
         pretrained: Pretrained = False,
     ) -> None:
-        super().__init__()
         if trimap_input not in ("one_hot", "value"):
             raise ValueError(f"trimap_input must be 'one_hot' or 'value', got {trimap_input!r}")
+        in_channels = 6 if trimap_input == "one_hot" else 4
+        unet = build_matting_unet(in_channels, 1, base, depth, norm, up, encoder, pretrained)
+        super().__init__(unet, encoder)
         self.trimap_input = trimap_input
-        self.in_channels = 6 if trimap_input == "one_hot" else 4
-        self.encoder_name = encoder
-        self.unet = build_matting_unet(
-            self.in_channels, 1, base, depth, norm, up, encoder, pretrained
-        )
-        self.size_multiple = self.unet.size_multiple
 
     def forward(
         self, image: Tensor, *, trimap: Tensor | None = None, background: Tensor | None = None
     ) -> dict[str, Tensor]:
         """(B, 3, H, W) image + (B, 1, H, W) trimap -> {"alpha": (B, 1, H, W) in [0, 1]}."""
-        check_image("trimap_matte", image, self.size_multiple)
-        tri = check_guide("trimap_matte", "trimap", trimap, image, 1)
-        if self.trimap_input == "one_hot":
-            tri = trimap_one_hot(tri)  # (B, 3, H, W)
-        x = torch.cat([image, tri], dim=1)  # (B, 6 or 4, H, W)
-        return {"alpha": torch.sigmoid(self.unet(x))}  # (B, 1, H, W)
+        return {"alpha": torch.sigmoid(self.scores(image, trimap))}  # (B, 1, H, W)
+
+    def encode_guide(self, guide: Tensor) -> Tensor:
+        """(B, 1, H, W) trimap -> :func:`trimap_one_hot` (B, 3, H, W) for "one_hot", else itself."""
+        return trimap_one_hot(guide) if self.trimap_input == "one_hot" else guide

@@ -12,12 +12,13 @@ References:
     Segmentation", MICCAI 2015.
 
 This module also holds the input checks and the encoder-decoder builder shared by the matting
-models (:func:`check_image`, :func:`check_guide`, :func:`build_matting_unet`).
+models (:func:`check_image`, :func:`check_guide`, :func:`build_matting_unet`) and the base class
+of the two U-Net matting models (:class:`GuidedUNetMatting`).
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal, get_args
 
 import torch
 from torch import Tensor, nn
@@ -28,13 +29,20 @@ from mattepaint.models.layers.unet import Norm, UNet, Up
 from mattepaint.models.registry import register_model
 
 __all__ = [
+    "BACKGROUND_INPUTS",
     "LUMA_WEIGHTS",
+    "BackgroundInput",
+    "GuidedUNetMatting",
     "UNetMatte",
     "build_matting_unet",
     "check_guide",
     "check_image",
     "rgb_to_luma",
 ]
+
+BackgroundInput = Literal["gray", "rgb"]
+BACKGROUND_INPUTS: tuple[str, ...] = get_args(BackgroundInput)
+"""How ``unet_matte`` sees the background plate: its luma (1 channel) or RGB (3 channels)."""
 
 LUMA_WEIGHTS: tuple[float, float, float] = (0.299, 0.587, 0.114)
 """ITU-R BT.601 luma weights for R, G, B."""
@@ -126,8 +134,53 @@ def build_matting_unet(
     return EncoderUNet(in_channels, out_channels, encoder, pretrained, base=base, norm=norm)
 
 
+class GuidedUNetMatting(nn.Module):
+    """Base of the U-Net matting models ``unet_matte`` and ``trimap_matte``: the image and one
+    guide input (the model's ``needs``), encoded by the subclass, concatenated and fed to an
+    encoder-decoder of :func:`build_matting_unet`.
+
+    Args:
+        unet: the encoder-decoder (its ``in_channels`` = 3 + the encoded guide's channels).
+        encoder: its encoder's name ("scratch" or a pretrained one), kept as ``encoder_name``.
+
+    Subclasses set the class attributes ``model_name`` (the registry name, for error messages),
+    ``needs`` ("background" or "trimap": the guide's keyword) and ``guide_channels`` (its
+    channels as given), and implement :meth:`encode_guide`.
+
+    Attributes: ``in_channels``, ``encoder_name``, ``unet``, ``size_multiple`` (the
+    encoder-decoder's).
+    """
+
+    model_name: ClassVar[str]
+    needs: str
+    guide_channels: ClassVar[int]
+
+    def __init__(self, unet: UNet | EncoderUNet, encoder: EncoderName) -> None:
+        super().__init__()
+        self.in_channels = unet.in_channels
+        self.encoder_name = encoder
+        self.unet = unet
+        self.size_multiple = unet.size_multiple
+
+    def encode_guide(self, guide: Tensor) -> Tensor:
+        """(B, guide_channels, H, W) guide -> (B, in_channels - 3, H, W) network input."""
+        raise NotImplementedError
+
+    def scores(self, image: Tensor, guide: Tensor | None) -> Tensor:
+        """Check the inputs, then ``UNet(concat(image, encode_guide(guide)))``.
+
+        Inputs: image (B, 3, H, W), H and W divisible by ``size_multiple``; guide
+        (B, guide_channels, H, W) (ValueError when None or of another shape).
+        Outputs: (B, out_channels, H, W) raw scores.
+        """
+        check_image(self.model_name, image, self.size_multiple)
+        guide = check_guide(self.model_name, self.needs, guide, image, self.guide_channels)
+        x = torch.cat([image, self.encode_guide(guide)], dim=1)  # (B, in_channels, H, W)
+        return self.unet(x)  # (B, out_channels, H, W)
+
+
 @register_model("unet_matte", task="matting")
-class UNetMatte(nn.Module):
+class UNetMatte(GuidedUNetMatting):
     """Background-aware U-Net matting (seed 000 section 3.2): composite + background -> alpha.
 
     ``alpha = sigmoid(UNet(concat(image, bg'))[:, :1])`` with :class:`mattepaint.models.layers.UNet`,
@@ -161,46 +214,45 @@ class UNetMatte(nn.Module):
     """
 
     needs: Literal["background"] = "background"
+    guide_channels = 3
+    model_name = "unet_matte"
 
     def __init__(
         self,
         base: int = 32,
         depth: int = 3,
-        background: Literal["gray", "rgb"] = "gray",
+        background: BackgroundInput = "gray",
         predict_foreground: bool = False,
         norm: Norm = "batch",
         up: Up = "transpose",
         encoder: EncoderName = "scratch",
         pretrained: Pretrained = False,
     ) -> None:
-        super().__init__()
-        if background not in ("gray", "rgb"):
+        if background not in BACKGROUND_INPUTS:
             raise ValueError(f"background must be 'gray' or 'rgb', got {background!r}")
         if not isinstance(predict_foreground, bool):
             raise TypeError(
                 f"predict_foreground must be a bool, got {type(predict_foreground).__name__}"
             )
+        in_channels = 4 if background == "gray" else 6
+        out_channels = 4 if predict_foreground else 1
+        unet = build_matting_unet(
+            in_channels, out_channels, base, depth, norm, up, encoder, pretrained
+        )
+        super().__init__(unet, encoder)
         self.background = background
         self.predict_foreground = predict_foreground
-        self.in_channels = 4 if background == "gray" else 6
-        self.encoder_name = encoder
-        out_channels = 4 if predict_foreground else 1
-        self.unet = build_matting_unet(
-            self.in_channels, out_channels, base, depth, norm, up, encoder, pretrained
-        )
-        self.size_multiple = self.unet.size_multiple
 
     def forward(
         self, image: Tensor, *, background: Tensor | None = None, trimap: Tensor | None = None
     ) -> dict[str, Tensor]:
         """(B, 3, H, W) composite + (B, 3, H, W) background -> {"alpha" (B, 1, H, W), ...}."""
-        check_image("unet_matte", image, self.size_multiple)
-        bg = check_guide("unet_matte", "background", background, image, 3)
-        if self.background == "gray":
-            bg = rgb_to_luma(bg)  # (B, 1, H, W)
-        x = torch.cat([image, bg], dim=1)  # (B, 4 or 6, H, W)
-        out = self.unet(x)  # (B, 1 or 4, H, W) raw scores
+        out = self.scores(image, background)  # (B, 1 or 4, H, W) raw scores
         result = {"alpha": torch.sigmoid(out[:, :1])}  # (B, 1, H, W)
         if self.predict_foreground:
             result["foreground"] = torch.sigmoid(out[:, 1:])  # (B, 3, H, W)
         return result
+
+    def encode_guide(self, guide: Tensor) -> Tensor:
+        """(B, 3, H, W) background -> its luma (B, 1, H, W) for "gray", else itself."""
+        return rgb_to_luma(guide) if self.background == "gray" else guide
