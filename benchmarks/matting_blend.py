@@ -83,7 +83,9 @@ def main(argv: list[str] | None = None) -> None:
             blend = w * alphas["closed_form"] + (1.0 - w) * alphas["knn"]  # (H, W)
             values = matting_metrics(blend, gt, trimap)
             scores[w].append([values[m] for m in METRICS])
-        print(f"{stem}: closed_form {seconds['closed_form'][-1]:.2f} s, knn {seconds['knn'][-1]:.2f} s")
+        print(
+            f"{stem}: closed_form {seconds['closed_form'][-1]:.2f} s, knn {seconds['knn'][-1]:.2f} s"
+        )
     print(f"\nGT01-{count:02d}, Trimap1, unknown region (SAD/1000, MSE x1e3, Grad/1000, Conn/1000)")
     print("| w (closed_form weight) | SAD | MSE | Grad | Conn |\n|---|---|---|---|---|")
     for w, rows in scores.items():

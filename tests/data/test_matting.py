@@ -16,6 +16,7 @@ from mattepaint.data.matting import (
     AlphaMattingDataset,
     CompositeDataset,
     DIMFolderSource,
+    PhotoSource,
     RealForegroundComposites,
     RGBACutoutSource,
 )
@@ -234,9 +235,39 @@ def test_composite_dataset_background_blur(backgrounds: list[Path]) -> None:
 
     assert roughness(blurred["bg"]) < 0.8 * roughness(sharp["bg"])  # the background lost detail
     val = _dataset([src], backgrounds, size=128, background_blur=1.0, train=False)[0]
-    assert _same(val, _dataset([src], backgrounds, size=128, train=False)[0])  # validation stays sharp
+    assert _same(
+        val, _dataset([src], backgrounds, size=128, train=False)[0]
+    )  # validation stays sharp
     with pytest.raises(ValueError, match="background_blur"):
         _dataset([src], backgrounds, size=128, background_blur=1.5)
+
+
+def test_photo_source_is_cropped_not_composited(tmp_path: Path, backgrounds: list[Path]) -> None:
+    # A photo whose red channel is its alpha: any crop / resize / flip applied to both alike
+    # keeps comp's red channel equal to alpha; nothing of the backgrounds enters the sample.
+    folder = tmp_path / "photos"
+    rng = np.random.default_rng(6)
+    for k, (h, w) in enumerate([(48, 64), (70, 40)]):
+        alpha = _disk_alpha(h, w)
+        photo = np.concatenate([alpha[..., None], _picture(rng, h, w)[..., 1:]], axis=-1)
+        save_image(folder / f"photo{k}.png", np.concatenate([photo, alpha[..., None]], axis=-1))
+    source = PhotoSource(folder)
+    assert len(source) == 2 and source.composite is False and "PhotoSource" in repr(source)
+    ds = _dataset([source], backgrounds, colour_jitter=False)
+    for i in range(2):
+        sample = ds[i]
+        assert all(sample[k].shape[-2:] == (32, 32) for k in KEYS)
+        assert torch.equal(sample["comp"], sample["fg"]) and torch.equal(
+            sample["comp"], sample["bg"]
+        )
+        assert torch.allclose(sample["comp"][0], sample["alpha"][0], atol=2 / 255)
+        assert 0.0 < float(sample["alpha"].mean()) < 1.0  # the subject's edge is in the crop
+        unknown = sample["trimap"] == 0.5
+        assert unknown.any() and set(sample["trimap"].unique().tolist()) <= {0.0, 0.5, 1.0}
+    mixed = _dataset([source, RGBACutoutSource(folder)], backgrounds, colour_jitter=False)
+    assert torch.equal(mixed[0]["comp"], ds[0]["comp"])  # the photo source's items unchanged
+    assert not torch.equal(mixed[2]["comp"], mixed[2]["bg"])  # the RGBA source's: composited
+    assert len(mixed) == 4  # a photo folder can also serve as cut-outs (composited)
 
 
 def test_composite_dataset_large_foreground_downscaled(backgrounds: list[Path]) -> None:

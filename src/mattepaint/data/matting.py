@@ -55,6 +55,7 @@ __all__ = [
     "CompositeDataset",
     "DIMFolderSource",
     "ForegroundSource",
+    "PhotoSource",
     "RGBACutoutSource",
     "RealForegroundComposites",
 ]
@@ -207,6 +208,39 @@ class RGBACutoutSource:
         return f"RGBACutoutSource({str(self.folder)!r}, {len(self)} files)"
 
 
+class PhotoSource(RGBACutoutSource):
+    """Whole photos with an alpha of their subject (e.g. pseudo-labels written by
+    ``tools/pseudo_cutouts.py``), used as they are: :class:`CompositeDataset` crops such a photo
+    instead of compositing it onto another background, so the network also sees real
+    backgrounds, lighting and depth of field rather than only pasted cut-outs. The same folder
+    format as :class:`RGBACutoutSource` (RGBA files: the photo and its alpha)."""
+
+    #: Marks the source's items as photos to crop, not foregrounds to composite.
+    composite = False
+
+    def __repr__(self) -> str:
+        return f"PhotoSource({str(self.folder)!r}, {len(self)} files)"
+
+
+def _photo_crop(
+    photo: np.ndarray, alpha: np.ndarray, size: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """A random size x size crop of a photo and its alpha, the same for both: the shorter side
+    resized to U(size, 1.25 size) (to size when smaller), a uniform crop, a horizontal flip with
+    probability 1/2. Returns ((S, S, 3), (S, S)) float32 in [0, 1]."""
+    stacked = np.concatenate([photo, alpha[..., None]], axis=2).astype(np.float32)  # (H, W, 4)
+    short = min(stacked.shape[:2])
+    target = size if short <= size else round(rng.uniform(size, min(short, 1.25 * size)))
+    stacked = resize_shorter_side(stacked, target)
+    h, w = stacked.shape[:2]
+    top, left = int(rng.integers(0, h - size + 1)), int(rng.integers(0, w - size + 1))
+    crop = stacked[top : top + size, left : left + size]
+    if rng.random() < 0.5:
+        crop = crop[:, ::-1]
+    crop = np.clip(np.ascontiguousarray(crop), 0.0, 1.0)
+    return crop[..., :3], crop[..., 3]
+
+
 # --------------------------------------------------------------------------------------------
 # Synthetic composites
 # --------------------------------------------------------------------------------------------
@@ -342,6 +376,10 @@ class CompositeDataset(Dataset):
     Validation (``train=False``): the same recipe with ``default_rng([seed, i])`` and no colour
     jitter, so every evaluation sees the same composites.
 
+    Items of a source whose ``composite`` attribute is False (:class:`PhotoSource`: whole photos
+    with their subject's alpha) are not composited: the photo and its alpha are cropped together
+    (:func:`_photo_crop`), colour-jittered in training, and "comp" = "fg" = "bg" = the crop.
+
     Inputs:
         sources: foreground sources (``__len__`` and ``load(i) -> (fg, alpha)``), at least one
             non-empty.
@@ -429,15 +467,21 @@ class CompositeDataset(Dataset):
         k, j = self.locate(i)
         rng = self.rng(i)
         fg, alpha = self.sources[k].load(j)
-        fg, alpha = _place_foreground(fg, alpha, self.size, rng)
-        if self.train and self.colour_jitter:
-            fg = _colour_jitter(fg, rng)
-        bg_path = self.backgrounds[int(rng.integers(len(self.backgrounds)))]
-        bg = _background_crop(bg_path, self.size, rng, flip=True)
-        if self.train and self.background_blur > 0 and rng.random() < self.background_blur:
-            sigma = rng.uniform(*_BLUR_SIGMA) * self.size
-            bg = cv2.GaussianBlur(bg, (0, 0), sigmaX=sigma, borderType=cv2.BORDER_REFLECT)
-        comp = composite(fg, bg, alpha).astype(np.float32)
+        if not getattr(self.sources[k], "composite", True):  # a photo: cropped, not composited
+            comp, alpha = _photo_crop(fg, alpha, self.size, rng)
+            if self.train and self.colour_jitter:
+                comp = _colour_jitter(comp, rng)
+            fg = bg = comp  # no separate layers: the composition loss is 0 for any alpha
+        else:
+            fg, alpha = _place_foreground(fg, alpha, self.size, rng)
+            if self.train and self.colour_jitter:
+                fg = _colour_jitter(fg, rng)
+            bg_path = self.backgrounds[int(rng.integers(len(self.backgrounds)))]
+            bg = _background_crop(bg_path, self.size, rng, flip=True)
+            if self.train and self.background_blur > 0 and rng.random() < self.background_blur:
+                sigma = rng.uniform(*_BLUR_SIGMA) * self.size
+                bg = cv2.GaussianBlur(bg, (0, 0), sigmaX=sigma, borderType=cv2.BORDER_REFLECT)
+            comp = composite(fg, bg, alpha).astype(np.float32)
         lo, hi = self.trimap_width
         trimap = trimap_from_alpha(alpha, rng=rng, min_width=lo, max_width=hi)
         sample = {

