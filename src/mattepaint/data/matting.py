@@ -225,19 +225,11 @@ class PhotoSource(RGBACutoutSource):
 def _photo_crop(
     photo: np.ndarray, alpha: np.ndarray, size: int, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
-    """A random size x size crop of a photo and its alpha, the same for both: the shorter side
-    resized to U(size, 1.25 size) (to size when smaller), a uniform crop, a horizontal flip with
-    probability 1/2. Returns ((S, S, 3), (S, S)) float32 in [0, 1]."""
+    """The same random size x size crop of a photo and its alpha (:func:`_random_crop` with
+    the shorter side resized to U(size, 1.25 size) and a flip with probability 1/2).
+    Returns ((S, S, 3), (S, S)) float32 in [0, 1]."""
     stacked = np.concatenate([photo, alpha[..., None]], axis=2).astype(np.float32)  # (H, W, 4)
-    short = min(stacked.shape[:2])
-    target = size if short <= size else round(rng.uniform(size, min(short, 1.25 * size)))
-    stacked = resize_shorter_side(stacked, target)
-    h, w = stacked.shape[:2]
-    top, left = int(rng.integers(0, h - size + 1)), int(rng.integers(0, w - size + 1))
-    crop = stacked[top : top + size, left : left + size]
-    if rng.random() < 0.5:
-        crop = crop[:, ::-1]
-    crop = np.clip(np.ascontiguousarray(crop), 0.0, 1.0)
+    crop = np.clip(_random_crop(stacked, size, rng, max_zoom=1.25, flip=True), 0.0, 1.0)
     return crop[..., :3], crop[..., 3]
 
 
@@ -314,13 +306,14 @@ def _place_foreground(
     return np.clip(fg_out, 0.0, 1.0).astype(np.float32), np.clip(alpha_out, 0.0, 1.0)
 
 
-def _background_crop(path: Path, size: int, rng: np.random.Generator, *, flip: bool) -> np.ndarray:
-    """A random size x size crop of the image at ``path``: its shorter side is resized to
-    U(size, min(short, 1.5 size)) (up to ``size`` when smaller), then cropped uniformly, then
-    flipped horizontally with probability 1/2 when ``flip``."""
-    image = load_image(path)
+def _random_crop(
+    image: np.ndarray, size: int, rng: np.random.Generator, *, max_zoom: float, flip: bool
+) -> np.ndarray:
+    """A random size x size crop of ``image`` (H, W, C): its shorter side is resized to
+    U(size, min(short, max_zoom * size)) (up to ``size`` when smaller), then cropped uniformly,
+    then flipped horizontally with probability 1/2 when ``flip``. Float32, contiguous."""
     short = min(image.shape[:2])
-    target = size if short <= size else round(rng.uniform(size, min(short, 1.5 * size)))
+    target = size if short <= size else round(rng.uniform(size, min(short, max_zoom * size)))
     image = resize_shorter_side(image, target)
     h, w = image.shape[:2]
     top, left = int(rng.integers(0, h - size + 1)), int(rng.integers(0, w - size + 1))
@@ -328,6 +321,12 @@ def _background_crop(path: Path, size: int, rng: np.random.Generator, *, flip: b
     if flip and rng.random() < 0.5:
         crop = crop[:, ::-1]
     return np.ascontiguousarray(crop, dtype=np.float32)
+
+
+def _background_crop(path: Path, size: int, rng: np.random.Generator, *, flip: bool) -> np.ndarray:
+    """A random size x size crop of the image at ``path`` (:func:`_random_crop`, the shorter
+    side resized to U(size, min(short, 1.5 size)))."""
+    return _random_crop(load_image(path), size, rng, max_zoom=1.5, flip=flip)
 
 
 def _check_backgrounds(backgrounds: object) -> list[Path]:
