@@ -1,0 +1,51 @@
+"""Tests of the scripts in tools/ (run as modules loaded from their files)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mattepaint.io import save_image
+
+TOOLS = Path(__file__).resolve().parents[1] / "tools"
+
+
+def _tool(name: str):
+    spec = importlib.util.spec_from_file_location(name, TOOLS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _photos(folder: Path, invert: bool) -> Path:
+    yy, xx = np.mgrid[0:64, 0:96]
+    red = (np.hypot(yy - 32, xx - 48) < 20).astype(np.float32)  # a disk: the subject
+    rgb = np.stack([red, np.full_like(red, 0.3), np.full_like(red, 0.6)], axis=-1)
+    alpha = 1.0 - red if invert else red
+    for k in range(2):
+        save_image(folder / f"p{k}.png", np.concatenate([rgb, alpha[..., None]], axis=-1))
+    return folder
+
+
+def test_select_checkpoint_scores_against_the_reference(
+    segmenter_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    select = _tool("select_checkpoint")
+    # the test segmenter returns the red channel: right where alpha = red, wrong where inverted
+    for invert, low, high in ((False, 0.95, 1.0), (True, 0.0, 0.05)):
+        photos = _photos(tmp_path / f"inv{invert}", invert)
+        select.main(["--photos", str(photos), str(segmenter_file)])
+        out = capsys.readouterr().out
+        iou = float(out.split("IoU ")[1].split(",")[0])
+        assert low <= iou <= high, out
+        assert "2 photos" in out and f"best by IoU: {segmenter_file}" in out
+
+
+def test_select_checkpoint_needs_rgba_photos(segmenter_file: Path, tmp_path: Path) -> None:
+    select = _tool("select_checkpoint")
+    save_image(tmp_path / "opaque.png", np.zeros((8, 8, 3), np.float32))
+    with pytest.raises(SystemExit, match="no RGBA photo"):
+        select.main(["--photos", str(tmp_path), str(segmenter_file)])
