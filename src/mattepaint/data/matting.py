@@ -71,7 +71,9 @@ _BLUR_SIGMA = (0.005, 0.03)  # background defocus, Gaussian sigma as a fraction 
 
 
 class ForegroundSource(Protocol):
-    """What :class:`CompositeDataset` needs from a foreground source."""
+    """What :class:`CompositeDataset` needs from a foreground source. An optional attribute
+    ``composite = False`` marks items that are whole photos to crop rather than foregrounds to
+    composite (:class:`PhotoSource`)."""
 
     def __len__(self) -> int: ...
 

@@ -315,8 +315,9 @@ def create_api(catalog: MethodCatalog | None = None, limits: ServerLimits | None
         method: Annotated[
             str | None,
             Form(
-                description="matting method (default: closed_form with a trimap, "
-                "background_difference with a background), see /api/methods"
+                description="matting method (default: auto, the best shipped model for the "
+                "input given, else closed_form with a trimap, background_difference with a "
+                "background), see /api/methods"
             ),
         ] = None,
         output: Annotated[

@@ -618,14 +618,9 @@ def _init_from(model: nn.Module, path_text: str, is_main: bool) -> None:
     training (not when resuming): ``load_state_dict(strict=False)``; weights whose shape does not
     fit are skipped. Missing, unexpected and skipped keys are logged (a warning), not fatal, so
     a stage of a multi-stage training (e.g. seed 001's late fusion) can start from the last.
-    A name of a model shipped in the package (``mattepaint.models.checkpoint.
-    shipped_model_names``, e.g. ``late_fusion_effnet_cutout``) means that model's file."""
-    from mattepaint.models.checkpoint import shipped_model_names, shipped_model_path
-
-    if path_text in shipped_model_names():
-        path = shipped_model_path(path_text)
-    else:
-        path = expand_path(path_text)
+    A bare name of a model shipped in the package (e.g. ``late_fusion_effnet_cutout``) reads that
+    model, as :func:`mattepaint.models.checkpoint.load_checkpoint` does for any name."""
+    path = expand_path(path_text)
     state = ckpt_io.load_checkpoint(path)["model_state"]
     own = model.state_dict()
     mismatched = [k for k, v in state.items() if k in own and own[k].shape != v.shape]

@@ -18,6 +18,7 @@ of the two U-Net matting models (:class:`GuidedUNetMatting`).
 
 from __future__ import annotations
 
+import abc
 from typing import ClassVar, Literal, get_args
 
 import torch
@@ -134,7 +135,7 @@ def build_matting_unet(
     return EncoderUNet(in_channels, out_channels, encoder, pretrained, base=base, norm=norm)
 
 
-class GuidedUNetMatting(nn.Module):
+class GuidedUNetMatting(nn.Module, abc.ABC):
     """Base of the U-Net matting models ``unet_matte`` and ``trimap_matte``: the image and one
     guide input (the model's ``needs``), encoded by the subclass, concatenated and fed to an
     encoder-decoder of :func:`build_matting_unet`.
@@ -162,9 +163,9 @@ class GuidedUNetMatting(nn.Module):
         self.unet = unet
         self.size_multiple = unet.size_multiple
 
+    @abc.abstractmethod
     def encode_guide(self, guide: Tensor) -> Tensor:
         """(B, guide_channels, H, W) guide -> (B, in_channels - 3, H, W) network input."""
-        raise NotImplementedError
 
     def scores(self, image: Tensor, guide: Tensor | None) -> Tensor:
         """Check the inputs, then ``UNet(concat(image, encode_guide(guide)))``.
