@@ -111,8 +111,11 @@ AUTO_MATTERS_FOR: dict[str, tuple[str, ...]] = {
 }
 
 #: The matting method used when none is named, by the input that was given.
+#: ``cf_knn`` (closed-form + KNN blend) has a lower SAD, MSE, Grad and Conn than closed_form and
+#: knn on alphamatting.com GT01-27 (``benchmarks/matting_blend.py``) in under twice closed_form's
+#: time.
 DEFAULT_MATTER_FOR: dict[str, str] = {
-    "trimap": "closed_form",
+    "trimap": "cf_knn",
     "background": "background_difference",
 }
 
@@ -253,7 +256,7 @@ def default_matter(*, has_trimap: bool, has_background: bool) -> str:
     Inputs:
         has_trimap, has_background: whether a trimap / a clean background plate was given.
     Outputs:
-        :data:`DEFAULT_MATTER_FOR` of that input: ``closed_form`` for a trimap,
+        :data:`DEFAULT_MATTER_FOR` of that input: ``cf_knn`` for a trimap,
         ``background_difference`` for a background.
     Raises:
         InputError: both or neither were given (no method fits without a name).

@@ -6,7 +6,8 @@ The methods by name are the tables :data:`INPAINTERS` and :data:`MATTERS`, which
 - inpainting: ``telea``, ``ns`` (OpenCV, :mod:`.opencv_inpaint`), ``biharmonic`` (scikit-image,
   :mod:`.biharmonic`), ``patchmatch`` (exemplar patches, numba, :mod:`.patchmatch`);
 - matting: ``closed_form``, ``knn``, ``lkm``, ``rw``, ``lbdm``, ``sm`` (pymatting, trimap-based,
-  :mod:`.pymatting_methods`), ``background_difference`` (needs a clean background plate,
+  :mod:`.pymatting_methods`), ``cf_knn`` (closed-form blended with KNN matting solved on the
+  unknown region, :mod:`.cf_knn`; the default with a trimap), ``background_difference`` (needs a clean background plate,
   :mod:`.background_difference`).
 
 Each module also exposes the plain numpy function that does the work on one image
@@ -21,6 +22,7 @@ from mattepaint.classical.background_difference import (
     matte_background_difference,
 )
 from mattepaint.classical.biharmonic import BiharmonicInpainter, inpaint_biharmonic
+from mattepaint.classical.cf_knn import CFKNNMatter, alpha_cf_knn, alpha_knn_local
 from mattepaint.classical.opencv_inpaint import (
     NSInpainter,
     TeleaInpainter,
@@ -56,6 +58,7 @@ INPAINTERS: dict[str, Callable[..., Inpainter]] = {
 MATTERS: dict[str, Callable[..., Matter]] = {
     "closed_form": ClosedFormMatter,
     "knn": KNNMatter,
+    "cf_knn": CFKNNMatter,
     "lkm": LKMMatter,
     "rw": RandomWalkMatter,
     "lbdm": LBDMMatter,
@@ -68,6 +71,7 @@ __all__ = [
     "MATTERS",
     "BackgroundDifferenceMatter",
     "BiharmonicInpainter",
+    "CFKNNMatter",
     "ClosedFormMatter",
     "KNNMatter",
     "LBDMMatter",
@@ -77,8 +81,10 @@ __all__ = [
     "RandomWalkMatter",
     "SharedMatter",
     "TeleaInpainter",
+    "alpha_cf_knn",
     "alpha_closed_form",
     "alpha_knn",
+    "alpha_knn_local",
     "alpha_lbdm",
     "alpha_lkm",
     "alpha_rw",

@@ -47,7 +47,7 @@ from mattepaint.server.services import ServerLimits
 __all__ = ["AUTO_METHOD", "DEFAULT_BRUSH_SIZE", "build_ui"]
 
 AUTO_METHOD = "auto (from the inputs)"
-"""Matte tab dropdown entry meaning: closed_form with a trimap, background_difference with a
+"""Matte tab dropdown entry meaning: cf_knn with a trimap, background_difference with a
 background (``method=None`` for :func:`mattepaint.server.services.run_matte`)."""
 
 DEFAULT_BRUSH_SIZE = 20
@@ -89,7 +89,7 @@ def build_ui(catalog: MethodCatalog, limits: ServerLimits) -> gr.Blocks:
         raise ValueError("the catalog offers no inpainting method; expected at least 'telea'")
     default_inpaint = "auto" if "auto" in inpaint_methods else inpaint_methods[0]
     segmenters = list(catalog.segmenter_names())
-    refiners = [m for m in ("closed_form", "knn") if m in matte_methods] + ["none"]
+    refiners = [m for m in ("closed_form", "cf_knn", "knn") if m in matte_methods] + ["none"]
     downloads = _DownloadFolder()
 
     def inpaint(
