@@ -11,16 +11,23 @@ cheapest candidate for the starting point of a residual refiner, so this script 
   weights ``--weights`` (w = 1 is closed_form, w = 0 is knn);
 - the same for the blends with ``knn_local`` (:func:`mattepaint.classical.cf_knn.alpha_knn_local`,
   KNN matting solved on the unknown region and started from the closed-form matte), which is
-  what the ``cf_knn`` method computes;
+  what the ``cf_knn`` method computes, and a leave-one-out row: each image blended with the
+  weight that is best (lowest sum of the four metrics relative to closed_form's) on the other
+  26, an estimate of the blend's quality on images its weight was not chosen on;
 - the wall-clock seconds of each solver per image (``--threads``, default 2, for numba / BLAS).
 
 The alphas are cached in ``--cache`` (``GTxx_<solver>.npy`` with their seconds in
 ``GTxx_<solver>.json``), so the table can be reprinted without solving again (knn takes ~15 s
 per image). Delete a solver's files to time it again.
 
+Outputs in ``--out`` (default: the cache folder): ``per_image.csv`` (every image's four
+metrics for closed_form, knn and the default ``cf_knn``), and ``hardest.png``, the ``--grid``
+images where ``cf_knn`` has the largest SAD, cropped to the trimap's unknown region: image |
+trimap | closed_form | knn | cf_knn | ground truth, each matte with its SAD.
+
 Usage:
     python benchmarks/matting_blend.py --data ../shared/data --cache results/matting_blend \
-        [--weights 1 0.75 0.5 0.25 0] [--limit N]
+        [--weights 1 0.75 0.5 0.25 0] [--limit N] [--grid 6] [--threads=2]
 """
 
 from __future__ import annotations
@@ -34,11 +41,14 @@ if __name__ == "__main__":
         os.environ.setdefault(_var, _threads or "2")  # before numpy / numba start their pools
 
 import argparse
+import csv
 import json
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
+from matting_eval import make_grid, thumbnail
 
 from mattepaint.classical.cf_knn import alpha_knn_local
 from mattepaint.classical.pymatting_methods import alpha_closed_form, alpha_knn
@@ -47,6 +57,60 @@ from mattepaint.metrics.matting import matting_metrics
 
 SOLVERS = {"closed_form": alpha_closed_form, "knn": alpha_knn, "knn_local": alpha_knn_local}
 METRICS = ("sad", "mse", "grad", "conn")
+#: The default trimap method ``cf_knn``: this weight of closed_form, the rest knn_local.
+DEFAULT_WEIGHT = 0.25
+
+
+def unknown_box(trimap: np.ndarray, margin: int = 20) -> tuple[slice, slice]:
+    """Rows and columns of the trimap's unknown region's bounding box, ``margin`` pixels wider."""
+    ys, xs = np.nonzero((trimap > 0.25) & (trimap < 0.75))
+    if ys.size == 0:
+        return slice(None), slice(None)
+    h, w = trimap.shape
+    return (
+        slice(max(0, ys.min() - margin), min(h, ys.max() + margin + 1)),
+        slice(max(0, xs.min() - margin), min(w, xs.max() + margin + 1)),
+    )
+
+
+def leave_one_out(rows: dict[float, list[list[float]]]) -> tuple[np.ndarray, list[float]]:
+    """Leave-one-out choice of the blend weight: for each image, the weight with the lowest
+    sum of the four metrics relative to closed_form's (w = 1) on the *other* images, applied to
+    it. Outputs: the mean metrics of those choices (4,) and the weight chosen for each image.
+    ``rows``: weight -> per-image metric rows (the weights must include 1)."""
+    weights = sorted(rows)
+    table = np.array([rows[w] for w in weights])  # (n_weights, n_images, 4)
+    n = table.shape[1]
+    chosen, picked = [], []
+    for i in range(n):
+        others = np.delete(table, i, axis=1).mean(axis=1)  # (n_weights, 4)
+        score = (others / others[weights.index(1.0)]).sum(axis=1)
+        best = int(np.argmin(score))
+        chosen.append(table[best, i])
+        picked.append(weights[best])
+    return np.mean(chosen, axis=0), picked
+
+
+def write_outputs(out: Path, per_image: list[dict], shown: list[dict], cell: int) -> None:
+    """``per_image.csv`` and ``hardest.png`` (see the module doc) in ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / "per_image.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["image", "method", *METRICS])
+        writer.writeheader()
+        writer.writerows(per_image)
+    columns = ["image", "trimap", "closed_form", "knn", "cf_knn", "ground truth"]
+    rows = []
+    for case in shown:
+        box = unknown_box(case["trimap"])
+        cells = [thumbnail(case[c][box], cell) for c in ("image", "trimap")]
+        notes = ["", ""]
+        for method in ("closed_form", "knn", "cf_knn"):
+            cells.append(thumbnail(case[method][box], cell))
+            notes.append(f"SAD {case['sad'][method]:.2f}")
+        rows.append({"label": case["name"], "cells": [*cells, thumbnail(case["gt"][box], cell)],
+                     "notes": [*notes, ""]})
+    grid = make_grid(rows, columns, cell)
+    cv2.imwrite(str(out / "hardest.png"), cv2.cvtColor(grid, cv2.COLOR_RGB2BGR))
 
 
 def solve_cached(
@@ -71,6 +135,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--weights", type=float, nargs="+", default=[1.0, 0.75, 0.5, 0.25, 0.0])
     parser.add_argument("--limit", type=int, default=0, help="first N images only (0: all 27)")
     parser.add_argument("--threads", default="2", help="numba / BLAS threads (set at start)")
+    parser.add_argument("--out", type=Path, default=None, help="per_image.csv, hardest.png")
+    parser.add_argument("--grid", type=int, default=6, help="hardest images shown (0: none)")
+    parser.add_argument("--cell", type=int, default=220, help="grid cell side in pixels")
     args = parser.parse_args(argv)
     root = args.data / "alphamatting" / "Training"
     if not root.is_dir():
@@ -81,6 +148,8 @@ def main(argv: list[str] | None = None) -> None:
     variants = ("knn", "knn_local")  # the KNN matte that is blended with closed_form
     scores = {(v, w): [] for v in variants for w in args.weights}  # per-image metric rows
     seconds = {name: [] for name in SOLVERS}
+    per_image: list[dict] = []
+    cases: list[dict] = []
     for index in range(count):
         image, trimap, gt, stem = dataset.load(index)  # (H, W, 3), (H, W), (H, W) in [0, 1]
         alphas = {}
@@ -92,6 +161,17 @@ def main(argv: list[str] | None = None) -> None:
             blend = w * alphas["closed_form"] + (1.0 - w) * alphas[variant]  # (H, W)
             values = matting_metrics(blend, gt, trimap)
             scores[variant, w].append([values[m] for m in METRICS])
+        default = DEFAULT_WEIGHT * alphas["closed_form"] + (1 - DEFAULT_WEIGHT) * alphas["knn_local"]
+        shown = {"closed_form": alphas["closed_form"], "knn": alphas["knn"], "cf_knn": default}
+        sads = {}
+        for method, alpha in shown.items():
+            values = matting_metrics(alpha, gt, trimap)
+            per_image.append({"image": stem, "method": method, **{m: values[m] for m in METRICS}})
+            sads[method] = values["sad"]
+        if args.grid > 0:
+            cases.append({"name": stem, "image": image, "trimap": trimap, "gt": gt,
+                          "sad": sads, **shown})
+            cases = sorted(cases, key=lambda c: -c["sad"]["cf_knn"])[: args.grid]
         print(f"{stem}: " + ", ".join(f"{n} {seconds[n][-1]:.2f} s" for n in SOLVERS), flush=True)
     print(f"\nGT01-{count:02d}, Trimap1, unknown region (SAD/1000, MSE x1e3, Grad/1000, Conn/1000)")
     print("| KNN matte | w (closed_form weight) | SAD | MSE | Grad | Conn |")
@@ -99,8 +179,17 @@ def main(argv: list[str] | None = None) -> None:
     for (variant, w), rows in scores.items():
         mean = np.mean(rows, axis=0)
         print(f"| {variant} | {w:g} | " + " | ".join(f"{v:.2f}" for v in mean) + " |")
+    if 1.0 in args.weights and count > 1:
+        mean, picked = leave_one_out({w: scores["knn_local", w] for w in args.weights})
+        print(
+            f"| knn_local | leave-one-out (w chosen on the other images: "
+            f"{', '.join(f'{w:g}' for w in sorted(set(picked)))}) | "
+            + " | ".join(f"{v:.2f}" for v in mean) + " |"
+        )
     for name, values in seconds.items():
         print(f"{name}: {np.mean(values):.2f} s per image (median {np.median(values):.2f})")
+    write_outputs(args.out or args.cache, per_image, cases, args.cell)
+    print(f"wrote {(args.out or args.cache) / 'per_image.csv'} and hardest.png")
     both = np.add(seconds["closed_form"], seconds["knn_local"])
     print(
         f"cf_knn (closed_form, then knn_local started from it): {np.mean(both):.2f} s per image, "

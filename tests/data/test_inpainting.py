@@ -313,3 +313,26 @@ def test_real_data_smoke(shared_data: Path) -> None:
     assert batch["image"].std() > 0.05  # real photos, not blank
     val_ds = _dataset(val, size=128, train=False)
     assert _equal(val_ds[0], val_ds[0])
+
+
+def test_scale_range_crops_a_downsized_photo(tmp_path: Path) -> None:
+    # a 128 x 128 photo at factor 0.5 becomes 64 x 64 (then no room to move a 64 crop): the
+    # crop is the whole downsized photo, equal to resize_shorter_side's own (up to a flip)
+    image = _random_image(np.random.default_rng(3), 128, 128)
+    save_image(tmp_path / "a.png", image)
+    files = [tmp_path / "a.png"]
+    ds = _dataset(files, size=64, scale_range=(0.5, 0.5))
+    crop = ds[0]["image"].permute(1, 2, 0).numpy()
+    expected = resize_shorter_side(load_image(files[0]), 64)
+    assert np.allclose(crop, expected, atol=1e-6) or np.allclose(crop, expected[:, ::-1], atol=1e-6)
+    # never below the crop size; validation samples ignore it
+    tiny = _dataset(files, size=64, scale_range=(0.1, 0.2))[0]["image"]
+    assert tiny.shape == (3, 64, 64)
+    val = _dataset(files, size=64, scale_range=(0.5, 0.5), train=False)[0]["image"]
+    assert torch.equal(val, _dataset(files, size=64, train=False)[0]["image"])
+    # without it the 128 px photo is cropped at native size: another picture
+    plain = _dataset(files, size=64)[0]["image"]
+    assert not torch.equal(plain, ds[0]["image"])
+    for bad in [(0.0, 1.0), (0.9, 0.5), (1.0,), "ab"]:
+        with pytest.raises((ValueError, TypeError), match="scale_range"):
+            _dataset(files, size=64, scale_range=bad)

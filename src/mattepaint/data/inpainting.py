@@ -142,6 +142,21 @@ def resize_shorter_side(image: np.ndarray, size: int) -> np.ndarray:
     return np.clip(out, 0.0, 1.0)
 
 
+def _check_scale_range(scale_range: Sequence[float] | None) -> tuple[float, float] | None:
+    if scale_range is None:
+        return None
+    if isinstance(scale_range, (str, bytes)) or not isinstance(scale_range, Sequence):
+        raise TypeError(f"scale_range must be a pair (lo, hi) or None, got {scale_range!r}")
+    if len(scale_range) != 2 or not all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) for v in scale_range
+    ):
+        raise ValueError(f"scale_range must be a pair of numbers (lo, hi), got {scale_range!r}")
+    low, high = float(scale_range[0]), float(scale_range[1])
+    if not 0.0 < low <= high:
+        raise ValueError(f"scale_range must satisfy 0 < lo <= hi, got ({low}, {high})")
+    return low, high
+
+
 class InpaintingDataset(Dataset):
     """Square crops of images with generated hole masks and the masked network input.
 
@@ -172,6 +187,10 @@ class InpaintingDataset(Dataset):
             options (e.g. ``{"unit_size": 12}`` for mosaic, ``{"radius": 3}`` for hole_ns).
         seed: >= 0, the root of all randomness.
         train: training (random) or validation (fixed) samples.
+        scale_range: ``(lo, hi)`` with ``0 < lo <= hi``, or None: when training, each image is
+            first resized by a factor drawn uniformly from it (its shorter side kept >= S), so
+            the crops see photos at the scales of a downsized evaluation set; None: native
+            resolution. Unused for validation.
     Raises at construction: ValueError / TypeError for bad arguments (unknown mask or transform
     names list the valid ones). At ``__getitem__``: FileNotFoundError for a missing file,
     ValueError naming the file for an unreadable (corrupt) image, IndexError out of range.
@@ -188,6 +207,7 @@ class InpaintingDataset(Dataset):
         seed: int = 0,
         train: bool = True,
         input_params: Mapping[str, Any] | None = None,
+        scale_range: Sequence[float] | None = None,
     ) -> None:
         if isinstance(files, (str, os.PathLike)) or not isinstance(files, Sequence):
             raise TypeError(f"files must be a list of image paths, got {type(files).__name__}")
@@ -216,6 +236,7 @@ class InpaintingDataset(Dataset):
         if not isinstance(train, (bool, np.bool_)):
             raise TypeError(f"train must be a bool, got {type(train).__name__}")
         self.train = bool(train)
+        self.scale_range = _check_scale_range(scale_range)
         self.epoch = 0
 
     def __len__(self) -> int:
@@ -248,6 +269,10 @@ class InpaintingDataset(Dataset):
         image = load_image(path)  # (H, W, 3) float32; ValueError naming the file if corrupt
         s = self.size
         if self.train:
+            if self.scale_range is not None:  # photos seen at a random reduced scale
+                factor = float(rng.uniform(*self.scale_range))
+                shorter = max(s, round(min(image.shape[:2]) * factor))
+                image = resize_shorter_side(image, shorter)
             if min(image.shape[:2]) < s:
                 image = resize_shorter_side(image, s)
             height, width = image.shape[:2]

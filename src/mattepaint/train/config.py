@@ -85,6 +85,8 @@ class DataConfig:
     mask: mask generator name (``mattepaint.masks.GENERATORS``) and ``mask_params``.
     input_transform: seed 002 input variant for inpainting: "hole", "mosaic" or "hole_ns".
     max_images: use at most this many training images (0 = all).
+    scale_range: inpainting: ``[lo, hi]`` rescales each training photo by a random factor in
+        that range before cropping (``InpaintingDataset(scale_range=...)``); empty: native size.
     """
 
     task: Literal["inpainting", "matting"] = "inpainting"
@@ -100,6 +102,7 @@ class DataConfig:
     mask_params: dict[str, Any] = field(default_factory=dict)
     input_transform: Literal["hole", "mosaic", "hole_ns"] = "hole"
     params: dict[str, Any] = field(default_factory=dict)
+    scale_range: list[float] = field(default_factory=list)
 
 
 @dataclass

@@ -379,7 +379,8 @@ class InpaintingTask:
             "input_params": data.params,
             "seed": seed,
         }
-        train = InpaintingDataset(train_files, train=True, **common)
+        scale_range = data.scale_range or None
+        train = InpaintingDataset(train_files, train=True, scale_range=scale_range, **common)
         val = InpaintingDataset(val_files, train=False, **common) if val_files else None
         return train, val
 
