@@ -77,6 +77,11 @@ def test_classical_prior_is_closed_form_and_handles_degenerate_trimaps():
     assert set(np.unique(out)) <= {0.0, 0.5}
     with pytest.raises(ValueError, match="prior method"):
         classical_prior(image, trimap, "telea")
+    from mattepaint.classical import alpha_cf_knn
+
+    np.testing.assert_array_equal(
+        classical_prior(image, trimap, "cf_knn"), alpha_cf_knn(image, trimap)
+    )
 
 
 def test_model_matter_computes_the_prior_so_an_untrained_model_equals_closed_form():

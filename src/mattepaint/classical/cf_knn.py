@@ -141,7 +141,7 @@ def alpha_knn_local(
         def jacobi(residual: np.ndarray) -> np.ndarray:
             return inverse * residual
 
-        alpha[unknown] = cg(a, b, x0=start, M=jacobi, rtol=1e-7, maxiter=10_000)
+        alpha[unknown] = cg(a, b, x0=start, M=jacobi, rtol=1e-5, maxiter=10_000)
         return alpha.reshape(trimap_.shape)
 
     return _solve(estimate, image64, trimap64)

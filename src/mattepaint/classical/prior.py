@@ -15,7 +15,7 @@ import numpy as np
 __all__ = ["PRIOR_METHODS", "classical_prior"]
 
 #: Classical mattes a learned model can correct.
-PRIOR_METHODS = ("closed_form", "knn")
+PRIOR_METHODS = ("closed_form", "knn", "cf_knn")
 
 
 def classical_prior(
@@ -26,8 +26,10 @@ def classical_prior(
     Inputs:
         image: (H, W, 3) float in [0, 1].
         trimap: (H, W) float, 0 background / 0.5 unknown / 1 foreground.
-        method: "closed_form" (Levin et al. 2008) or "knn" (Chen et al. 2013), with the defaults
-            of :func:`mattepaint.classical.pymatting_methods.alpha_closed_form` / ``alpha_knn``.
+        method: "closed_form" (Levin et al. 2008), "knn" (Chen et al. 2013) or "cf_knn" (their
+            blend, the default trimap method), with the defaults of
+            :func:`mattepaint.classical.pymatting_methods.alpha_closed_form` / ``alpha_knn`` /
+            :func:`mattepaint.classical.cf_knn.alpha_cf_knn`.
 
     Outputs: (H, W) float32 alpha in [0, 1], equal to the trimap on its known pixels. A trimap
     without unknown pixels, or without any known foreground or background pixel (where the
@@ -36,11 +38,12 @@ def classical_prior(
 
     Raises: ValueError for an unknown method.
     """
+    from mattepaint.classical.cf_knn import alpha_cf_knn
     from mattepaint.classical.pymatting_methods import alpha_closed_form, alpha_knn
 
-    solvers = {"closed_form": alpha_closed_form, "knn": alpha_knn}
-    if method not in solvers:
-        raise ValueError(f"prior method must be one of {', '.join(solvers)}, got {method!r}")
+    solvers = {"closed_form": alpha_closed_form, "knn": alpha_knn, "cf_knn": alpha_cf_knn}
+    if method not in PRIOR_METHODS:
+        raise ValueError(f"prior method must be one of {', '.join(PRIOR_METHODS)}, got {method!r}")
     trimap = np.asarray(trimap, dtype=np.float32)
     unknown = (trimap > 0.25) & (trimap < 0.75)
     if not unknown.any() or not (trimap >= 0.75).any() or not (trimap <= 0.25).any():

@@ -35,13 +35,14 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mattepaint.checks import check_positive_int
+from mattepaint.classical.prior import PRIOR_METHODS
 from mattepaint.models.matting.trimap_matte import trimap_one_hot
 from mattepaint.models.matting.unet_matte import check_guide, check_image
 from mattepaint.models.registry import register_model
 
 __all__ = ["DIMMatte"]
 
-_PRIORS = ("closed_form", "knn", "none")
+_PRIORS = (*PRIOR_METHODS, "none")
 
 
 def _conv(cin: int, cout: int) -> nn.Sequential:
@@ -73,8 +74,8 @@ class DIMMatte(nn.Module):
             the checkpoint, or from ``pretrained`` when training starts.
         pretrained: None (random encoder) or what ``build_encoder`` accepts as weights (a path,
             or True for the installed package); only training passes it.
-        prior: the classical matte the network corrects: "closed_form" (default), "knn", or
-            "none" (plain DIM: the prior input is 0.5 in the unknown region and the residual
+        prior: the classical matte the network corrects: "closed_form" (default), "knn",
+            "cf_knn", or "none" (plain DIM: the prior input is 0.5 in the unknown region and the residual
             starts from the trimap value).
         width: decoder width at the finest encoder level (doubled at each coarser level, at
             most 8x).
