@@ -49,3 +49,27 @@ def test_select_checkpoint_needs_rgba_photos(segmenter_file: Path, tmp_path: Pat
     save_image(tmp_path / "opaque.png", np.zeros((8, 8, 3), np.float32))
     with pytest.raises(SystemExit, match="no RGBA photo"):
         select.main(["--photos", str(tmp_path), str(segmenter_file)])
+
+
+def test_select_checkpoint_on_photos_with_trimaps(
+    segmenter_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # photos without alpha, with a trimap: the reference is cf_knn's matte from the trimap
+    select = _tool("select_checkpoint")
+    yy, xx = np.mgrid[0:64, 0:96]
+    distance = np.hypot(yy - 32, xx - 48)
+    red = (distance < 20).astype(np.float32)
+    rgb = np.stack([red, np.full_like(red, 0.3), np.full_like(red, 0.6)], axis=-1)
+    trimap = np.where(distance < 16, 1.0, np.where(distance > 24, 0.0, 0.5)).astype(np.float32)
+    for folder, picture in (("images", rgb), ("trimaps", trimap)):
+        save_image(tmp_path / folder / "p0.png", picture)
+    images, trimaps = str(tmp_path / "images"), str(tmp_path / "trimaps")
+    for refine in ([], ["--refine", "closed_form"]):
+        select.main(["--trimap-photos", images, trimaps, *refine, str(segmenter_file)])
+        out = capsys.readouterr().out
+        assert float(out.split("IoU ")[1].split(",")[0]) > 0.95, out
+        assert ("refined by closed_form" in out) == bool(refine)
+    (tmp_path / "trimaps" / "p0.png").unlink()
+    save_image(tmp_path / "trimaps" / "other.png", trimap)
+    with pytest.raises(Exception, match="have no trimap of the same name"):
+        select.main(["--trimap-photos", images, trimaps, str(segmenter_file)])
