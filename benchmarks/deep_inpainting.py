@@ -41,7 +41,7 @@ exact command):
 (c) "beats telea?": for every other method and bucket (``--masks square``: all cases), whether
     its PSNR is higher, its SSIM higher and its LPIPS lower than Telea's on the same cases.
 (d) ``OUT/grid.png``: ``--grid`` cases spread over the hole ratios (rows), columns masked input
-    (holes white) | telea | each checkpoint | ground truth.
+    (holes white) | telea | the other classical methods | each checkpoint | ground truth.
 
 Also written: ``OUT/<name>_eval.json`` / ``_eval.csv`` (per case) / ``_summary.csv`` (per bucket)
 for every method, and ``OUT/run.json`` (arguments, the methods and their checkpoints, wall time
@@ -743,9 +743,8 @@ def main(argv: list[str] | None = None) -> int:
 
     grid_path = None
     if args.grid > 0:
-        shown = [m.name for m in methods if m.kind == "classical"][:1]
-        if "telea" in reports:
-            shown = ["telea"]
+        named = [m.name for m in methods if m.kind == "classical"]
+        shown = sorted(named, key=lambda name: name != "telea")  # telea first
         shown += [m.name for m in methods if m.kind == "checkpoint"]
         cases = pick_grid_cases(next(iter(reports.values())), args.grid)
         grid_path = make_grid(args.out, images_dir, masks_dir, cases, shown, args.grid_cell)
