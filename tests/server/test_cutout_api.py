@@ -268,8 +268,12 @@ def test_cutout_requests_queue(
     with live_server(create_api(catalog, limits)) as url, ThreadPoolExecutor(3) as pool:
         try:
             futures = [pool.submit(post, url) for _ in range(3)]
-            _wait_until(lambda: queue(url) == (1, 2), "1 running and 2 waiting")
-            assert blocking.calls == 1
+            # the running job reaches the segmenter a moment after it is counted as running
+            _wait_until(
+                lambda: queue(url) == (1, 2) and blocking.calls == 1,
+                "1 running (inside the segmenter) and 2 waiting",
+            )
+            assert blocking.calls == 1 and queue(url) == (1, 2)
         finally:
             blocking.release.set()
         responses = [future.result() for future in futures]
