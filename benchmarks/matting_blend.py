@@ -27,7 +27,8 @@ trimap | closed_form | knn | cf_knn | ground truth, each matte with its SAD.
 
 Usage:
     python benchmarks/matting_blend.py --data ../shared/data --cache results/matting_blend \
-        [--weights 1 0.75 0.5 0.25 0] [--limit N] [--grid 6] [--threads=2]
+        [--weights 1 0.75 0.5 0.25 0] [--limit N] [--grid 6] [--threads=2] \
+        [--synthetic dim_matte_small [--synthetic-size 320]]
 """
 
 from __future__ import annotations
@@ -71,6 +72,39 @@ def unknown_box(trimap: np.ndarray, margin: int = 20) -> tuple[slice, slice]:
         slice(max(0, ys.min() - margin), min(h, ys.max() + margin + 1)),
         slice(max(0, xs.min() - margin), min(w, xs.max() + margin + 1)),
     )
+
+
+def synthetic_table(config: str, size: int, weights: list[float]) -> None:
+    """Print the blends' metrics on the held-out composites of a training config's generator
+    (its validation items at ``size`` px, trimaps from the true alpha; composites without a
+    foreground, background or unknown region are skipped): how the blend does on data unlike
+    alphamatting.com's photos. ``config``: a packaged config name or YAML file with a matting
+    ``data`` section."""
+    from mattepaint.train.config import load_config, resolve_config_path
+    from mattepaint.train.tasks import build_task
+
+    overrides = [f"data.image_size={size}", "data.max_val_images=100000"]  # every held-out item
+    task = build_task(load_config(resolve_config_path(config), overrides))
+    _, val = task.datasets()
+    if val is None:
+        sys.exit(f"matting_blend: error: {config} has no validation composites")
+    val.prior = None  # the blend computes its own mattes
+    rows: dict[float, list[list[float]]] = {w: [] for w in weights}
+    for index in range(len(val)):
+        sample = val[index]
+        image = sample["comp"].permute(1, 2, 0).numpy()  # (S, S, 3)
+        trimap, gt = sample["trimap"][0].numpy(), sample["alpha"][0].numpy()
+        if not ((trimap > 0.25) & (trimap < 0.75)).any() or trimap.min() > 0 or trimap.max() < 1:
+            continue
+        cf = alpha_closed_form(image, trimap)
+        knn = alpha_knn_local(image, trimap, initial=cf)
+        for w in weights:
+            values = matting_metrics(w * cf + (1 - w) * knn, gt, trimap)
+            rows[w].append([values[m] for m in METRICS])
+    print(f"\nheld-out composites of {config} ({len(rows[weights[0]])}, {size} px), knn_local")
+    print("| w (closed_form weight) | SAD | MSE | Grad | Conn |\n|---|---|---|---|---|")
+    for w, values in rows.items():
+        print(f"| {w:g} | " + " | ".join(f"{v:.2f}" for v in np.mean(values, axis=0)) + " |")
 
 
 def leave_one_out(rows: dict[float, list[list[float]]]) -> tuple[np.ndarray, list[float]]:
@@ -138,11 +172,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=None, help="per_image.csv, hardest.png")
     parser.add_argument("--grid", type=int, default=6, help="hardest images shown (0: none)")
     parser.add_argument("--cell", type=int, default=220, help="grid cell side in pixels")
+    parser.add_argument(
+        "--synthetic", default=None, metavar="CONFIG",
+        help="also score the blends on this training config's held-out composites "
+        "(e.g. dim_matte_small; needs MATTEPAINT_DATA or --data for its folders)",
+    )
+    parser.add_argument("--synthetic-size", type=int, default=320)
     args = parser.parse_args(argv)
     root = args.data / "alphamatting" / "Training"
     if not root.is_dir():
         sys.exit(f"matting_blend: error: alphamatting.com data not found: {root}")
     args.cache.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("MATTEPAINT_DATA", str(args.data.resolve()))  # the configs' folders
     dataset = AlphaMattingDataset(root, trimap="Trimap1")
     count = len(dataset) if args.limit <= 0 else min(args.limit, len(dataset))
     variants = ("knn", "knn_local")  # the KNN matte that is blended with closed_form
@@ -189,6 +230,8 @@ def main(argv: list[str] | None = None) -> None:
     for name, values in seconds.items():
         print(f"{name}: {np.mean(values):.2f} s per image (median {np.median(values):.2f})")
     write_outputs(args.out or args.cache, per_image, cases, args.cell)
+    if args.synthetic:
+        synthetic_table(args.synthetic, args.synthetic_size, args.weights)
     print(f"wrote {(args.out or args.cache) / 'per_image.csv'} and hardest.png")
     both = np.add(seconds["closed_form"], seconds["knn_local"])
     print(
