@@ -141,8 +141,13 @@ def write_outputs(out: Path, per_image: list[dict], shown: list[dict], cell: int
         for method in ("closed_form", "knn", "cf_knn"):
             cells.append(thumbnail(case[method][box], cell))
             notes.append(f"SAD {case['sad'][method]:.2f}")
-        rows.append({"label": case["name"], "cells": [*cells, thumbnail(case["gt"][box], cell)],
-                     "notes": [*notes, ""]})
+        rows.append(
+            {
+                "label": case["name"],
+                "cells": [*cells, thumbnail(case["gt"][box], cell)],
+                "notes": [*notes, ""],
+            }
+        )
     grid = make_grid(rows, columns, cell)
     cv2.imwrite(str(out / "hardest.png"), cv2.cvtColor(grid, cv2.COLOR_RGB2BGR))
 
@@ -173,7 +178,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--grid", type=int, default=6, help="hardest images shown (0: none)")
     parser.add_argument("--cell", type=int, default=220, help="grid cell side in pixels")
     parser.add_argument(
-        "--synthetic", default=None, metavar="CONFIG",
+        "--synthetic",
+        default=None,
+        metavar="CONFIG",
         help="also score the blends on this training config's held-out composites "
         "(e.g. dim_matte_small; needs MATTEPAINT_DATA or --data for its folders)",
     )
@@ -198,11 +205,13 @@ def main(argv: list[str] | None = None) -> None:
             options = {"initial": alphas["closed_form"]} if name == "knn_local" else {}
             alphas[name], took = solve_cached(name, image, trimap, args.cache, stem, **options)
             seconds[name].append(took)
-        for variant, w in scores:
+        for (variant, w), rows in scores.items():
             blend = w * alphas["closed_form"] + (1.0 - w) * alphas[variant]  # (H, W)
             values = matting_metrics(blend, gt, trimap)
-            scores[variant, w].append([values[m] for m in METRICS])
-        default = DEFAULT_WEIGHT * alphas["closed_form"] + (1 - DEFAULT_WEIGHT) * alphas["knn_local"]
+            rows.append([values[m] for m in METRICS])
+        default = (
+            DEFAULT_WEIGHT * alphas["closed_form"] + (1 - DEFAULT_WEIGHT) * alphas["knn_local"]
+        )
         shown = {"closed_form": alphas["closed_form"], "knn": alphas["knn"], "cf_knn": default}
         sads = {}
         for method, alpha in shown.items():
@@ -210,8 +219,9 @@ def main(argv: list[str] | None = None) -> None:
             per_image.append({"image": stem, "method": method, **{m: values[m] for m in METRICS}})
             sads[method] = values["sad"]
         if args.grid > 0:
-            cases.append({"name": stem, "image": image, "trimap": trimap, "gt": gt,
-                          "sad": sads, **shown})
+            cases.append(
+                {"name": stem, "image": image, "trimap": trimap, "gt": gt, "sad": sads, **shown}
+            )
             cases = sorted(cases, key=lambda c: -c["sad"]["cf_knn"])[: args.grid]
         print(f"{stem}: " + ", ".join(f"{n} {seconds[n][-1]:.2f} s" for n in SOLVERS), flush=True)
     print(f"\nGT01-{count:02d}, Trimap1, unknown region (SAD/1000, MSE x1e3, Grad/1000, Conn/1000)")
@@ -225,7 +235,8 @@ def main(argv: list[str] | None = None) -> None:
         print(
             f"| knn_local | leave-one-out (w chosen on the other images: "
             f"{', '.join(f'{w:g}' for w in sorted(set(picked)))}) | "
-            + " | ".join(f"{v:.2f}" for v in mean) + " |"
+            + " | ".join(f"{v:.2f}" for v in mean)
+            + " |"
         )
     for name, values in seconds.items():
         print(f"{name}: {np.mean(values):.2f} s per image (median {np.median(values):.2f})")
@@ -238,6 +249,7 @@ def main(argv: list[str] | None = None) -> None:
         f"cf_knn (closed_form, then knn_local started from it): {np.mean(both):.2f} s per image, "
         f"{np.mean(both) / np.mean(seconds['closed_form']):.2f}x closed_form"
     )
+
 
 if __name__ == "__main__":
     main()

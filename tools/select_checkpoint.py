@@ -74,7 +74,10 @@ def main(argv: list[str] | None = None) -> None:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--photos", type=Path, help="folder of RGBA photos")
     source.add_argument(
-        "--trimap-photos", type=Path, nargs=2, metavar=("IMAGES", "TRIMAPS"),
+        "--trimap-photos",
+        type=Path,
+        nargs=2,
+        metavar=("IMAGES", "TRIMAPS"),
         help="photos and their trimaps (matched by stem); reference: cf_knn on the trimap",
     )
     parser.add_argument("--refine", default=None, help="score the cut-out with this method")

@@ -35,8 +35,8 @@ from mattepaint.checks import check_float, check_int
 from mattepaint.classical.pymatting_methods import (
     _check_epsilon_radius,
     _check_knn,
-    _PymattingMatter,
     _prepare,
+    _PymattingMatter,
     _solve,
     alpha_closed_form,
 )
