@@ -55,6 +55,7 @@ from mattepaint.classical.cf_knn import alpha_knn_local
 from mattepaint.classical.pymatting_methods import alpha_closed_form, alpha_knn
 from mattepaint.data.matting import AlphaMattingDataset
 from mattepaint.metrics.matting import matting_metrics
+from mattepaint.segmentation.cutout import _box  # the cut-out's bounding box of a region
 
 SOLVERS = {"closed_form": alpha_closed_form, "knn": alpha_knn, "knn_local": alpha_knn_local}
 METRICS = ("sad", "mse", "grad", "conn")
@@ -63,15 +64,10 @@ DEFAULT_WEIGHT = 0.25
 
 
 def unknown_box(trimap: np.ndarray, margin: int = 20) -> tuple[slice, slice]:
-    """Rows and columns of the trimap's unknown region's bounding box, ``margin`` pixels wider."""
-    ys, xs = np.nonzero((trimap > 0.25) & (trimap < 0.75))
-    if ys.size == 0:
-        return slice(None), slice(None)
-    h, w = trimap.shape
-    return (
-        slice(max(0, ys.min() - margin), min(h, ys.max() + margin + 1)),
-        slice(max(0, xs.min() - margin), min(w, xs.max() + margin + 1)),
-    )
+    """Rows and columns of the trimap's unknown region's bounding box, ``margin`` pixels wider
+    (the whole image when nothing is unknown)."""
+    unknown = (trimap > 0.25) & (trimap < 0.75)
+    return _box(unknown, margin) if unknown.any() else (slice(None), slice(None))
 
 
 def synthetic_table(config: str, size: int, weights: list[float]) -> None:

@@ -39,6 +39,7 @@ from mattepaint.classical.pymatting_methods import (
     _PymattingMatter,
     _solve,
     alpha_closed_form,
+    check_knn_pixels,
 )
 
 __all__ = ["CFKNNMatter", "alpha_cf_knn", "alpha_knn_local"]
@@ -118,11 +119,7 @@ def alpha_knn_local(
     n_neighbors, distance_weights = _check_knn(n_neighbors, distance_weights)
     band = check_int("band", band, minimum=0)
     image64, trimap64 = _prepare(image, trimap)
-    if image64.shape[0] * image64.shape[1] <= max(n_neighbors):
-        raise ValueError(
-            f"knn needs more pixels than n_neighbors {n_neighbors}, got an image of "
-            f"{image64.shape[0]}x{image64.shape[1]}"
-        )
+    check_knn_pixels(image64, n_neighbors)
     if initial is not None:
         initial = np.asarray(initial, dtype=np.float64)
         if initial.shape != trimap64.shape:
@@ -204,19 +201,16 @@ class CFKNNMatter(_PymattingMatter):
         foreground: bool = True,
     ) -> None:
         super().__init__(foreground=foreground)
-        self.weight = check_float("weight", weight, low=0.0, high=1.0)
-        self.epsilon, self.radius = _check_epsilon_radius(epsilon, radius)
-        self.n_neighbors, self.distance_weights = _check_knn(n_neighbors, distance_weights)
-        self.band = check_int("band", band, minimum=0)
+        epsilon, radius = _check_epsilon_radius(epsilon, radius)
+        n_neighbors, distance_weights = _check_knn(n_neighbors, distance_weights)
+        self.options = {  # checked here, so that a bad option fails before any image is read
+            "weight": check_float("weight", weight, low=0.0, high=1.0),
+            "epsilon": epsilon,
+            "radius": radius,
+            "n_neighbors": n_neighbors,
+            "distance_weights": distance_weights,
+            "band": check_int("band", band, minimum=0),
+        }
 
     def _alpha(self, image: np.ndarray, trimap: np.ndarray) -> np.ndarray:
-        return alpha_cf_knn(
-            image,
-            trimap,
-            weight=self.weight,
-            epsilon=self.epsilon,
-            radius=self.radius,
-            n_neighbors=self.n_neighbors,
-            distance_weights=self.distance_weights,
-            band=self.band,
-        )
+        return alpha_cf_knn(image, trimap, **self.options)

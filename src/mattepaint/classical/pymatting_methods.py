@@ -156,6 +156,16 @@ def _check_knn(
     return [int(k) for k in n_neighbors], [float(d) for d in distance_weights]
 
 
+def check_knn_pixels(image: np.ndarray, n_neighbors: Sequence[int]) -> None:
+    """``ValueError`` unless the (H, W, ...) image has more pixels than the largest neighbour
+    count (the nearest-neighbour searches of KNN matting need that many other pixels)."""
+    if image.shape[0] * image.shape[1] <= max(n_neighbors):
+        raise ValueError(
+            f"knn needs more pixels than n_neighbors {n_neighbors}, got an image of "
+            f"{image.shape[0]}x{image.shape[1]}"
+        )
+
+
 def alpha_closed_form(
     image: np.ndarray, trimap: np.ndarray, *, epsilon: float = 1e-7, radius: int = 1
 ) -> np.ndarray:
@@ -208,11 +218,7 @@ def alpha_knn(
     """
     n_neighbors, distance_weights = _check_knn(n_neighbors, distance_weights)
     image64, trimap64 = _prepare(image, trimap)
-    if image.shape[0] * image.shape[1] <= max(n_neighbors):
-        raise ValueError(
-            f"knn needs more pixels than n_neighbors {n_neighbors}, got an image of "
-            f"{image.shape[0]}x{image.shape[1]}"
-        )
+    check_knn_pixels(image64, n_neighbors)
     from pymatting import estimate_alpha_knn
 
     kwargs = {"n_neighbors": n_neighbors, "distance_weights": distance_weights}
