@@ -24,9 +24,13 @@ table rows, per-image rows), ``table.md`` (the markdown table, also printed), ``
 (rows: ``--grid`` images; columns: image | ground truth | each segmenter alone | each refined
 row; each cell labelled with its SAD).
 
+``--gated LABEL=SPECIALIST,GENERAL`` adds a :class:`mattepaint.segmentation.GatedSegmenter` row
+(the specialist's mask where the two agree, the general one's otherwise).
+
 Usage:
     OMP_NUM_THREADS=1 python benchmarks/cutout_eval.py --data ../shared/data \
-        --out results/cutout_eval [--refine closed_form knn] [--limit N] [--overwrite]
+        --out results/cutout_eval [--refine closed_form knn] [--limit N] [--overwrite] \
+        [--gated "MODNet|ours=../shared/data/weights/modnet_photographic_portrait_matting.onnx,late_fusion_effnet_cutout"]
 """
 
 from __future__ import annotations
@@ -56,11 +60,13 @@ from mattepaint.data.matting import AlphaMattingDataset
 from mattepaint.metrics import matting as mm
 from mattepaint.segmentation import (
     SHIPPED_SEGMENTER,
+    GatedSegmenter,
     Segmenter,
     cutout,
     load_segmenter,
     segmenter_names,
 )
+from mattepaint.segmentation.gated import DEFAULT_MIN_IOU
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from matting_eval import make_grid, thumbnail
@@ -97,6 +103,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "U²-Netp and MODNet from DATA/weights and the segmenter shipped in the package",
     )
     parser.add_argument(
+        "--gated",
+        action="append",
+        default=[],
+        metavar="LABEL=SPECIALIST,GENERAL",
+        help="also evaluate a GatedSegmenter (repeatable): SPECIALIST's mask where it agrees "
+        "with GENERAL's (IoU >= --min-agreement), GENERAL's otherwise; files or names",
+    )
+    parser.add_argument("--min-agreement", type=float, default=DEFAULT_MIN_IOU)
+    parser.add_argument(
         "--refine",
         nargs="*",
         default=["closed_form", "knn"],
@@ -131,9 +146,23 @@ def load_segmenters(args: argparse.Namespace) -> dict[str, Segmenter]:
             print(f"note: {target} not found: {label} skipped")
             continue
         out[label] = load_segmenter(target, threads=args.threads)
+    for spec in args.gated:
+        label, _, pair = spec.rpartition("=")
+        parts = pair.split(",")
+        if not label or len(parts) != 2:
+            raise SystemExit(f"error: --gated takes LABEL=SPECIALIST,GENERAL, got {spec!r}")
+        specialist, general = (_load_one(part, args.threads) for part in parts)
+        out[label] = GatedSegmenter(specialist, general, min_iou=args.min_agreement)
     if not out:
         raise SystemExit("error: no segmenter to evaluate")
     return out
+
+
+def _load_one(target: str, threads: int) -> Segmenter:
+    """A registered name with no options, or a file with ``threads`` (ONNX sessions)."""
+    return load_segmenter(target) if target in segmenter_names() else load_segmenter(
+        target, threads=threads
+    )
 
 
 def evaluate(pred: np.ndarray, gt: np.ndarray) -> dict[str, float]:

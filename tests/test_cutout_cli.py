@@ -170,6 +170,33 @@ def test_refine_none_and_a_named_trimap(capsys, photos: Path, segmenter_file: Pa
     refused(code, err, "t.jpg", "lossless", unwritten=folder / "x.png")
 
 
+def test_check_with_keeps_an_agreeing_specialist(capsys, photos: Path, segmenter_file) -> None:
+    folder = photos.parent
+    common = ("--refine", "none", "--only-mask", "--segmenter", segmenter_file)
+    assert run(capsys, "cutout", photos / "a.png", "-o", folder / "plain.png", *common)[0] == 0
+    code, _, err = run(
+        capsys, "cutout", photos / "a.png", "-o", folder / "gated.png", *common,
+        "--check-with", segmenter_file, "--min-agreement", "0.9",
+    )  # fmt: skip
+    assert code == 0, err
+    np.testing.assert_array_equal(read(folder / "gated.png"), read(folder / "plain.png"))
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (("--min-agreement", "0.5"), "--check-with"),
+        (("--check-with", "late_fusion_effnet_cutout", "--min-agreement", "1.5"), "[0, 1]"),
+    ],
+)
+def test_check_with_mistakes_are_usage_errors(capsys, photos: Path, args, needle: str) -> None:
+    out = photos.parent / "x.png"
+    code, _, err = run(capsys, "cutout", photos / "a.png", "-o", out, *args)
+    assert code == 2
+    one_error(err, needle)
+    assert not out.exists()
+
+
 # --------------------------------------------------------------------------- folders
 
 

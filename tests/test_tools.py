@@ -73,3 +73,47 @@ def test_select_checkpoint_on_photos_with_trimaps(
     save_image(tmp_path / "trimaps" / "other.png", trimap)
     with pytest.raises(Exception, match="have no trimap of the same name"):
         select.main(["--trimap-photos", images, trimaps, str(segmenter_file)])
+
+
+def _trimap_photos(folder: Path) -> tuple[str, str, str]:
+    """folder/{images,trimaps,alphas}/p0.png: a red disk (the subject, alpha = red) with a
+    trimap of known inside / outside and an unknown ring."""
+    yy, xx = np.mgrid[0:64, 0:96]
+    distance = np.hypot(yy - 32, xx - 48)
+    red = (distance < 20).astype(np.float32)
+    rgb = np.stack([red, np.full_like(red, 0.3), np.full_like(red, 0.6)], axis=-1)
+    trimap = np.where(distance < 16, 1.0, np.where(distance > 24, 0.0, 0.5)).astype(np.float32)
+    for name, picture in (("images", rgb), ("trimaps", trimap), ("alphas", red)):
+        save_image(folder / name / "p0.png", picture)
+    return str(folder / "images"), str(folder / "trimaps"), str(folder / "alphas")
+
+
+def test_select_trimap_scores_every_setting(
+    segmenter_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    select = _tool("select_trimap")
+    images, trimaps, alphas = _trimap_photos(tmp_path)
+    table = tmp_path / "rows.csv"
+    select.main([
+        "--trimap-photos", images, trimaps, "--report", images, alphas,
+        "--segmenter", str(segmenter_file), "--band-fraction", "0.02", "0.05",
+        "--fg-threshold", "0.9", "--csv", str(table),
+    ])  # fmt: skip
+    out = capsys.readouterr().out
+    assert out.count("select_sad ") == 2 and "best by selection SAD" in out, out
+    rows = table.read_text().splitlines()
+    assert rows[0].split(",")[:2] == ["band_fraction", "fg_threshold"] and len(rows) == 3
+    ious = [float(row.split(",")[-1]) for row in rows[1:]]  # report_iou: the segmenter is right
+    assert min(ious) > 0.95, rows
+
+
+def test_select_gate_with_two_agreeing_segmenters(
+    segmenter_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    select = _tool("select_gate")
+    images, trimaps, _ = _trimap_photos(tmp_path)
+    seg = str(segmenter_file)
+    select.main([seg, seg, "--trimap-photos", images, trimaps, "--grid", "0", "0.5", "1"])
+    out = capsys.readouterr().out
+    assert "agreement 1.000" in out
+    assert "min_iou in [0.00, 1.00]; middle: 0.50" in out, out  # every threshold ties

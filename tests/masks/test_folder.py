@@ -144,3 +144,34 @@ def test_nvidia_bucket_selection(shared_data, tmp_path):
     assert [p.name for p in MaskFolder(tmp_path, bucket=4).selected] == chosen[2:]
     mask = MaskFolder(tmp_path, bucket=4)((256, 256), np.random.default_rng(0))
     assert 0.39 < mask.mean() <= 0.51
+
+
+def test_exclude_leaves_files_out(folder):
+    source = MaskFolder(folder, exclude=["a.png", "g.png"])
+    assert [p.name for p in source.files] == ["b.png", "c.png", "d.png", "e.png", "f.png"]
+    seen = {
+        generate_mask(
+            "folder", (100, 100), np.random.default_rng(s), folder=folder, exclude=["a.png"]
+        ).sum()
+        for s in range(60)
+    }
+    assert 500 not in seen and len(seen) == len(RATIOS) - 1  # every other file, never a.png
+
+
+@pytest.mark.parametrize(
+    ("exclude", "error", "match"),
+    [
+        (["zz.png"], ValueError, "not in"),
+        (["sub/a.png"], ValueError, "bare file names"),
+        ("a.png", TypeError, "list of file names"),
+        ([3], ValueError, "bare file names"),
+    ],
+)
+def test_exclude_errors(folder, exclude, error, match):
+    with pytest.raises(error, match=match):
+        MaskFolder(folder, exclude=exclude)
+
+
+def test_exclude_everything_is_an_error(folder):
+    with pytest.raises(ValueError, match="holds no image"):
+        MaskFolder(folder, exclude=[f"{name}.png" for name in RATIOS])

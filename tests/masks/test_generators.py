@@ -39,8 +39,21 @@ def small_mask_folder(tmp_path_factory: pytest.TempPathFactory):
     return folder
 
 
+#: Generators that need parameters (tested without them only where they are given).
+NEEDS_PARAMS = {"folder", "mix"}
+
+
 def _params(name: str, folder) -> dict:
-    return {"folder": str(folder)} if name == "folder" else {}
+    if name == "folder":
+        return {"folder": str(folder)}
+    if name == "mix":
+        return {
+            "generators": [
+                {"name": "rectangles"},
+                {"name": "folder", "params": {"folder": str(folder)}, "weight": 2},
+            ]
+        }
+    return {}
 
 
 # ------------------------------------------------- every generator: smoke, cardinality
@@ -74,7 +87,7 @@ def test_generator_depends_on_seed(name, small_mask_folder):
     assert len(set(masks)) > 1
 
 
-@pytest.mark.parametrize("name", sorted(set(GENERATORS) - {"folder"}))
+@pytest.mark.parametrize("name", sorted(set(GENERATORS) - NEEDS_PARAMS))
 def test_generator_small_and_odd_shapes(name):
     for shape in [(16, 16), (17, 50), (301, 33)]:
         mask = GENERATORS[name](shape, np.random.default_rng(5))
@@ -113,7 +126,7 @@ def test_folder_needs_folder_param():
         generate_mask("folder", (64, 64), np.random.default_rng(0))
 
 
-@pytest.mark.parametrize("name", sorted(set(GENERATORS) - {"folder"}))
+@pytest.mark.parametrize("name", sorted(set(GENERATORS) - NEEDS_PARAMS))
 @pytest.mark.parametrize(
     ("shape", "error", "match"),
     [
@@ -130,7 +143,7 @@ def test_bad_shape(name, shape, error, match):
         generate_mask(name, shape, np.random.default_rng(0))
 
 
-@pytest.mark.parametrize("name", sorted(set(GENERATORS) - {"folder"}))
+@pytest.mark.parametrize("name", sorted(set(GENERATORS) - NEEDS_PARAMS))
 @pytest.mark.parametrize("rng", [0, None, np.random.RandomState(0)])
 def test_rng_must_be_generator(name, rng):
     with pytest.raises(TypeError, match="numpy.random.Generator"):
@@ -413,3 +426,46 @@ def test_lama_boxes_false_gives_no_boxes():
         )
         rows, cols = np.nonzero(mask)
         assert mask.sum() < (rows.max() - rows.min() + 1) * (cols.max() - cols.min() + 1)
+
+
+# ---------------------------------------------------------------- mix
+
+
+def test_mix_picks_components_by_weight():
+    spec = [{"name": "center_square"}, {"name": "rectangles", "weight": 3}]
+    square = generate_mask("center_square", (64, 64), np.random.default_rng(0))
+    picks = [
+        np.array_equal(
+            generate_mask("mix", (64, 64), np.random.default_rng(s), generators=spec), square
+        )
+        for s in range(400)
+    ]
+    assert 0.17 < np.mean(picks) < 0.33  # 1 / (1 + 3) = 0.25
+
+
+def test_mix_of_one_is_that_generator_after_the_choice():
+    rng_a, rng_b = np.random.default_rng(9), np.random.default_rng(9)
+    rng_b.choice(1, p=[1.0])  # the mix draws its choice first
+    a = generate_mask("mix", (64, 64), rng_a, generators=[{"name": "strokes"}])
+    np.testing.assert_array_equal(a, generate_mask("strokes", (64, 64), rng_b))
+
+
+@pytest.mark.parametrize(
+    ("generators", "error", "match"),
+    [
+        ([], ValueError, "empty"),
+        ("lama_thick", TypeError, "list of"),
+        ([{"params": {}}], ValueError, "needs 'name'"),
+        ([{"name": "rectangles", "size": 3}], ValueError, "needs 'name'"),
+        ([{"name": "rectangles", "weight": 0}], ValueError, "weight must be > 0"),
+        ([{"name": "rectangles", "weight": True}], ValueError, "weight must be > 0"),
+        ([{"name": "mix"}], ValueError, "another mix"),
+        ([{"name": "blobs"}], ValueError, "unknown mask generator 'blobs'"),
+        ([{"name": "rectangles", "params": {"nope": 1}}], TypeError, "unexpected parameter"),
+        ([{"name": "folder"}], TypeError, "needs parameter"),
+        (["rectangles"], TypeError, "must be a mapping"),
+    ],
+)
+def test_mix_errors(generators, error, match):
+    with pytest.raises(error, match=match):
+        generate_mask("mix", (32, 32), np.random.default_rng(0), generators=generators)

@@ -11,9 +11,9 @@ from mattepaint.io import load_mask, save_mask
 from mattepaint.masks import (
     DEFAULT_MASKSET_GENERATORS,
     MANIFEST_COLUMNS,
+    bucket_label,
     generate_mask,
     hole_ratio_bucket,
-    bucket_label,
     mask_rng,
     read_manifest,
     write_mask_set,

@@ -183,3 +183,19 @@ def test_packaged_configs_build_their_models_and_tasks() -> None:
             assert model_task(cfg.discriminator.name) == "discriminator", name
             build_model(cfg.discriminator.name, **cfg.discriminator.params)
         tasks.check_loss_weights(cfg.loss.weights, tasks.TASKS[cfg.data.task].generator_terms, name)
+
+
+def test_mask_folders_are_expanded_at_any_depth(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mattepaint.train.tasks import expand_mask_folders
+
+    monkeypatch.setenv("MATTEPAINT_DATA", "/data")
+    params = {
+        "generators": [
+            {"name": "lama_thick", "params": {"max_hole_ratio": 0.6}},
+            {"name": "folder", "params": {"folder": "${MATTEPAINT_DATA}/masks", "exclude": ["a"]}},
+        ]
+    }
+    expanded = expand_mask_folders(params)
+    assert expanded["generators"][1]["params"] == {"folder": "/data/masks", "exclude": ["a"]}
+    assert expanded["generators"][0] == params["generators"][0]
+    assert expand_mask_folders({"folder": "~/m"}) == {"folder": str(Path("~/m").expanduser())}

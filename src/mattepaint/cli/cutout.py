@@ -78,6 +78,20 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="the ONNX family of a --segmenter file (default: detected from the graph)",
     )
     p.add_argument(
+        "--check-with",
+        metavar="NAME|FILE",
+        help="a second segmenter that checks --segmenter: per photo, --segmenter's mask is used "
+        "when the two find the same subject (IoU >= --min-agreement), this one's otherwise; "
+        "meant for a specialist such as MODNet (portraits) checked by the shipped model",
+    )
+    p.add_argument(
+        "--min-agreement",
+        type=float,
+        default=None,
+        metavar="IOU",
+        help="the --check-with threshold, in [0, 1] (default 0.45)",
+    )
+    p.add_argument(
         "--refine",
         default="closed_form",
         metavar="METHOD",
@@ -172,7 +186,23 @@ def _run_single(args: argparse.Namespace) -> int:
 def _options(args: argparse.Namespace) -> dict[str, Any]:
     """The options :func:`mattepaint.batch.cutout_file` and ``cutout_folder`` share."""
     keys = ("segmenter", "family", "refine", "only_mask", "bg_color", "background", "overwrite")
-    return {key: getattr(args, key) for key in keys}
+    options = {key: getattr(args, key) for key in keys}
+    if args.check_with is None:
+        if args.min_agreement is not None:
+            raise UsageError("--min-agreement is the threshold of --check-with: give both")
+        return options
+    from mattepaint.segmentation import GatedSegmenter, resolve_segmenter
+    from mattepaint.segmentation.gated import DEFAULT_MIN_IOU
+
+    minimum = DEFAULT_MIN_IOU if args.min_agreement is None else args.min_agreement
+    if not 0.0 <= minimum <= 1.0:
+        raise UsageError(f"--min-agreement must be in [0, 1], got {minimum}")
+    specialist = resolve_segmenter(args.segmenter, family=args.family)
+    options["segmenter"] = GatedSegmenter(
+        specialist, resolve_segmenter(args.check_with), min_iou=minimum
+    )
+    options["family"] = None
+    return options
 
 
 @contextmanager

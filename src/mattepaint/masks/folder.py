@@ -87,6 +87,9 @@ class MaskFolder:
         ratio_range: ``(lo, hi)`` with ``0 <= lo < hi <= 1``, or None (exclusive with bucket).
         threshold: gray level above which a pixel is a hole (``load_mask``).
         workers: threads used to compute the hole ratios the first time they are needed.
+        exclude: file names (e.g. ``"00255.png"``) to leave out, such as the masks an evaluation
+            uses, so a model can train on the rest of the folder; a name that is not in the
+            folder is an error (a typo would otherwise silently exclude nothing).
 
     Each file's hole ratio is computed once per process (cached by path, mtime and size) on first
     use of :attr:`ratios` / :attr:`selected` / ``len()`` / a call, not in the constructor.
@@ -105,6 +108,7 @@ class MaskFolder:
         ratio_range: tuple[float, float] | None = None,
         threshold: int = 127,
         workers: int | None = None,
+        exclude: Sequence[str] = (),
     ) -> None:
         from mattepaint.io import list_images
 
@@ -129,9 +133,18 @@ class MaskFolder:
         self.ratio_range = ratio_range
         self.threshold = check_int("threshold", threshold, minimum=0)
         self.workers = workers if workers is not None else min(8, os.cpu_count() or 1)
-        self.files: list[Path] = list_images(self.folder)
+        self.exclude = _check_exclude(exclude)
+        listed = list_images(self.folder)
+        unknown = sorted(self.exclude - {path.name for path in listed})
+        if unknown:
+            raise ValueError(
+                f"exclude names {len(unknown)} file(s) that are not in {self.folder}, "
+                f"e.g. {unknown[0]!r}"
+            )
+        self.files: list[Path] = [path for path in listed if path.name not in self.exclude]
         if not self.files:
-            raise ValueError(f"mask folder {self.folder} holds no image files")
+            besides = f" besides the {len(self.exclude)} excluded" if self.exclude else ""
+            raise ValueError(f"mask folder {self.folder} holds no image files{besides}")
         self._ratios: np.ndarray | None = None
         self._selected: list[Path] | None = None
 
@@ -186,6 +199,15 @@ class MaskFolder:
         return self.load(int(rng.integers(0, len(self.selected))), shape)
 
 
+def _check_exclude(exclude: object) -> frozenset[str]:
+    if isinstance(exclude, (str, bytes)) or not isinstance(exclude, Sequence):
+        raise TypeError(f"exclude must be a list of file names, got {type(exclude).__name__}")
+    for name in exclude:
+        if not isinstance(name, str) or not name or Path(name).name != name:
+            raise ValueError(f"exclude entries must be bare file names, got {name!r}")
+    return frozenset(exclude)
+
+
 def _check_ratio_range(ratio_range: object) -> tuple[float, float]:
     if not isinstance(ratio_range, Sequence) or len(ratio_range) != 2:
         raise TypeError(f"ratio_range must be a pair (lo, hi), got {ratio_range!r}")
@@ -201,9 +223,12 @@ def _check_ratio_range(ratio_range: object) -> tuple[float, float]:
 
 @functools.lru_cache(maxsize=16)
 def _cached_folder(
-    folder: str, bucket: int | None, ratio_range: tuple[float, float] | None
+    folder: str,
+    bucket: int | None,
+    ratio_range: tuple[float, float] | None,
+    exclude: frozenset[str],
 ) -> MaskFolder:
-    return MaskFolder(folder, bucket=bucket, ratio_range=ratio_range)
+    return MaskFolder(folder, bucket=bucket, ratio_range=ratio_range, exclude=sorted(exclude))
 
 
 def folder_mask(
@@ -213,12 +238,14 @@ def folder_mask(
     folder: str | os.PathLike[str],
     bucket: int | None = None,
     ratio_range: tuple[float, float] | None = None,
+    exclude: Sequence[str] = (),
 ) -> np.ndarray:
     """Generator-signature wrapper of :class:`MaskFolder` (the "folder" entry of GENERATORS).
 
-    Inputs: shape (H, W); rng; ``folder``, ``bucket``, ``ratio_range`` as for
+    Inputs: shape (H, W); rng; ``folder``, ``bucket``, ``ratio_range``, ``exclude`` as for
     :class:`MaskFolder`. Outputs: (H, W) bool. The folder is listed once per
-    (folder, bucket, ratio_range) per process; build a :class:`MaskFolder` yourself to re-list.
+    (folder, bucket, ratio_range, exclude) per process; build a :class:`MaskFolder` yourself to
+    re-list.
     """
     check_shape(shape)
     check_rng(rng)
@@ -227,4 +254,4 @@ def folder_mask(
     if bucket is not None:
         bucket = check_int("bucket", bucket, minimum=0)
     key = str(Path(folder).resolve())
-    return _cached_folder(key, bucket, ratio_range)(shape, rng)
+    return _cached_folder(key, bucket, ratio_range, _check_exclude(exclude))(shape, rng)

@@ -15,6 +15,7 @@ from mattepaint.checks import check_rng, check_shape
 from mattepaint.masks.folder import folder_mask
 from mattepaint.masks.lama import _FIELDS as _LAMA_FIELDS
 from mattepaint.masks.lama import lama_medium, lama_thick, lama_thin
+from mattepaint.masks.mix import mix
 from mattepaint.masks.objects import objects
 from mattepaint.masks.rectangles import rectangles
 from mattepaint.masks.squares import center_square, random_square
@@ -33,6 +34,7 @@ GENERATORS: dict[str, MaskGenerator] = {
     "lama_thick": lama_thick,
     "folder": folder_mask,
     "objects": objects,
+    "mix": mix,
 }
 
 

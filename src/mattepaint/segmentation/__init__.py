@@ -7,6 +7,8 @@
   segmenters (:class:`ModelSegmenter`), among them the shipped default.
 - :mod:`~mattepaint.segmentation.onnx`: standard cut-out models from ONNX files, one class per
   family (U²-Net as rembg publishes it, MODNet), picked from the graph.
+- :mod:`~mattepaint.segmentation.gated`: :class:`GatedSegmenter`, a specialist segmenter used
+  only where a general one agrees with it.
 - :mod:`~mattepaint.segmentation.trimap`: :func:`auto_trimap`, soft mask -> trimap.
 - :mod:`~mattepaint.segmentation.scribbles`: :func:`apply_scribbles`, user strokes that correct
   an automatic trimap.
@@ -27,6 +29,7 @@ from mattepaint.segmentation.base import (
     segmenter_names,
 )
 from mattepaint.segmentation.cutout import CutoutResult, cutout, refine_matter
+from mattepaint.segmentation.gated import GatedSegmenter
 from mattepaint.segmentation.model import (
     SHIPPED_SEGMENTER,
     ModelSegmenter,
@@ -50,6 +53,7 @@ __all__ = [
     "MODEL_FILE_SUFFIXES",
     "SHIPPED_SEGMENTER",
     "CutoutResult",
+    "GatedSegmenter",
     "MODNetSegmenter",
     "ModelSegmenter",
     "OnnxSegmenter",

@@ -80,7 +80,7 @@ import contextlib
 import functools
 import math
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -268,6 +268,21 @@ def train_val_images(data: DataConfig, seed: int, what: str) -> tuple[list[Path]
     return train_files, val_files
 
 
+def expand_mask_folders(params: Any) -> Any:
+    """``params`` with every ``folder`` entry, at any depth (a ``mix`` nests generators),
+    expanded by :func:`~mattepaint.train.config.expand_path` (``${MATTEPAINT_DATA}``, ``~``)."""
+    if isinstance(params, Mapping):
+        return {
+            key: str(expand_path(value))
+            if key == "folder" and isinstance(value, str)
+            else expand_mask_folders(value)
+            for key, value in params.items()
+        }
+    if isinstance(params, list):
+        return [expand_mask_folders(value) for value in params]
+    return params
+
+
 class InpaintingTask:
     """Self-supervised inpainting: image folders, generated holes, reconstruction (+ GAN) loss.
 
@@ -374,7 +389,7 @@ class InpaintingTask:
         common = {
             "size": data.image_size,
             "mask": data.mask,
-            "mask_params": data.mask_params,
+            "mask_params": expand_mask_folders(data.mask_params),
             "input_transform": data.input_transform,
             "input_params": data.params,
             "seed": seed,
