@@ -17,7 +17,7 @@ name                  what (file)
 ``objects``           object silhouettes (RGBA cut-outs' alpha or procedural shapes), dilated
                       like a user's brush, optionally mixed with LaMa masks (objects.py)
 ``folder``            a random file of a mask folder, e.g. NVIDIA irregular (folder.py)
-``mix``               one of several generators, picked at random by weight (mix.py)
+``mix``               one of several generators, picked at random by weight (registry.py)
 ====================  =================================================================
 
 Also: :class:`MaskFolder` and the hole-ratio buckets (buckets.py), the seed-002 input transforms
@@ -42,10 +42,15 @@ from mattepaint.masks.maskset import (
     read_manifest,
     write_mask_set,
 )
-from mattepaint.masks.mix import mix
 from mattepaint.masks.objects import objects
 from mattepaint.masks.rectangles import random_rectangle_boxes, rectangle_size_limits, rectangles
-from mattepaint.masks.registry import GENERATORS, generate_mask, generator_params, get_generator
+from mattepaint.masks.registry import (
+    GENERATORS,
+    generate_mask,
+    generator_params,
+    get_generator,
+    mix,
+)
 from mattepaint.masks.squares import center_square, random_square
 from mattepaint.masks.strokes import strokes
 from mattepaint.masks.transforms import INPUT_TRANSFORMS, hole, hole_ns, mosaic, mosaic_image
