@@ -205,6 +205,23 @@ def test_serve_flag_maps_onto_serve(monkeypatch: pytest.MonkeyPatch) -> None:
     argv = ["serve", "--segmenter", "a.onnx", "--segmenter", "b.onnx", "--no-ui"]
     assert cli.main(argv) == 0
     assert calls[0]["segmenters"] == [Path("a.onnx"), Path("b.onnx")]
+    assert calls[0]["check_with"] is None
+    assert cli.main([*argv, "--check-with", SHIPPED_SEGMENTER]) == 0
+    assert calls[1]["check_with"] == SHIPPED_SEGMENTER
+
+
+def test_catalog_offers_files_checked_by_another_segmenter(segmenter_file: Path) -> None:
+    from mattepaint.segmentation import GatedSegmenter
+
+    checked = MethodCatalog(segmenters=[segmenter_file], check_with=segmenter_file)
+    assert checked.segmenter_names() == ["red_checked", "red", SHIPPED_SEGMENTER]
+    gated = checked.segmenter()  # the default: the first
+    assert isinstance(gated, GatedSegmenter)
+    photo = io.to_tensor(_photo().astype(np.float32) / 255)
+    torch.testing.assert_close(gated(photo), checked.segmenter("red")(photo))  # they agree
+    assert gated.last_choice == ["specialist"]
+    with pytest.raises(InputError, match="give at least one"):
+        MethodCatalog(check_with=segmenter_file)
 
 
 # ------------------------------------------------------------------------------- jobs

@@ -56,6 +56,13 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         ".safetensors trimap-free matting model, named by its stem; repeatable",
     )
     p.add_argument(
+        "--check-with",
+        metavar="NAME|FILE",
+        help="also offer each --segmenter file checked by this segmenter, as <stem>_checked "
+        "(the default): the file's mask where the two find the same subject, this one's "
+        "otherwise (e.g. MODNet checked by late_fusion_effnet_cutout)",
+    )
+    p.add_argument(
         "--max-upload-mb",
         type=float,
         default=20.0,
@@ -115,5 +122,6 @@ def run(args: argparse.Namespace) -> int:
         ui=not args.no_ui,
         device=args.device,
         segmenters=args.segmenter,
+        check_with=args.check_with,
     )
     return 0

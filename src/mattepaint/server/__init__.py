@@ -88,6 +88,7 @@ def serve(
     device: str = "cpu",
     log_level: str = "info",
     segmenters: Sequence[str | Path] = (),
+    check_with: str | Path | None = None,
 ) -> None:
     """Run the server with uvicorn until interrupted (Ctrl-C).
 
@@ -101,11 +102,14 @@ def serve(
         log_level: uvicorn's log level.
         segmenters: segmenter files for the cut-out (``POST /api/cutout``, the automatic mode of
             the Matte tab): U2-Net-family or MODNet ONNX files, offered by file stem.
+        check_with: a segmenter that checks each of them (see :class:`MethodCatalog`).
     Outputs: None (blocks). Prints the address on stdout first.
     """
     import uvicorn
 
-    catalog = MethodCatalog(checkpoints, models_dir, device=device, segmenters=segmenters)
+    catalog = MethodCatalog(
+        checkpoints, models_dir, device=device, segmenters=segmenters, check_with=check_with
+    )
     limits = ServerLimits() if limits is None else limits
     app = create_server(catalog, limits, ui=ui)
     shown = f"[{host}]" if ":" in host else host

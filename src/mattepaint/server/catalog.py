@@ -92,6 +92,10 @@ class MethodCatalog:
         device: where checkpoint models run ("cpu", "cuda").
         segmenters: segmenter model files for the cut-out (``--segmenter``: U2-Net-family or
             MODNet ONNX files), offered by file stem; a missing or unreadable one raises here.
+        check_with: a segmenter name or file (``--check-with``) that checks each of
+            ``segmenters``: every file is then also offered as ``<stem>_checked``, a
+            :class:`~mattepaint.segmentation.GatedSegmenter` (the file's mask where the two
+            agree, this one's otherwise), listed first, so the first becomes the default.
 
     Names: registered names as in :func:`mattepaint.methods.inpainter_names`; checkpoints as
     ``checkpoint:<file name>`` (with parent folders added when two files share a name).
@@ -112,6 +116,7 @@ class MethodCatalog:
         matters: Mapping[str, Matter] | None = None,
         device: str = "cpu",
         segmenters: Sequence[str | Path] = (),
+        check_with: str | Path | None = None,
     ) -> None:
         if isinstance(checkpoints, (str, Path)):
             raise TypeError(
@@ -134,7 +139,7 @@ class MethodCatalog:
             [Path(p) for p in checkpoints],
             None if models_dir is None else Path(models_dir),
         )
-        self._segmenters = self._load_segmenters(segmenters)
+        self._segmenters = self._load_segmenters(segmenters, check_with)
 
     # ---------------------------------------------------------------------------- scanning
 
@@ -178,8 +183,11 @@ class MethodCatalog:
             self._checkpoints[by_path[path]] = (task, path)
             log.info("offering %s model %s (%s)", task, by_path[path], path)
 
-    def _load_segmenters(self, files: Sequence[str | Path]) -> dict[str, Any]:
-        """Load each segmenter file now (a bad file fails at start-up), named by its stem."""
+    def _load_segmenters(
+        self, files: Sequence[str | Path], check_with: str | Path | None = None
+    ) -> dict[str, Any]:
+        """Load each segmenter file now (a bad file fails at start-up), named by its stem;
+        with ``check_with``, each file gated by it first (``<stem>_checked``)."""
         if isinstance(files, (str, Path)):
             raise TypeError(
                 f"segmenters must be a sequence of paths, got {files!r}; wrap it in a list"
@@ -198,7 +206,17 @@ class MethodCatalog:
                 )
             loaded[name] = load_segmenter(path)
             log.info("offering segmenter %s (%s)", name, path)
-        return loaded
+        if check_with is None:
+            return loaded
+        if not loaded:
+            raise InputError("--check-with checks the --segmenter files: give at least one")
+        from mattepaint.segmentation import GatedSegmenter
+
+        general = load_segmenter(check_with)
+        gated = {f"{name}_checked": GatedSegmenter(seg, general) for name, seg in loaded.items()}
+        for name, seg in gated.items():
+            log.info("offering segmenter %s (%s)", name, seg.name)
+        return gated | loaded
 
     # ---------------------------------------------------------------------------- listing
 
