@@ -96,11 +96,16 @@ DEFAULT_INPAINTER: str = AUTO
 FALLBACK_INPAINTER: str = "telea"
 
 #: Shipped trained models (``mattepaint/weights/NAME.safetensors``) that "auto" picks, best
-#: first. ``unet_refine_large_holes`` (``unet_refine_small`` fine-tuned on larger holes and
-#: downsized photos) beats ``unet_refine_small`` in every hole-ratio bucket of the 300-case
-#: benchmark, which beats Telea in every bucket (docs/inpainting.md,
-#: ``benchmarks/deep_inpainting.py``).
-AUTO_INPAINTERS: tuple[str, ...] = ("unet_refine_large_holes", "unet_refine_small")
+#: first. ``unet_refine_mixed_masks`` (``unet_refine_large_holes`` fine-tuned on LaMa and NVIDIA
+#: irregular masks) beats ``unet_refine_large_holes`` (``unet_refine_small`` fine-tuned on larger
+#: holes and downsized photos) on PSNR and SSIM in every hole-ratio bucket of the 300-case
+#: benchmark, which beats ``unet_refine_small``, which beats Telea in every bucket
+#: (docs/inpainting.md, ``benchmarks/deep_inpainting.py``).
+AUTO_INPAINTERS: tuple[str, ...] = (
+    "unet_refine_mixed_masks",
+    "unet_refine_large_holes",
+    "unet_refine_small",
+)
 
 #: The same for matting, by the input given. A model is listed here only once it measures
 #: better than the classical method of :data:`DEFAULT_MATTER_FOR` (docs/matting.md):

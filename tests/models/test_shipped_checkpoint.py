@@ -35,6 +35,7 @@ def test_shipped_checkpoint_loads_and_keeps_known_pixels() -> None:
         "late_fusion_effnet_cutout",
         "unet_matte_rgb_small",
         "unet_refine_large_holes",
+        "unet_refine_mixed_masks",
         "unet_refine_small",
     ]
     assert SHIPPED.suffix == ".safetensors" and SHIPPED.parent.name == "weights"
@@ -112,7 +113,8 @@ def test_the_wheel_contains_the_shipped_model(tmp_path: Path) -> None:
         info = wheel.getinfo("mattepaint/weights/unet_refine_small.safetensors")
         assert "mattepaint/weights/unet_matte_rgb_small.safetensors" in names
         assert "mattepaint/weights/late_fusion_effnet_cutout.safetensors" in names  # segmenter
-        assert "mattepaint/weights/unet_refine_large_holes.safetensors" in names  # "auto" default
+        assert "mattepaint/weights/unet_refine_large_holes.safetensors" in names
+        assert "mattepaint/weights/unet_refine_mixed_masks.safetensors" in names  # "auto" default
     assert info.file_size == SHIPPED.stat().st_size
     assert "mattepaint/models/checkpoint.py" in names
 
@@ -128,7 +130,7 @@ def test_a_bare_shipped_name_works_as_a_checkpoint(
         InputError,
         match=r"checkpoint not found: unet_refine_smal \(neither .*"
         r"shipped model: late_fusion_effnet_cutout, unet_matte_rgb_small, "
-        r"unet_refine_large_holes, unet_refine_small\)",
+        r"unet_refine_large_holes, unet_refine_mixed_masks, unet_refine_small\)",
     ):
         load_inpainter("unet_refine_smal")
 
