@@ -684,6 +684,7 @@ def test_serve_flags_map_onto_serve(monkeypatch: pytest.MonkeyPatch) -> None:
             "ui": False,
             "device": "cpu",
             "segmenters": [],
+            "check_with": None,
         }
     ]
     assert cli.main(["serve", "--max-upload-mb", "0"]) == 2
