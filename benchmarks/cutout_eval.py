@@ -151,18 +151,11 @@ def load_segmenters(args: argparse.Namespace) -> dict[str, Segmenter]:
         parts = pair.split(",")
         if not label or len(parts) != 2:
             raise SystemExit(f"error: --gated takes LABEL=SPECIALIST,GENERAL, got {spec!r}")
-        specialist, general = (_load_one(part, args.threads) for part in parts)
+        specialist, general = (load_segmenter(part, threads=args.threads) for part in parts)
         out[label] = GatedSegmenter(specialist, general, min_iou=args.min_agreement)
     if not out:
         raise SystemExit("error: no segmenter to evaluate")
     return out
-
-
-def _load_one(target: str, threads: int) -> Segmenter:
-    """A registered name with no options, or a file with ``threads`` (ONNX sessions)."""
-    return load_segmenter(target) if target in segmenter_names() else load_segmenter(
-        target, threads=threads
-    )
 
 
 def evaluate(pred: np.ndarray, gt: np.ndarray) -> dict[str, float]:

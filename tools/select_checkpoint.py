@@ -66,6 +66,16 @@ def trimap_photos(images: Path, trimaps: Path) -> list[tuple[torch.Tensor, np.nd
     return photos
 
 
+def cutout_metrics(
+    image: torch.Tensor, reference: np.ndarray, refine: str, **options: object
+) -> dict[str, float]:
+    """Whole-image :func:`~mattepaint.metrics.matting.matting_metrics` of the cut-out of
+    ``image`` (1, 3, H, W) refined by ``refine`` against ``reference`` (H, W); ``options``
+    go to :func:`mattepaint.segmentation.cutout` (a segmenter or a soft mask, trimap options)."""
+    alpha = cutout(image, refine=refine, estimate_fg=False, **options).alpha[0, 0].numpy()
+    return matting_metrics(alpha, reference, region="all")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -100,10 +110,9 @@ def main(argv: list[str] | None = None) -> None:
         rows = []
         for image, reference in photos:
             if args.refine:
-                soft = cutout(image, segmenter=segmenter, refine=args.refine).alpha[0, 0].numpy()
+                values = cutout_metrics(image, reference, args.refine, segmenter=segmenter)
             else:
-                soft = segmenter(image)[0, 0].numpy()  # (H, W)
-            values = matting_metrics(soft, reference, region="all")
+                values = matting_metrics(segmenter(image)[0, 0].numpy(), reference, region="all")
             rows.append((values["iou"], values["sad"]))
         scores[checkpoint] = np.mean(rows, axis=0)
         print(f"{checkpoint}: IoU {scores[checkpoint][0]:.4f}, SAD {scores[checkpoint][1]:.2f}")

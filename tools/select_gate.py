@@ -26,12 +26,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mattepaint.metrics.matting import matting_metrics
-from mattepaint.segmentation import cutout, load_segmenter
+from mattepaint.segmentation import load_segmenter
 from mattepaint.segmentation.gated import mask_iou
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from select_checkpoint import trimap_photos
+from select_checkpoint import cutout_metrics, trimap_photos
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -59,8 +58,7 @@ def main(argv: list[str] | None = None) -> None:
         agreement.append(float(mask_iou(*masks)[0]))
         row = []
         for mask in masks:
-            alpha = cutout(image, soft_mask=mask, refine=args.refine, estimate_fg=False).alpha
-            values = matting_metrics(alpha[0, 0].numpy(), reference, region="all")
+            values = cutout_metrics(image, reference, args.refine, soft_mask=mask)
             row.append((values["sad"], values["iou"]))
         scores.append(row)
         print(

@@ -34,13 +34,12 @@ import torch
 from rich.progress import track
 
 from mattepaint import io
-from mattepaint.metrics.matting import matting_metrics
-from mattepaint.segmentation import cutout, resolve_segmenter
+from mattepaint.segmentation import resolve_segmenter
 from mattepaint.segmentation.cutout import DEFAULT_MAX_UNKNOWN_PIXELS
 from mattepaint.segmentation.trimap import DEFAULT_BAND_FRACTION, DEFAULT_FG_THRESHOLD
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from select_checkpoint import trimap_photos
+from select_checkpoint import cutout_metrics, trimap_photos
 
 
 def alpha_photos(images: Path, alphas: Path) -> list[tuple[torch.Tensor, np.ndarray]]:
@@ -59,8 +58,7 @@ def score(
     """Mean (SAD / 1000, IoU) of the refined cut-outs over ``photos``."""
     rows = []
     for (image, reference), mask in zip(photos, soft):
-        alpha = cutout(image, soft_mask=mask, refine=refine, estimate_fg=False, **options)
-        values = matting_metrics(alpha.alpha[0, 0].numpy(), reference, region="all")
+        values = cutout_metrics(image, reference, refine, soft_mask=mask, **options)
         rows.append((values["sad"], values["iou"]))
     sad, iou = np.mean(rows, axis=0)
     return float(sad), float(iou)

@@ -13,6 +13,7 @@ from mattepaint.train.config import (
     ConfigError,
     config_from_dict,
     config_to_dict,
+    expand_mask_folders,
     expand_path,
     load_config,
     packaged_configs,
@@ -186,8 +187,6 @@ def test_packaged_configs_build_their_models_and_tasks() -> None:
 
 
 def test_mask_folders_are_expanded_at_any_depth(monkeypatch: pytest.MonkeyPatch) -> None:
-    from mattepaint.train.tasks import expand_mask_folders
-
     monkeypatch.setenv("MATTEPAINT_DATA", "/data")
     params = {
         "generators": [

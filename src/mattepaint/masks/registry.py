@@ -189,7 +189,7 @@ def mix(
     components = parse_components(generators)
     probabilities = np.array([p for _, _, p in components])
     name, params, _ = components[int(rng.choice(len(components), p=probabilities))]
-    return generate_mask(name, shape, rng, **params)
+    return GENERATORS[name](shape, rng, **params)  # checked by parse_components
 
 
 GENERATORS["mix"] = mix

@@ -21,6 +21,7 @@ import torch
 from torch import Tensor
 
 from mattepaint.checks import check_float
+from mattepaint.metrics.matting import alpha_iou
 from mattepaint.segmentation.input import check_segmenter_input
 
 __all__ = ["DEFAULT_MIN_IOU", "GatedSegmenter", "mask_iou"]
@@ -30,17 +31,14 @@ DEFAULT_MIN_IOU = 0.45
 
 
 def mask_iou(a: Tensor, b: Tensor) -> Tensor:
-    """Per-image IoU of ``a > 0.5`` and ``b > 0.5``: (B, 1, H, W) twice -> (B,) float.
-
-    Two empty masks agree (IoU 1)."""
+    """Per-image IoU of ``a > 0.5`` and ``b > 0.5``: (B, 1, H, W) twice -> (B,) float
+    (:func:`mattepaint.metrics.matting.alpha_iou` of each pair; two empty masks agree, IoU 1)."""
     if a.shape != b.shape:
         raise ValueError(
             f"masks must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}"
         )
-    x, y = (a > 0.5).flatten(1), (b > 0.5).flatten(1)
-    inter = (x & y).sum(1).float()
-    union = (x | y).sum(1).float()
-    return torch.where(union > 0, inter / union.clamp(min=1), torch.ones_like(union))
+    pairs = zip(a.detach().float().cpu().numpy()[:, 0], b.detach().float().cpu().numpy()[:, 0])
+    return torch.tensor([alpha_iou(x, y) for x, y in pairs], dtype=torch.float32)
 
 
 class GatedSegmenter:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
@@ -37,6 +38,7 @@ __all__ = [
     "ScheduleConfig",
     "config_from_dict",
     "config_to_dict",
+    "expand_mask_folders",
     "expand_path",
     "load_config",
     "packaged_configs",
@@ -460,6 +462,21 @@ def expand_path(text: str) -> Path:
             f"MATTEPAINT_DATA=/path/to/data, or use --set to give the path)"
         )
     return Path(expanded)
+
+
+def expand_mask_folders(params: Any) -> Any:
+    """``params`` with every ``folder`` entry, at any depth (a ``mix`` nests generators),
+    expanded by :func:`expand_path` (``${MATTEPAINT_DATA}``, ``~``)."""
+    if isinstance(params, Mapping):
+        return {
+            key: str(expand_path(value))
+            if key == "folder" and isinstance(value, str)
+            else expand_mask_folders(value)
+            for key, value in params.items()
+        }
+    if isinstance(params, list):
+        return [expand_mask_folders(value) for value in params]
+    return params
 
 
 def packaged_configs() -> dict[str, Path]:

@@ -80,7 +80,7 @@ import contextlib
 import functools
 import math
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,7 +99,13 @@ from mattepaint.metrics import inpainting as metrics
 from mattepaint.metrics import matting as matting_metrics
 from mattepaint.models.registry import model_entry
 from mattepaint.train.checkpoint import unwrap
-from mattepaint.train.config import Config, ConfigError, DataConfig, expand_path
+from mattepaint.train.config import (
+    Config,
+    ConfigError,
+    DataConfig,
+    expand_mask_folders,
+    expand_path,
+)
 
 __all__ = [
     "CRITIC_TERMS",
@@ -266,21 +272,6 @@ def train_val_images(data: DataConfig, seed: int, what: str) -> tuple[list[Path]
     if data.max_images > 0:
         train_files = train_files[: data.max_images]
     return train_files, val_files
-
-
-def expand_mask_folders(params: Any) -> Any:
-    """``params`` with every ``folder`` entry, at any depth (a ``mix`` nests generators),
-    expanded by :func:`~mattepaint.train.config.expand_path` (``${MATTEPAINT_DATA}``, ``~``)."""
-    if isinstance(params, Mapping):
-        return {
-            key: str(expand_path(value))
-            if key == "folder" and isinstance(value, str)
-            else expand_mask_folders(value)
-            for key, value in params.items()
-        }
-    if isinstance(params, list):
-        return [expand_mask_folders(value) for value in params]
-    return params
 
 
 class InpaintingTask:
