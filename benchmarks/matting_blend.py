@@ -1,4 +1,4 @@
-"""Closed-form, KNN and their fixed blends on alphamatting.com GT01-27: quality and time.
+"""Closed-form, KNN, shared matting and their fixed blends on alphamatting.com GT01-27: quality and time.
 
 Why it exists: the learned trimap default of issue 11 must beat *both* closed_form (Levin et al.
 TPAMI 2008) and knn (Chen et al. TPAMI 2013) on all four DIM metrics while running at most twice
@@ -14,20 +14,27 @@ cheapest candidate for the starting point of a residual refiner, so this script 
   what the ``cf_knn`` method computes, and a leave-one-out row: each image blended with the
   weight that is best (lowest sum of the four metrics relative to closed_form's) on the other
   26, an estimate of the blend's quality on images its weight was not chosen on;
+- the blends of that ``cf_knn`` matte with shared matting (``sm``, Gastal & Oliveira 2010),
+  ``(1 - s) * cf_knn + s * sm`` for the weights ``--sm-weights`` (s = 0.5 is the default trimap
+  method ``cf_knn_sm``), with their own leave-one-out row;
 - the wall-clock seconds of each solver per image (``--threads``, default 2, for numba / BLAS).
 
+``--trimap Trimap2`` scores everything with the benchmark's second, wider trimaps instead.
+
 The alphas are cached in ``--cache`` (``GTxx_<solver>.npy`` with their seconds in
-``GTxx_<solver>.json``), so the table can be reprinted without solving again (knn takes ~15 s
-per image). Delete a solver's files to time it again.
+``GTxx_<solver>.json``; ``GTxx_Trimap2_<solver>.*`` for the second trimaps), so the table can be
+reprinted without solving again (knn takes ~15 s per image). Delete a solver's files to time it
+again.
 
 Outputs in ``--out`` (default: the cache folder): ``per_image.csv`` (every image's four
-metrics for closed_form, knn and the default ``cf_knn``), and ``hardest.png``, the ``--grid``
-images where ``cf_knn`` has the largest SAD, cropped to the trimap's unknown region: image |
-trimap | closed_form | knn | cf_knn | ground truth, each matte with its SAD.
+metrics for closed_form, knn, sm, cf_knn and the default ``cf_knn_sm``), and ``hardest.png``,
+the ``--grid`` images where the default has the largest SAD, cropped to the trimap's unknown
+region: image | trimap | closed_form | knn | cf_knn_sm | ground truth, each matte with its SAD.
 
 Usage:
     python benchmarks/matting_blend.py --data ../shared/data --cache results/matting_blend \
-        [--weights 1 0.75 0.5 0.25 0] [--limit N] [--grid 6] [--threads=2] \
+        [--weights 1 0.75 0.5 0.25 0] [--sm-weights 0 0.25 0.5 0.75 1] [--trimap Trimap2] \
+        [--limit N] [--grid 6] [--threads=2] \
         [--synthetic dim_matte_small [--synthetic-size 320]]
 """
 
@@ -52,15 +59,22 @@ import numpy as np
 from matting_eval import make_grid, thumbnail
 
 from mattepaint.classical.cf_knn import alpha_knn_local
-from mattepaint.classical.pymatting_methods import alpha_closed_form, alpha_knn
+from mattepaint.classical.pymatting_methods import alpha_closed_form, alpha_knn, alpha_sm
 from mattepaint.data.matting import AlphaMattingDataset
 from mattepaint.metrics.matting import matting_metrics
 from mattepaint.segmentation.cutout import _box  # the cut-out's bounding box of a region
 
-SOLVERS = {"closed_form": alpha_closed_form, "knn": alpha_knn, "knn_local": alpha_knn_local}
+SOLVERS = {
+    "closed_form": alpha_closed_form,
+    "knn": alpha_knn,
+    "knn_local": alpha_knn_local,
+    "sm": alpha_sm,
+}
 METRICS = ("sad", "mse", "grad", "conn")
-#: The default trimap method ``cf_knn``: this weight of closed_form, the rest knn_local.
+#: ``cf_knn``: this weight of closed_form, the rest knn_local.
 DEFAULT_WEIGHT = 0.25
+#: The default trimap method ``cf_knn_sm``: this weight of sm, the rest cf_knn.
+DEFAULT_SM_WEIGHT = 0.5
 
 
 def unknown_box(trimap: np.ndarray, margin: int = 20) -> tuple[slice, slice]:
@@ -103,18 +117,21 @@ def synthetic_table(config: str, size: int, weights: list[float]) -> None:
         print(f"| {w:g} | " + " | ".join(f"{v:.2f}" for v in np.mean(values, axis=0)) + " |")
 
 
-def leave_one_out(rows: dict[float, list[list[float]]]) -> tuple[np.ndarray, list[float]]:
+def leave_one_out(
+    rows: dict[float, list[list[float]]], reference: float = 1.0
+) -> tuple[np.ndarray, list[float]]:
     """Leave-one-out choice of the blend weight: for each image, the weight with the lowest
-    sum of the four metrics relative to closed_form's (w = 1) on the *other* images, applied to
-    it. Outputs: the mean metrics of those choices (4,) and the weight chosen for each image.
-    ``rows``: weight -> per-image metric rows (the weights must include 1)."""
+    sum of the four metrics relative to those of weight ``reference`` (closed_form's w = 1 by
+    default) on the *other* images, applied to it. Outputs: the mean metrics of those choices
+    (4,) and the weight chosen for each image. ``rows``: weight -> per-image metric rows (the
+    weights must include ``reference``)."""
     weights = sorted(rows)
     table = np.array([rows[w] for w in weights])  # (n_weights, n_images, 4)
     n = table.shape[1]
     chosen, picked = [], []
     for i in range(n):
         others = np.delete(table, i, axis=1).mean(axis=1)  # (n_weights, 4)
-        score = (others / others[weights.index(1.0)]).sum(axis=1)
+        score = (others / others[weights.index(reference)]).sum(axis=1)
         best = int(np.argmin(score))
         chosen.append(table[best, i])
         picked.append(weights[best])
@@ -128,13 +145,13 @@ def write_outputs(out: Path, per_image: list[dict], shown: list[dict], cell: int
         writer = csv.DictWriter(handle, fieldnames=["image", "method", *METRICS])
         writer.writeheader()
         writer.writerows(per_image)
-    columns = ["image", "trimap", "closed_form", "knn", "cf_knn", "ground truth"]
+    columns = ["image", "trimap", "closed_form", "knn", "cf_knn_sm", "ground truth"]
     rows = []
     for case in shown:
         box = unknown_box(case["trimap"])
         cells = [thumbnail(case[c][box], cell) for c in ("image", "trimap")]
         notes = ["", ""]
-        for method in ("closed_form", "knn", "cf_knn"):
+        for method in ("closed_form", "knn", "cf_knn_sm"):
             cells.append(thumbnail(case[method][box], cell))
             notes.append(f"SAD {case['sad'][method]:.2f}")
         rows.append(
@@ -168,6 +185,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data", type=Path, default=Path("../shared/data"))
     parser.add_argument("--cache", type=Path, default=Path("results/matting_blend"))
     parser.add_argument("--weights", type=float, nargs="+", default=[1.0, 0.75, 0.5, 0.25, 0.0])
+    parser.add_argument(
+        "--sm-weights",
+        type=float,
+        nargs="+",
+        default=[0.0, 0.25, 0.5, 0.75, 1.0],
+        help="weights of sm in its blends with cf_knn",
+    )
+    parser.add_argument("--trimap", choices=("Trimap1", "Trimap2"), default="Trimap1")
     parser.add_argument("--limit", type=int, default=0, help="first N images only (0: all 27)")
     parser.add_argument("--threads", default="2", help="numba / BLAS threads (set at start)")
     parser.add_argument("--out", type=Path, default=None, help="per_image.csv, hardest.png")
@@ -187,10 +212,12 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"matting_blend: error: alphamatting.com data not found: {root}")
     args.cache.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("MATTEPAINT_DATA", str(args.data.resolve()))  # the configs' folders
-    dataset = AlphaMattingDataset(root, trimap="Trimap1")
+    dataset = AlphaMattingDataset(root, trimap=args.trimap)
+    suffix = "" if args.trimap == "Trimap1" else f"_{args.trimap}"  # cache file names
     count = len(dataset) if args.limit <= 0 else min(args.limit, len(dataset))
     variants = ("knn", "knn_local")  # the KNN matte that is blended with closed_form
     scores = {(v, w): [] for v in variants for w in args.weights}  # per-image metric rows
+    sm_scores: dict[float, list[list[float]]] = {s: [] for s in args.sm_weights}
     seconds = {name: [] for name in SOLVERS}
     per_image: list[dict] = []
     cases: list[dict] = []
@@ -199,16 +226,26 @@ def main(argv: list[str] | None = None) -> None:
         alphas = {}
         for name in SOLVERS:
             options = {"initial": alphas["closed_form"]} if name == "knn_local" else {}
-            alphas[name], took = solve_cached(name, image, trimap, args.cache, stem, **options)
+            alphas[name], took = solve_cached(
+                name, image, trimap, args.cache, stem + suffix, **options
+            )
             seconds[name].append(took)
         for (variant, w), rows in scores.items():
             blend = w * alphas["closed_form"] + (1.0 - w) * alphas[variant]  # (H, W)
             values = matting_metrics(blend, gt, trimap)
             rows.append([values[m] for m in METRICS])
-        default = (
-            DEFAULT_WEIGHT * alphas["closed_form"] + (1 - DEFAULT_WEIGHT) * alphas["knn_local"]
-        )
-        shown = {"closed_form": alphas["closed_form"], "knn": alphas["knn"], "cf_knn": default}
+        cf_knn = DEFAULT_WEIGHT * alphas["closed_form"] + (1 - DEFAULT_WEIGHT) * alphas["knn_local"]
+        for s, rows in sm_scores.items():
+            values = matting_metrics((1.0 - s) * cf_knn + s * alphas["sm"], gt, trimap)
+            rows.append([values[m] for m in METRICS])
+        default = (1 - DEFAULT_SM_WEIGHT) * cf_knn + DEFAULT_SM_WEIGHT * alphas["sm"]
+        shown = {
+            "closed_form": alphas["closed_form"],
+            "knn": alphas["knn"],
+            "sm": alphas["sm"],
+            "cf_knn": cf_knn,
+            "cf_knn_sm": default,
+        }
         sads = {}
         for method, alpha in shown.items():
             values = matting_metrics(alpha, gt, trimap)
@@ -218,9 +255,12 @@ def main(argv: list[str] | None = None) -> None:
             cases.append(
                 {"name": stem, "image": image, "trimap": trimap, "gt": gt, "sad": sads, **shown}
             )
-            cases = sorted(cases, key=lambda c: -c["sad"]["cf_knn"])[: args.grid]
+            cases = sorted(cases, key=lambda c: -c["sad"]["cf_knn_sm"])[: args.grid]
         print(f"{stem}: " + ", ".join(f"{n} {seconds[n][-1]:.2f} s" for n in SOLVERS), flush=True)
-    print(f"\nGT01-{count:02d}, Trimap1, unknown region (SAD/1000, MSE x1e3, Grad/1000, Conn/1000)")
+    print(
+        f"\nGT01-{count:02d}, {args.trimap}, unknown region "
+        "(SAD/1000, MSE x1e3, Grad/1000, Conn/1000)"
+    )
     print("| KNN matte | w (closed_form weight) | SAD | MSE | Grad | Conn |")
     print("|---|---|---|---|---|---|")
     for (variant, w), rows in scores.items():
@@ -234,6 +274,26 @@ def main(argv: list[str] | None = None) -> None:
             + " | ".join(f"{v:.2f}" for v in mean)
             + " |"
         )
+    print(
+        "\n| sm weight s in (1 - s) cf_knn + s sm | SAD | MSE | Grad | Conn |\n|---|---|---|---|---|"
+    )
+    for s, rows in sm_scores.items():
+        print(f"| {s:g} | " + " | ".join(f"{v:.2f}" for v in np.mean(rows, axis=0)) + " |")
+    if 0.0 in args.sm_weights and count > 1:
+        mean, picked = leave_one_out(sm_scores, reference=0.0)
+        print(
+            f"| leave-one-out (s chosen on the other images: "
+            f"{', '.join(f'{s:g}' for s in sorted(set(picked)))}) | "
+            + " | ".join(f"{v:.2f}" for v in mean)
+            + " |"
+        )
+    default_rows = np.array(
+        [[r[m] for m in METRICS] for r in per_image if r["method"] == "cf_knn_sm"]
+    )
+    for method in ("cf_knn", "closed_form", "knn"):
+        other = np.array([[r[m] for m in METRICS] for r in per_image if r["method"] == method])
+        wins = ", ".join(f"{m} {int(n)}" for m, n in zip(METRICS, (default_rows < other).sum(0)))
+        print(f"images where cf_knn_sm beats {method} (of {len(other)}): {wins}")
     for name, values in seconds.items():
         print(f"{name}: {np.mean(values):.2f} s per image (median {np.median(values):.2f})")
     write_outputs(args.out or args.cache, per_image, cases, args.cell)
@@ -244,6 +304,11 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"cf_knn (closed_form, then knn_local started from it): {np.mean(both):.2f} s per image, "
         f"{np.mean(both) / np.mean(seconds['closed_form']):.2f}x closed_form"
+    )
+    three = both + np.asarray(seconds["sm"])
+    print(
+        f"cf_knn_sm (cf_knn and sm): {np.mean(three):.2f} s per image, "
+        f"{np.mean(three) / np.mean(seconds['closed_form']):.2f}x closed_form"
     )
 
 

@@ -239,7 +239,7 @@ def recorded_matters(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     names: list[str] = []
     needs = {
         "closed_form": "trimap",
-        "cf_knn": "trimap",
+        "cf_knn_sm": "trimap",
         "background_difference": "background",
         "free": "nothing",
     }
@@ -258,9 +258,9 @@ def test_matte_file_default_method(
     image, root = matte_case["images"] / "a.png", matte_case["root"]
     batch.matte_file(image, root / "alpha1.png", trimap=matte_case["trimaps"] / "a.png")
     batch.matte_file(image, root / "alpha2.png", background=matte_case["plate"])
-    # with a trimap the default is cf_knn; with a background the shipped unet_matte_rgb_small
+    # with a trimap the default is cf_knn_sm; with a background the shipped unet_matte_rgb_small
     # (methods.AUTO_MATTERS_FOR), which is loaded from its file, not by name
-    assert recorded_matters == ["cf_knn"]
+    assert recorded_matters == ["cf_knn_sm"]
     assert methods.AUTO_MATTERS_FOR["background"] == ("unet_matte_rgb_small",)
     assert _pixels(root / "alpha2.png").shape[:2] == _pixels(image).shape[:2]
     # the fake's alpha is the trimap, so the saved alpha is the trimap file (0 / 128 / 255)

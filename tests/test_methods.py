@@ -22,7 +22,7 @@ from mattepaint.methods import (
 )
 
 CLASSICAL_INPAINTERS = {"telea", "ns", "biharmonic"}
-CLASSICAL_MATTERS = {"closed_form", "cf_knn", "knn", "lkm", "rw", "lbdm", "sm", "background_difference"}
+CLASSICAL_MATTERS = {"closed_form", "cf_knn", "cf_knn_sm", "knn", "lkm", "rw", "lbdm", "sm", "background_difference"}
 
 
 def test_names_include_classical_methods() -> None:
@@ -210,7 +210,7 @@ def test_auto_runs_the_best_shipped_inpainter_and_falls_back_to_telea(
 
 
 def test_auto_matter_is_the_classical_default_until_a_model_measures_better() -> None:
-    for has_trimap, name in ((True, "cf_knn"), (False, "background_difference")):
+    for has_trimap, name in ((True, "cf_knn_sm"), (False, "background_difference")):
         expected = methods.auto_matter(has_trimap=has_trimap, has_background=not has_trimap)
         matter = methods.resolve_matter(
             None, has_trimap=has_trimap, has_background=not has_trimap
@@ -232,7 +232,7 @@ def test_resolve_inpainter_passes_a_built_method_through() -> None:
 
 @pytest.mark.parametrize(
     ("has_trimap", "has_background", "expected"),
-    [(True, False, "cf_knn"), (False, True, "background_difference")],
+    [(True, False, "cf_knn_sm"), (False, True, "background_difference")],
 )
 def test_default_matter_follows_the_input(
     has_trimap: bool, has_background: bool, expected: str
@@ -289,7 +289,7 @@ def test_one_default_matter_table() -> None:
     import mattepaint.server.services
 
     assert methods.DEFAULT_MATTER_FOR == {
-        "trimap": "cf_knn",
+        "trimap": "cf_knn_sm",
         "background": "background_difference",
     }
     assert not hasattr(mattepaint.batch, "DEFAULT_MATTER_FOR")

@@ -118,11 +118,11 @@ AUTO_MATTERS_FOR: dict[str, tuple[str, ...]] = {
 }
 
 #: The matting method used when none is named, by the input that was given.
-#: ``cf_knn`` (closed-form + KNN blend) has a lower SAD, MSE, Grad and Conn than closed_form and
-#: knn on alphamatting.com GT01-27 (``benchmarks/matting_blend.py``) in under twice closed_form's
-#: time.
+#: ``cf_knn_sm`` (closed-form + KNN blend, averaged with shared matting) has a lower SAD, MSE, Grad
+#: and Conn than closed_form, knn, sm and cf_knn on alphamatting.com GT01-27 with Trimap1 and with
+#: Trimap2 (``benchmarks/matting_blend.py``, docs/matting.md).
 DEFAULT_MATTER_FOR: dict[str, str] = {
-    "trimap": "cf_knn",
+    "trimap": "cf_knn_sm",
     "background": "background_difference",
 }
 
@@ -263,7 +263,7 @@ def default_matter(*, has_trimap: bool, has_background: bool) -> str:
     Inputs:
         has_trimap, has_background: whether a trimap / a clean background plate was given.
     Outputs:
-        :data:`DEFAULT_MATTER_FOR` of that input: ``cf_knn`` for a trimap,
+        :data:`DEFAULT_MATTER_FOR` of that input: ``cf_knn_sm`` for a trimap,
         ``background_difference`` for a background.
     Raises:
         InputError: both or neither were given (no method fits without a name).

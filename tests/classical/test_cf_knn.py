@@ -1,5 +1,6 @@
-"""Tests of :mod:`mattepaint.classical.cf_knn`: KNN matting solved on the unknown region, and its
-blend with closed-form matting (the default trimap method).
+"""Tests of :mod:`mattepaint.classical.cf_knn`: KNN matting solved on the unknown region, its
+blend with closed-form matting, and that blend averaged with shared matting (the default trimap
+method).
 
 The reference for ``alpha_knn_local`` is pymatting's own KNN Laplacian (``knn_laplacian``) with the
 known pixels as hard constraints, solved exactly with scipy: when every pixel searches for
@@ -74,10 +75,32 @@ def test_cf_knn_is_the_weighted_blend(rng: np.random.Generator) -> None:
         classical.alpha_cf_knn(image, trimap, weight=1.5)
 
 
-def test_cf_knn_is_the_default_with_a_trimap(rng: np.random.Generator) -> None:
-    assert default_matter(has_trimap=True, has_background=False) == "cf_knn"
+def test_cf_knn_sm_is_the_weighted_blend(rng: np.random.Generator) -> None:
+    image, _, trimap = _soft_disk_scene(rng)
+    cf_knn = classical.alpha_cf_knn(image, trimap)
+    sm = classical.alpha_sm(image, trimap)
+    assert np.abs(cf_knn - sm).max() > 1e-3  # two different mattes, so the blend is tested
+    np.testing.assert_array_equal(classical.alpha_cf_knn_sm(image, trimap, sm_weight=0.0), cf_knn)
+    np.testing.assert_array_equal(classical.alpha_cf_knn_sm(image, trimap, sm_weight=1.0), sm)
+    blend = classical.alpha_cf_knn_sm(image, trimap)  # sm_weight 0.5, cf_knn's weight 0.25
+    assert blend.dtype == np.float32
+    np.testing.assert_allclose(blend, 0.5 * cf_knn + 0.5 * sm, atol=1e-6)
+    cf_only = classical.alpha_cf_knn_sm(image, trimap, weight=1.0, sm_weight=0.25)
+    np.testing.assert_allclose(
+        cf_only, 0.75 * classical.alpha_closed_form(image, trimap) + 0.25 * sm, atol=1e-6
+    )
+    for bad in ({"sm_weight": -0.1}, {"trimap_expansion_radius": -1}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            classical.alpha_cf_knn_sm(image, trimap, **bad)
+    with pytest.raises(ValueError, match="sm_weight"):  # checked before any image is read
+        get_matter("cf_knn_sm", sm_weight=2.0)
+
+
+@pytest.mark.parametrize("name", ["cf_knn_sm", "cf_knn"])
+def test_blends_through_the_matter_interface(name: str, rng: np.random.Generator) -> None:
+    assert default_matter(has_trimap=True, has_background=False) == "cf_knn_sm"
     image, alpha, trimap = _soft_disk_scene(rng)
-    matter = get_matter("cf_knn")
+    matter = get_matter(name)
     image_t = torch.from_numpy(image).permute(2, 0, 1)[None].float()
     trimap_t = torch.from_numpy(trimap)[None, None].float()
     result = matter(image_t, trimap=trimap_t)

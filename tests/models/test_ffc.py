@@ -174,16 +174,25 @@ def test_model_input_and_param_errors() -> None:
         build_model("ffc_inpaint", ratio=-0.1)
 
 
-def test_onnx_export_matches_torch_at_other_sizes(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("name", "params"),
+    [
+        ("ffc_inpaint", {"base": 4, "n_down": 2, "n_blocks": 1}),
+        ("unet_inpaint", {"base": 4, "depth": 2, "residual": True, "global_blocks": 1}),
+    ],
+)
+def test_onnx_export_matches_torch_at_other_sizes(
+    name: str, params: dict[str, object], tmp_path: Path
+) -> None:
     """The exporter has no FFT; the DFT-matrix path is traced instead and must agree."""
     from mattepaint.models.loading import CHECKPOINT_FORMAT, load_inpainter
     from mattepaint.models.onnx_model import export_onnx
 
     torch.manual_seed(0)
-    params = {"base": 4, "n_down": 2, "n_blocks": 1}
-    model = build_model("ffc_inpaint", **params)
+    model = build_model(name, **params)
     with torch.no_grad():
-        nn.init.normal_(model.head.weight, std=0.05)  # not the identity
+        for param in model.parameters():  # not the identity, gates open
+            param.add_(torch.randn_like(param) * 0.05)
         for module in model.modules():
             if isinstance(module, nn.BatchNorm2d):
                 module.running_mean.uniform_(-0.1, 0.1)
@@ -192,7 +201,7 @@ def test_onnx_export_matches_torch_at_other_sizes(tmp_path: Path) -> None:
     torch.save(
         {
             "format": CHECKPOINT_FORMAT,
-            "model": {"name": "ffc_inpaint", "params": params},
+            "model": {"name": name, "params": params},
             "model_state": model.state_dict(),
             "config": {"data": {"input_transform": "hole_ns"}},
         },
@@ -204,3 +213,50 @@ def test_onnx_export_matches_torch_at_other_sizes(tmp_path: Path) -> None:
     mask[..., 8:20, 10:30] = 1
     want, got = load_inpainter(ckpt)(image, mask), load_inpainter(onnx_path)(image, mask)
     assert (got - want).abs().max() < 1e-4
+
+
+# ----------------------------------------------------------------------------- gated blocks
+
+
+def test_zero_init_block_starts_as_the_identity_and_its_gate_learns() -> None:
+    """With zero_init the branch is multiplied by a gate that starts at 0: the block returns its
+    input, the gate gets a gradient (the branch does not, until the gate moves), and after one
+    optimiser step the block changes its input."""
+    torch.manual_seed(0)
+    block = FFCResBlock(8, zero_init=True)
+    x = torch.rand(2, 8, 6, 10)
+    out = block(x)
+    torch.testing.assert_close(out, x)
+    out.sub(0.3).square().mean().backward()
+    assert block.gate is not None and float(block.gate.grad.abs()) > 0
+    torch.optim.SGD(block.parameters(), lr=0.1).step()
+    assert not torch.allclose(block(x), x)
+    assert FFCResBlock(8).gate is None  # the default keeps LaMa's ungated block (and its keys)
+    with pytest.raises(TypeError, match="zero_init must be a bool"):
+        FFCResBlock(8, zero_init=1)  # type: ignore[arg-type]
+
+
+def test_unet_with_global_blocks_loads_plain_unet_weights_unchanged() -> None:
+    """unet_inpaint(global_blocks=N) puts N gated FFC blocks on the bottleneck: a plain trained
+    U-Net's weights load into it (only the blocks are missing) and give the same output."""
+    torch.manual_seed(0)
+    plain = build_model("unet_inpaint", base=4, depth=2, residual=True)
+    with torch.no_grad():  # a "trained" refiner: weights far from the identity's
+        for param in plain.parameters():
+            param.normal_(0.0, 0.5)
+    plain.eval()
+    wide = build_model("unet_inpaint", base=4, depth=2, residual=True, global_blocks=2).eval()
+    result = wide.load_state_dict(plain.state_dict(), strict=False)
+    assert not result.unexpected_keys
+    assert result.missing_keys and all(
+        k.startswith("unet.bottleneck.") for k in result.missing_keys
+    )
+    image = torch.rand(2, 3, 16, 20) * 0.9 + 0.05
+    mask = (torch.rand(2, 1, 16, 20) > 0.5).float()
+    with torch.no_grad():
+        want = plain(image, mask)
+        torch.testing.assert_close(wide(image, mask), want)
+        wide.unet.bottleneck[0].gate.fill_(1.0)  # an open gate changes the fill
+        assert not torch.allclose(wide(image, mask), want)
+    with pytest.raises(ValueError, match="global_blocks must be >= 0"):
+        build_model("unet_inpaint", global_blocks=-1)

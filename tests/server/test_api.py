@@ -199,10 +199,10 @@ def test_matte_with_trimap_equals_library(client: TestClient, sample: dict) -> N
     assert alpha_png.status_code == 200, alpha_png.text
     alpha = _decode(alpha_png.content)
     assert alpha.shape == (SIZE, SIZE) and alpha.dtype == np.uint8
-    # Independent computation: the default with a trimap (cf_knn) called on the decoded inputs.
+    # Independent computation: the default with a trimap (cf_knn_sm) called on the decoded inputs.
     image = sample["image"].astype(np.float32) / 255
     trimap = (sample["trimap"] / 255.0).round(1).astype(np.float32)  # 0 / 0.5 / 1
-    result = get_matter("cf_knn")(io.to_tensor(image), trimap=io.to_tensor(trimap))
+    result = get_matter("cf_knn_sm")(io.to_tensor(image), trimap=io.to_tensor(trimap))
     expected = _to_uint8(io.to_numpy(result.alpha))
     assert np.abs(alpha.astype(int) - expected).max() <= 1
     assert (alpha[sample["trimap"] == 0] == 0).all() and (
@@ -216,7 +216,7 @@ def test_matte_with_trimap_equals_library(client: TestClient, sample: dict) -> N
     assert fg.shape == (SIZE, SIZE, 3)
     np.testing.assert_array_equal(rgba[..., :3], fg)
     named = client.post(
-        "/api/matte", files=files, data={"method": "cf_knn", "output": "alpha"}
+        "/api/matte", files=files, data={"method": "cf_knn_sm", "output": "alpha"}
     )
     np.testing.assert_array_equal(_decode(named.content), alpha)
 

@@ -7,7 +7,8 @@ The methods by name are the tables :data:`INPAINTERS` and :data:`MATTERS`, which
   :mod:`.biharmonic`), ``patchmatch`` (exemplar patches, numba, :mod:`.patchmatch`);
 - matting: ``closed_form``, ``knn``, ``lkm``, ``rw``, ``lbdm``, ``sm`` (pymatting, trimap-based,
   :mod:`.pymatting_methods`), ``cf_knn`` (closed-form blended with KNN matting solved on the
-  unknown region, :mod:`.cf_knn`; the default with a trimap), ``background_difference`` (needs a clean background plate,
+  unknown region, :mod:`.cf_knn`), ``cf_knn_sm`` (that blend averaged with shared matting, the
+  default with a trimap), ``background_difference`` (needs a clean background plate,
   :mod:`.background_difference`).
 
 Each module also exposes the plain numpy function that does the work on one image
@@ -22,7 +23,13 @@ from mattepaint.classical.background_difference import (
     matte_background_difference,
 )
 from mattepaint.classical.biharmonic import BiharmonicInpainter, inpaint_biharmonic
-from mattepaint.classical.cf_knn import CFKNNMatter, alpha_cf_knn, alpha_knn_local
+from mattepaint.classical.cf_knn import (
+    CFKNNMatter,
+    CFKNNSMMatter,
+    alpha_cf_knn,
+    alpha_cf_knn_sm,
+    alpha_knn_local,
+)
 from mattepaint.classical.opencv_inpaint import (
     NSInpainter,
     TeleaInpainter,
@@ -59,6 +66,7 @@ MATTERS: dict[str, Callable[..., Matter]] = {
     "closed_form": ClosedFormMatter,
     "knn": KNNMatter,
     "cf_knn": CFKNNMatter,
+    "cf_knn_sm": CFKNNSMMatter,
     "lkm": LKMMatter,
     "rw": RandomWalkMatter,
     "lbdm": LBDMMatter,
@@ -72,6 +80,7 @@ __all__ = [
     "BackgroundDifferenceMatter",
     "BiharmonicInpainter",
     "CFKNNMatter",
+    "CFKNNSMMatter",
     "ClosedFormMatter",
     "KNNMatter",
     "LBDMMatter",
@@ -82,6 +91,7 @@ __all__ = [
     "SharedMatter",
     "TeleaInpainter",
     "alpha_cf_knn",
+    "alpha_cf_knn_sm",
     "alpha_closed_form",
     "alpha_knn",
     "alpha_knn_local",

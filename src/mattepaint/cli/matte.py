@@ -55,7 +55,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     add_method_flags(
         p,
         method="matting method (default: auto, the best shipped model for the input given, else "
-        f"cf_knn with a trimap, background_difference with a background; see '{PROG} "
+        f"cf_knn_sm with a trimap, background_difference with a background; see '{PROG} "
         "methods')",
         checkpoint="use a matting model trained with 'mattepaint train' (a checkpoint .pt, or "
         ".onnx from export) instead of a named method; give what it needs (--trimap or "

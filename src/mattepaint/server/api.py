@@ -10,7 +10,7 @@ Endpoints (interactive documentation at ``/docs``):
                          (default telea), ``dilate`` (pixels, default 0), ``strategy``
                          (auto | crop | resize | full) -> ``image/png`` (RGB)
 ``POST /api/matte``      form: ``image`` (file), ``trimap`` or ``background`` (file),
-                         ``method`` (default: cf_knn with a trimap, background_difference
+                         ``method`` (default: cf_knn_sm with a trimap, background_difference
                          with a background), ``output`` (rgba | alpha | foreground, default
                          rgba) -> ``image/png``
 ``POST /api/cutout``     form: ``image`` (file), ``segmenter`` (a name of /api/methods
@@ -316,7 +316,7 @@ def create_api(catalog: MethodCatalog | None = None, limits: ServerLimits | None
             str | None,
             Form(
                 description="matting method (default: auto, the best shipped model for the "
-                "input given, else cf_knn with a trimap, background_difference with a "
+                "input given, else cf_knn_sm with a trimap, background_difference with a "
                 "background), see /api/methods"
             ),
         ] = None,

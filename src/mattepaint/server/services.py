@@ -408,7 +408,7 @@ def run_matte(
     """Estimate the alpha matte (and foreground, when the method gives one) of one image.
 
     With ``method=None`` the method follows the input (:func:`mattepaint.methods.auto_matter`:
-    the best shipped model for that input, else cf_knn for a trimap and
+    the best shipped model for that input, else cf_knn_sm for a trimap and
     background_difference for a background). Large
     images go through :func:`mattepaint.highres.matte_highres` (run at a reduced size, alpha
     upsampled with a guided filter, known trimap regions kept exactly).

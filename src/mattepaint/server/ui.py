@@ -47,7 +47,7 @@ from mattepaint.server.services import ServerLimits
 __all__ = ["AUTO_METHOD", "DEFAULT_BRUSH_SIZE", "build_ui"]
 
 AUTO_METHOD = "auto (from the inputs)"
-"""Matte tab dropdown entry meaning: cf_knn with a trimap, background_difference with a
+"""Matte tab dropdown entry meaning: cf_knn_sm with a trimap, background_difference with a
 background (``method=None`` for :func:`mattepaint.server.services.run_matte`)."""
 
 DEFAULT_BRUSH_SIZE = 20

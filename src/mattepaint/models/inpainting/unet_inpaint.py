@@ -18,7 +18,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from mattepaint.checks import check_inpaint_model_inputs
+from mattepaint.checks import check_inpaint_model_inputs, check_int, check_positive_int
+from mattepaint.models.layers.ffc import FFCResBlock
 from mattepaint.models.layers.unet import Norm, UNet, Up
 from mattepaint.models.registry import register_model
 
@@ -43,6 +44,11 @@ class UNetInpaint(nn.Module):
             so an untrained network returns its input. Meant for the seed 002 "hole_ns" input,
             where the hole is already pre-filled by Navier-Stokes and the network only has to
             improve on it (default False: seed 000's plain prediction).
+        global_blocks: number of Fourier-convolution residual blocks (LaMa's
+            :class:`~mattepaint.models.layers.ffc.FFCResBlock`, global ratio 0.75, each gated by
+            a scalar that starts at 0) on the bottleneck features, for image-wide context on
+            large holes (default 0: none). Because of the zero gates, weights of the same U-Net
+            without the blocks load into it (``model.init_from``) and give the same output.
 
     Inputs:
         image: (B, 3, H, W) float in [0, 1], holes already filled by the input transform
@@ -63,11 +69,19 @@ class UNetInpaint(nn.Module):
         norm: Norm = "batch",
         up: Up = "transpose",
         residual: bool = False,
+        global_blocks: int = 0,
     ) -> None:
         super().__init__()
         if not isinstance(residual, bool):
             raise TypeError(f"residual must be a bool, got {residual!r}")
-        self.unet = UNet(4, 3, base=base, depth=depth, norm=norm, up=up)
+        global_blocks = check_int("global_blocks", global_blocks, minimum=0)
+        bottleneck = None
+        if global_blocks:
+            width = check_positive_int("base", base) * 2 ** check_positive_int("depth", depth)
+            bottleneck = nn.Sequential(
+                *(FFCResBlock(width, 0.75, zero_init=True) for _ in range(global_blocks))
+            )
+        self.unet = UNet(4, 3, base=base, depth=depth, norm=norm, up=up, bottleneck=bottleneck)
         self.size_multiple = self.unet.size_multiple
         self.residual = residual
         if residual:  # start as the identity on the (pre-filled) input

@@ -290,15 +290,25 @@ class FFCResBlock(nn.Module):
     """Residual block of two :class:`FFCBlock` layers (LaMa's ``FFCResnetBlock``):
     ``y = x + FFCBlock(FFCBlock(x))``, channels and the global ratio kept.
 
+    With ``zero_init=True`` the branch is scaled by a learned scalar that starts at 0
+    (``y = x + g FFCBlock(FFCBlock(x))``, ReZero; Bachlechner et al. 2021), so a block added to
+    a trained network leaves its output unchanged until training moves ``g``. (Zeroing the last
+    BatchNorm instead would leave the branch with no gradient: it ends in a ReLU, whose gradient
+    at 0 is 0.)
+
     Inputs: (B, channels, H, W). Outputs: (B, channels, H, W).
     """
 
-    def __init__(self, channels: int, ratio: float = 0.75) -> None:
+    def __init__(self, channels: int, ratio: float = 0.75, zero_init: bool = False) -> None:
         super().__init__()
+        if not isinstance(zero_init, bool):
+            raise TypeError(f"zero_init must be a bool, got {zero_init!r}")
         self.body = nn.Sequential(
             FFCBlock(channels, channels, ratio, ratio), FFCBlock(channels, channels, ratio, ratio)
         )
+        self.gate = nn.Parameter(torch.zeros(())) if zero_init else None
 
     def forward(self, x: Tensor) -> Tensor:
         """(B, C, H, W) -> (B, C, H, W)."""
-        return x + self.body(x)
+        branch = self.body(x)
+        return x + (branch if self.gate is None else self.gate * branch)

@@ -78,6 +78,8 @@ class UNet(nn.Module):
         norm: "batch" (BatchNorm after every 3x3 conv) or "none".
         up: "transpose" (ConvTranspose2d 2x2 stride 2, as in the paper and seed 000) or
             "bilinear" (bilinear x2 then conv1x1, free of checkerboard artefacts).
+        bottleneck: an optional module applied to the deepest features before the decoder,
+            keeping their shape (e.g. Fourier-convolution blocks for image-wide context).
 
     Inputs: (B, in_channels, H, W), H and W divisible by ``size_multiple = 2**depth``.
     Outputs: (B, out_channels, H, W) raw scores (no activation; callers add e.g. a sigmoid).
@@ -91,8 +93,11 @@ class UNet(nn.Module):
         depth: int = 3,
         norm: Norm = "batch",
         up: Up = "transpose",
+        bottleneck: nn.Module | None = None,
     ) -> None:
         super().__init__()
+        if bottleneck is not None and not isinstance(bottleneck, nn.Module):
+            raise TypeError(f"bottleneck must be an nn.Module or None, got {bottleneck!r}")
         for name, value in (
             ("in_channels", in_channels),
             ("out_channels", out_channels),
@@ -121,6 +126,7 @@ class UNet(nn.Module):
             [ConvBlock(2 * widths[i], widths[i], norm) for i in range(depth)]
         )
         self.head = nn.Conv2d(widths[0], out_channels, 1)
+        self.bottleneck = bottleneck  # applied to the deepest features, shape kept
 
     def forward(self, x: Tensor) -> Tensor:
         """(B, in_channels, H, W) -> (B, out_channels, H, W); H, W divisible by size_multiple."""
@@ -139,6 +145,8 @@ class UNet(nn.Module):
             x = block(x)  # (B, base * 2**i, H / 2**i, W / 2**i)
             skips.append(x)
         skips.pop()  # the bottleneck output is x itself, not a skip
+        if self.bottleneck is not None:
+            x = self.bottleneck(x)  # (B, base * 2**depth, H / 2**depth, W / 2**depth)
         for i in reversed(range(self.depth)):
             x = self.ups[i](x)  # (B, base * 2**(i+1), h, w) -> (B, base * 2**i, 2h, 2w)
             x = torch.cat([x, skips[i]], dim=1)  # (B, 2 * base * 2**i, 2h, 2w)
