@@ -84,7 +84,7 @@ def unknown_box(trimap: np.ndarray, margin: int = 20) -> tuple[slice, slice]:
     return _box(unknown, margin) if unknown.any() else (slice(None), slice(None))
 
 
-def synthetic_table(config: str, size: int, weights: list[float]) -> None:
+def synthetic_table(config: str, size: int, weights: list[float], sm_weights: list[float]) -> None:
     """Print the blends' metrics on the held-out composites of a training config's generator
     (its validation items at ``size`` px, trimaps from the true alpha; composites without a
     foreground, background or unknown region are skipped): how the blend does on data unlike
@@ -100,6 +100,7 @@ def synthetic_table(config: str, size: int, weights: list[float]) -> None:
         sys.exit(f"matting_blend: error: {config} has no validation composites")
     val.prior = None  # the blend computes its own mattes
     rows: dict[float, list[list[float]]] = {w: [] for w in weights}
+    sm_rows: dict[float, list[list[float]]] = {s: [] for s in sm_weights}
     for index in range(len(val)):
         sample = val[index]
         image = sample["comp"].permute(1, 2, 0).numpy()  # (S, S, 3)
@@ -111,10 +112,17 @@ def synthetic_table(config: str, size: int, weights: list[float]) -> None:
         for w in weights:
             values = matting_metrics(w * cf + (1 - w) * knn, gt, trimap)
             rows[w].append([values[m] for m in METRICS])
+        cf_knn, sm = DEFAULT_WEIGHT * cf + (1 - DEFAULT_WEIGHT) * knn, alpha_sm(image, trimap)
+        for s in sm_weights:
+            values = matting_metrics((1 - s) * cf_knn + s * sm, gt, trimap)
+            sm_rows[s].append([values[m] for m in METRICS])
     print(f"\nheld-out composites of {config} ({len(rows[weights[0]])}, {size} px), knn_local")
     print("| w (closed_form weight) | SAD | MSE | Grad | Conn |\n|---|---|---|---|---|")
     for w, values in rows.items():
         print(f"| {w:g} | " + " | ".join(f"{v:.2f}" for v in np.mean(values, axis=0)) + " |")
+    print("| s (sm weight, with cf_knn) | SAD | MSE | Grad | Conn |\n|---|---|---|---|---|")
+    for s, values in sm_rows.items():
+        print(f"| {s:g} | " + " | ".join(f"{v:.2f}" for v in np.mean(values, axis=0)) + " |")
 
 
 def leave_one_out(
@@ -298,7 +306,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{name}: {np.mean(values):.2f} s per image (median {np.median(values):.2f})")
     write_outputs(args.out or args.cache, per_image, cases, args.cell)
     if args.synthetic:
-        synthetic_table(args.synthetic, args.synthetic_size, args.weights)
+        synthetic_table(args.synthetic, args.synthetic_size, args.weights, args.sm_weights)
     print(f"wrote {(args.out or args.cache) / 'per_image.csv'} and hardest.png")
     both = np.add(seconds["closed_form"], seconds["knn_local"])
     print(

@@ -89,7 +89,8 @@ def build_ui(catalog: MethodCatalog, limits: ServerLimits) -> gr.Blocks:
         raise ValueError("the catalog offers no inpainting method; expected at least 'telea'")
     default_inpaint = "auto" if "auto" in inpaint_methods else inpaint_methods[0]
     segmenters = list(catalog.segmenter_names())
-    refiners = [m for m in ("closed_form", "cf_knn", "knn") if m in matte_methods] + ["none"]
+    edge_methods = ("closed_form", "sm", "cf_knn_sm", "cf_knn", "knn")
+    refiners = [m for m in edge_methods if m in matte_methods] + ["none"]
     downloads = _DownloadFolder()
 
     def inpaint(
