@@ -45,9 +45,9 @@ class UNetInpaint(nn.Module):
             where the hole is already pre-filled by Navier-Stokes and the network only has to
             improve on it (default False: seed 000's plain prediction).
         global_blocks: number of Fourier-convolution residual blocks (LaMa's
-            :class:`~mattepaint.models.layers.ffc.FFCResBlock`, global ratio 0.75, each gated by
-            a scalar that starts at 0) on the bottleneck features, for image-wide context on
-            large holes (default 0: none). Because of the zero gates, weights of the same U-Net
+            :class:`~mattepaint.models.layers.ffc.FFCResBlock`, global ratio 0.75, each ending in a
+            zero-initialised 1x1 convolution) on the bottleneck features, for image-wide context on
+            large holes (default 0: none). Because of the zero convolutions, weights of the same U-Net
             without the blocks load into it (``model.init_from``) and give the same output.
 
     Inputs:

@@ -290,11 +290,14 @@ class FFCResBlock(nn.Module):
     """Residual block of two :class:`FFCBlock` layers (LaMa's ``FFCResnetBlock``):
     ``y = x + FFCBlock(FFCBlock(x))``, channels and the global ratio kept.
 
-    With ``zero_init=True`` the branch is scaled by a learned scalar that starts at 0
-    (``y = x + g FFCBlock(FFCBlock(x))``, ReZero; Bachlechner et al. 2021), so a block added to
-    a trained network leaves its output unchanged until training moves ``g``. (Zeroing the last
-    BatchNorm instead would leave the branch with no gradient: it ends in a ReLU, whose gradient
-    at 0 is 0.)
+    With ``zero_init=True`` the branch ends in a 1x1 convolution whose weights and bias start at
+    0 (``y = x + W FFCBlock(FFCBlock(x)) + b``, a "zero convolution" as in ControlNet, Zhang et
+    al. 2023), so a block added to a trained network leaves its output unchanged at first, while
+    ``W`` gets a gradient from the start and learns which of the branch's features help (the
+    branch itself gets gradients once ``W`` is no longer 0). A single zero-initialised scalar gate
+    (ReZero) learns too slowly there: on random branch features its gradient averages out, so it
+    stays near 0 and the branch never trains. (Zeroing the last BatchNorm would leave the branch
+    with no gradient at all: it ends in a ReLU, whose gradient at 0 is 0.)
 
     Inputs: (B, channels, H, W). Outputs: (B, channels, H, W).
     """
@@ -306,9 +309,13 @@ class FFCResBlock(nn.Module):
         self.body = nn.Sequential(
             FFCBlock(channels, channels, ratio, ratio), FFCBlock(channels, channels, ratio, ratio)
         )
-        self.gate = nn.Parameter(torch.zeros(())) if zero_init else None
+        self.out: nn.Conv2d | None = None
+        if zero_init:
+            self.out = nn.Conv2d(channels, channels, 1)
+            nn.init.zeros_(self.out.weight)
+            nn.init.zeros_(self.out.bias)
 
     def forward(self, x: Tensor) -> Tensor:
         """(B, C, H, W) -> (B, C, H, W)."""
         branch = self.body(x)
-        return x + (branch if self.gate is None else self.gate * branch)
+        return x + (branch if self.out is None else self.out(branch))
