@@ -260,10 +260,9 @@ def alpha_cf_knn_sm(
 
 
 class CFKNNSMMatter(CFKNNMatter):
-    """Closed-form + KNN + shared matting (:func:`alpha_cf_knn_sm`), needs a trimap; the default
-    with a trimap.
+    """Closed-form + KNN + shared matting (:func:`alpha_cf_knn_sm`), needs a trimap.
 
-    Options: ``sm_weight`` (of shared matting, default 0.5), ``trimap_expansion_radius`` (10),
+    The default with a trimap. Options: ``sm_weight`` (of shared matting, default 0.5), ``trimap_expansion_radius`` (10),
     ``sample_gathering_angles`` (4), and those of :class:`CFKNNMatter`.
     """
 
