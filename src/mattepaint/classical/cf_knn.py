@@ -1,4 +1,5 @@
-"""KNN matting solved on the unknown region only, and its blends with closed-form and shared matting.
+"""KNN matting solved on the unknown region only, and its blends with closed-form and shared
+matting.
 
 Three methods that make KNN matting usable at native resolution:
 
@@ -262,8 +263,9 @@ def alpha_cf_knn_sm(
 class CFKNNSMMatter(CFKNNMatter):
     """Closed-form + KNN + shared matting (:func:`alpha_cf_knn_sm`), needs a trimap.
 
-    The default with a trimap. Options: ``sm_weight`` (of shared matting, default 0.5), ``trimap_expansion_radius`` (10),
-    ``sample_gathering_angles`` (4), and those of :class:`CFKNNMatter`.
+    The default with a trimap. Options: ``sm_weight`` (of shared matting, default 0.5),
+    ``trimap_expansion_radius`` (10), ``sample_gathering_angles`` (4), and those of
+    :class:`CFKNNMatter`.
     """
 
     name = "cf_knn_sm"

@@ -45,10 +45,11 @@ class UNetInpaint(nn.Module):
             where the hole is already pre-filled by Navier-Stokes and the network only has to
             improve on it (default False: seed 000's plain prediction).
         global_blocks: number of Fourier-convolution residual blocks (LaMa's
-            :class:`~mattepaint.models.layers.ffc.FFCResBlock`, global ratio 0.75, each ending in a
-            zero-initialised 1x1 convolution) on the bottleneck features, for image-wide context on
-            large holes (default 0: none). Because of the zero convolutions, weights of the same U-Net
-            without the blocks load into it (``model.init_from``) and give the same output.
+            :class:`~mattepaint.models.layers.ffc.FFCResBlock`, global ratio 0.75, each ending
+            in a zero-initialised 1x1 convolution) on the bottleneck features, for image-wide
+            context on large holes (default 0: none). Because of the zero convolutions, weights
+            of the same U-Net without the blocks load into it (``model.init_from``) and give the
+            same output.
 
     Inputs:
         image: (B, 3, H, W) float in [0, 1], holes already filled by the input transform
