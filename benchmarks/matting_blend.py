@@ -1,4 +1,4 @@
-"""Closed-form, KNN, shared matting and their fixed blends on alphamatting.com GT01-27: quality and time.
+"""Closed-form, KNN, shared matting and their blends on alphamatting.com GT01-27: quality, time.
 
 Why it exists: the learned trimap default of issue 11 must beat *both* closed_form (Levin et al.
 TPAMI 2008) and knn (Chen et al. TPAMI 2013) on all four DIM metrics while running at most twice
@@ -283,7 +283,8 @@ def main(argv: list[str] | None = None) -> None:
             + " |"
         )
     print(
-        "\n| sm weight s in (1 - s) cf_knn + s sm | SAD | MSE | Grad | Conn |\n|---|---|---|---|---|"
+        "\n| sm weight s in (1 - s) cf_knn + s sm | SAD | MSE | Grad | Conn |"
+        "\n|---|---|---|---|---|"
     )
     for s, rows in sm_scores.items():
         print(f"| {s:g} | " + " | ".join(f"{v:.2f}" for v in np.mean(rows, axis=0)) + " |")
