@@ -13,15 +13,16 @@ from numba import njit
 @njit(cache=True)
 def knn_system(
     queries: np.ndarray,
-    neighbours: list[np.ndarray],
+    neighbours: tuple[np.ndarray, ...],
     position: np.ndarray,
     is_foreground: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The KNN energy's system on the unknown pixels, in CSR form.
 
-    Inputs: ``queries`` (Q,) int64 flat pixel indices that searched; ``neighbours`` one (Q, k)
-    int64 array per search (flat indices found); ``position`` (N,) int64 row of each pixel in the
-    system, -1 for a known one; ``is_foreground`` (N,) bool.
+    Inputs: ``queries`` (Q,) int64 flat pixel indices that searched; ``neighbours`` a tuple of
+    one (Q, k) int64 array per search (flat indices found; a tuple, since numba deprecates
+    Python lists as arguments); ``position`` (N,) int64 row of each pixel in the system, -1 for a
+    known one; ``is_foreground`` (N,) bool.
     Every found pair is an edge of weight 1 both ways (duplicates add up).
 
     Outputs: ``indptr, indices, data`` of ``A = D_U - W_UU`` (U x U, duplicate entries not

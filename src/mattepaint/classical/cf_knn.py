@@ -93,7 +93,7 @@ def _knn_system(
         features = np.stack([r, g, b, distance_weight * x, distance_weight * y], axis=1)
         found.append(knn(features, features[queries], k=min(k, n))[1].astype(np.int64))
     indptr, indices, data, rhs, diagonal = knn_system(
-        queries.astype(np.int64), found, position, trimap.ravel() >= 0.75
+        queries.astype(np.int64), tuple(found), position, trimap.ravel() >= 0.75
     )
     a = sp.csr_matrix((data, indices, indptr), shape=(unknown.size, unknown.size))
     a.sum_duplicates()  # about half the entries: each solver iteration ~2x faster
