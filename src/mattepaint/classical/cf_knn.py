@@ -247,17 +247,13 @@ def alpha_cf_knn_sm(
     """
     sm_weight = check_float("sm_weight", sm_weight, low=0.0, high=1.0)
     expansion, angles = _check_sm(trimap_expansion_radius, sample_gathering_angles)
-    parts = []
-    if sm_weight < 1.0:
-        parts.append(
-            (1.0 - sm_weight, alpha_cf_knn(image, trimap, weight=weight, **cf_knn_options))
-        )
-    if sm_weight > 0.0:
+    cf_knn = alpha_cf_knn(image, trimap, weight=weight, **cf_knn_options) if sm_weight < 1 else 0.0
+    sm = 0.0
+    if sm_weight > 0:
         sm = alpha_sm(
             image, trimap, trimap_expansion_radius=expansion, sample_gathering_angles=angles
         )
-        parts.append((sm_weight, sm))
-    return sum(w * alpha for w, alpha in parts).astype(np.float32)
+    return ((1.0 - sm_weight) * cf_knn + sm_weight * sm).astype(np.float32)
 
 
 class CFKNNSMMatter(CFKNNMatter):
