@@ -285,6 +285,32 @@ def test_composite_dataset_large_foreground_downscaled(backgrounds: list[Path]) 
     assert torch.allclose(fg_in_object, torch.tensor(0.5), atol=1e-4)  # no dark fringe
 
 
+def test_composite_dataset_edge_crops_show_the_edge_of_a_large_object(
+    backgrounds: list[Path],
+) -> None:
+    class Big:  # a disk 3-6x the crop: without edge crops most samples are all foreground
+        def __len__(self) -> int:
+            return 1
+
+        def load(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+            return np.full((120, 120, 3), 0.5, np.float32), _disk_alpha(120, 120)
+
+    def edge_fraction(**kwargs: object) -> float:
+        data = _dataset([Big()], backgrounds, scale_range=(3.0, 6.0), **kwargs)
+        hits = 0
+        for epoch in range(24):
+            data.set_epoch(epoch)
+            trimap = data[0]["trimap"]
+            hits += bool((trimap == 0.5).any())
+        return hits / 24
+
+    assert edge_fraction(edge_crops=True) == 1.0  # every crop holds part of the edge
+    assert edge_fraction(edge_crops=False) < 0.75
+    # the default scale range keeps the old samples (edge_crops only acts on larger objects)
+    src = ProceduralForegrounds(2, size=32)
+    assert _same(_dataset([src], backgrounds)[1], _dataset([src], backgrounds, edge_crops=True)[1])
+
+
 def test_composite_dataset_errors(backgrounds: list[Path]) -> None:
     src = ProceduralForegrounds(1, size=32)
     with pytest.raises(ValueError, match="sources is empty"):
@@ -299,6 +325,12 @@ def test_composite_dataset_errors(backgrounds: list[Path]) -> None:
         CompositeDataset([src], backgrounds, size=32, seed=0, trimap_width=(5, 2))
     with pytest.raises(IndexError, match="out of range"):
         CompositeDataset([src], backgrounds, size=32, seed=0)[1]
+    with pytest.raises(ValueError, match="0 < low <= high"):
+        CompositeDataset([src], backgrounds, size=32, seed=0, scale_range=(2.0, 1.0))
+    with pytest.raises(TypeError, match="scale_range must be a pair"):
+        CompositeDataset([src], backgrounds, size=32, seed=0, scale_range=1.5)
+    with pytest.raises(TypeError, match="edge_crops must be a bool"):
+        CompositeDataset([src], backgrounds, size=32, seed=0, edge_crops="yes")
 
 
 # ----------------------------------------------------------------------------- real data

@@ -84,6 +84,22 @@ def test_classical_prior_is_closed_form_and_handles_degenerate_trimaps():
     )
 
 
+def test_classical_prior_shared_matting_and_the_default_blend():
+    from mattepaint.classical import alpha_cf_knn_sm, alpha_sm
+
+    image, trimap = _sample()
+    np.testing.assert_array_equal(classical_prior(image, trimap, "sm"), alpha_sm(image, trimap))
+    np.testing.assert_array_equal(
+        classical_prior(image, trimap, "cf_knn_sm"), alpha_cf_knn_sm(image, trimap)
+    )
+    # a composite a rounding error above 1 is clipped, not warned about per sample
+    brighter = np.clip(image * 1.0, 0, 1)
+    brighter[0, 0] = 1.0 + 1e-6
+    np.testing.assert_array_equal(
+        classical_prior(brighter, trimap, "sm"), alpha_sm(np.clip(brighter, 0, 1), trimap)
+    )
+
+
 def test_model_matter_computes_the_prior_so_an_untrained_model_equals_closed_form():
     image, trimap = _sample(40)  # not a multiple of the size multiple: the wrapper pads
     model = build_model("dim_matte", **SMALL)

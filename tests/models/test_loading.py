@@ -355,3 +355,33 @@ def test_export_checkpoint_keeps_what_inference_needs(tmp_path: Path) -> None:
     with pytest.raises(FileExistsError, match="model.safetensors already exists"):
         export_checkpoint(src, out)
     export_checkpoint(src, out, overwrite=True)
+
+
+def test_export_half_stores_float16_and_loads_as_float32(tmp_path: Path) -> None:
+    from safetensors import safe_open
+
+    from mattepaint.models.loading import export_checkpoint
+
+    src = _save(tmp_path, _checkpoint())
+    full = export_checkpoint(src, tmp_path / "full.safetensors")
+    half = export_checkpoint(src, tmp_path / "half.safetensors", half=True)
+    with safe_open(str(half), framework="pt") as f:
+        dtypes = {f.get_tensor(k).dtype for k in f.keys()}  # noqa: SIM118 - not iterable
+    assert torch.float16 in dtypes and torch.float32 not in dtypes
+    assert half.stat().st_size < 0.6 * full.stat().st_size
+    model = load_inpainter(half)
+    image, mask = _image_and_mask(1, 24, 24)
+    got, want = model(image, mask), load_inpainter(full)(image, mask)
+    assert got.dtype == torch.float32
+    torch.testing.assert_close(got, want, atol=5e-3, rtol=0)
+    assert not torch.equal(got, want)  # the weights were rounded, not copied
+
+
+def test_cli_export_half(tmp_path: Path) -> None:
+    from mattepaint.cli import main
+
+    src = _save(tmp_path, _checkpoint())
+    assert main(["export", str(src), "-o", str(tmp_path / "m.safetensors"), "--half"]) == 0
+    assert load_checkpoint(tmp_path / "m.safetensors")["model_state"]
+    assert main(["export", str(src), "-o", str(tmp_path / "m.onnx"), "--half"]) != 0
+    assert not (tmp_path / "m.onnx").exists()

@@ -187,6 +187,27 @@ def test_losses_every_term_matches_the_loss_functions(backgrounds: Path, tmp_pat
     assert model.logit.grad is not None and model.logit.grad.abs().sum() > 0
 
 
+def test_fix_known_scores_the_unknown_region_only(backgrounds: Path, tmp_path: Path) -> None:
+    weights = {"alpha": 1.0, "composition": 1.0, "laplacian": 1.0, "gradient": 1.0}
+    plain = MattingTask(_config(backgrounds, tmp_path / "a", loss={"weights": weights}))
+    fixed = MattingTask(_config(backgrounds, tmp_path / "b", loss={
+        "weights": weights, "params": {"fix_known": True}}))
+    batch = _batch(plain)
+    trimap, alpha = batch["trimap"], batch["alpha"]
+    unknown = trimap == 0.5
+    assert unknown.any() and (~unknown).any()
+    # wrong on the known pixels only: no loss with fix_known, some without
+    pred = torch.where(unknown, alpha, 1 - trimap).requires_grad_(True)
+    assert fixed.generator_loss({"alpha": pred}, batch)["total"].item() < 5e-3  # Charbonnier eps
+    assert plain.generator_loss({"alpha": pred}, batch)["total"].item() > 0.05
+    # wrong in the unknown region: both see it, and the gradient reaches the unknown pixels only
+    pred = torch.where(unknown, 1 - alpha, trimap).detach().requires_grad_(True)
+    total = fixed.generator_loss({"alpha": pred}, batch)["total"]
+    assert total.item() > 0.01
+    total.backward()
+    assert pred.grad[~unknown].abs().max() == 0 and pred.grad[unknown].abs().max() > 0
+
+
 def test_late_fusion_terms_need_a_late_fusion_model(backgrounds: Path, tmp_path: Path) -> None:
     task = MattingTask(_config(backgrounds, tmp_path / "run", loss={"weights": {"lf_fg": 1.0}}))
     batch = _batch(task)
@@ -419,3 +440,50 @@ def test_init_from_a_shipped_model_name() -> None:
     _init_from(model, name, is_main=False)  # the name, not a path
     state = model.state_dict()
     assert all(torch.equal(state[k], v) for k, v in shipped["model_state"].items())
+
+
+_FORK_SCRIPT = """
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from mattepaint.io import save_image
+from mattepaint.train.config import config_from_dict
+from mattepaint.train.loop import train
+
+root = Path(sys.argv[1])
+rng = np.random.default_rng(0)
+for i in range(4):
+    save_image(root / "bg" / f"{i}.png", rng.random((48, 48, 3)).astype(np.float32))
+small = {"encoder": "scratch", "width": 4, "full_width": 4, "refine_width": 4, "prior": "sm"}
+train(config_from_dict({
+    "model": {"name": "dim_matte", "params": small},
+    "data": {"task": "matting", "train_dirs": [str(root / "bg")], "image_size": 32,
+             "batch_size": 2, "num_workers": 1, "val_fraction": 0.25, "max_val_images": 2,
+             "params": {"foregrounds": [{"kind": "procedural", "count": 8, "size": 32}],
+                        "prior": "sm"}},
+    "loss": {"weights": {"alpha": 1.0}},
+    "run": {"out_dir": str(root / "run"), "max_steps": 8, "epochs": 0, "val_every": 2,
+            "sample_every": 0, "ckpt_every": 0, "tensorboard": False, "progress": False,
+            "best_metric": "val/sad", "best_mode": "min"},
+}))
+print("trained")
+"""
+
+
+def test_shared_matting_prior_trains_with_worker_processes(tmp_path: Path) -> None:
+    """The validation priors (numba-parallel shared matting) run in the main process, then
+    DataLoader workers fork at every epoch: numba's GNU OpenMP layer would abort them."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_THREADING_LAYER"}
+    env["OMP_NUM_THREADS"] = "1"
+    done = subprocess.run(
+        [sys.executable, "-c", _FORK_SCRIPT, str(tmp_path)],
+        env=env, capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "trained" in done.stdout

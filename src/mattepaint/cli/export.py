@@ -46,6 +46,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "holds Python objects (a pickle the safe loader refuses) to .safetensors; "
         "this unpickles it, which can run code: only for files you made yourself",
     )
+    p.add_argument(
+        "--half",
+        action="store_true",
+        help="store the weights as float16 in a .safetensors file (half the size; they load "
+        "back as float32)",
+    )
     add_common(p, progress=False)
 
 
@@ -66,6 +72,8 @@ def run(args: argparse.Namespace) -> int:
             f"{args.output}: export writes {' or '.join(EXPORT_SUFFIXES)} files, got "
             f"{suffix or 'no suffix'!r}; name the output e.g. model.safetensors"
         )
+    if args.half and (suffix != ".safetensors" or args.from_legacy):
+        raise InputError("--half applies to a .safetensors export of a checkpoint only")
     if args.from_legacy:
         if suffix != ".safetensors":
             raise InputError(
@@ -84,6 +92,8 @@ def run(args: argparse.Namespace) -> int:
 
         path = export_onnx(args.checkpoint, args.output, overwrite=args.overwrite)
     else:
-        path = export_checkpoint(args.checkpoint, args.output, overwrite=args.overwrite)
+        path = export_checkpoint(
+            args.checkpoint, args.output, overwrite=args.overwrite, half=args.half
+        )
     print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
     return 0

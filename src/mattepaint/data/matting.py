@@ -250,23 +250,32 @@ def _colour_jitter(fg: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def _place_foreground(
-    fg: np.ndarray, alpha: np.ndarray, size: int, rng: np.random.Generator
+    fg: np.ndarray,
+    alpha: np.ndarray,
+    size: int,
+    rng: np.random.Generator,
+    scale_range: tuple[float, float] = _SCALE_RANGE,
+    edge_crops: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Random flip, scale, rotation and placement of (fg, alpha) into a size x size crop.
 
     The object's bounding box (alpha > 0) is first fitted into the crop (``fit = size /
-    max(box_h, box_w)``), then scaled by U(0.7, 1.3), rotated by U(-15, 15) degrees, flipped
-    with probability 1/2 and centred at ``size/2 + U(-1/2, 1/2) * |size - extent|`` per axis
-    (anywhere inside the crop when smaller, a random part of it when larger). fg is warped
-    premultiplied (``alpha F`` and ``alpha`` bilinearly, then divided) so transparent pixels
-    do not bleed into the edge; both use the same matrix."""
+    max(box_h, box_w)``), then scaled by U(*scale_range) (default U(0.7, 1.3)), rotated by
+    U(-15, 15) degrees, flipped with probability 1/2 and centred at ``size/2 + U(-1/2, 1/2) *
+    |size - extent|`` per axis (anywhere inside the crop when smaller, a random part of it when
+    larger). With ``edge_crops``, an object larger than the crop is instead placed so that a
+    random pixel of its edge (0 < alpha < 1, or the outline of alpha > 1/2) lands in the crop's
+    central half: Deep Image Matting's crops around the unknown region of a full-size composite,
+    so the network sees boundaries at the scale of real photos. fg is warped premultiplied
+    (``alpha F`` and ``alpha`` bilinearly, then divided) so transparent pixels do not bleed into
+    the edge; both use the same matrix."""
     ys, xs = np.nonzero(alpha > 0)
     if len(ys) == 0:
         y0, y1, x0, x1 = 0, alpha.shape[0], 0, alpha.shape[1]
     else:
         y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
     box_h, box_w = float(y1 - y0), float(x1 - x0)
-    scale = size / max(box_h, box_w) * rng.uniform(*_SCALE_RANGE)
+    scale = size / max(box_h, box_w) * rng.uniform(*scale_range)
     angle = rng.uniform(-_MAX_ROTATION, _MAX_ROTATION)
     flip = rng.random() < 0.5
     cx_out = size / 2 + rng.uniform(-0.5, 0.5) * abs(size - box_w * scale)
@@ -289,6 +298,11 @@ def _place_foreground(
     # Matrix: translate box centre to 0, rotate + scale, translate to (cx_out, cy_out).
     matrix = cv2.getRotationMatrix2D(((x0 + x1) / 2, (y0 + y1) / 2), angle, scale / pre)
     matrix[:, 2] += np.array([cx_out - (x0 + x1) / 2, cy_out - (y0 + y1) / 2])
+    if edge_crops and max(box_h, box_w) * scale > size:
+        anchor = _edge_pixel(alpha, rng)  # (x, y) in the (pre-scaled, flipped) source
+        if anchor is not None:
+            target = size / 2 + rng.uniform(-0.25, 0.25, size=2) * size
+            matrix[:, 2] += target - matrix @ np.array([anchor[0], anchor[1], 1.0])
     alpha = np.ascontiguousarray(alpha, dtype=np.float32)
     premult = np.ascontiguousarray(fg * alpha[..., None], dtype=np.float32)
     warp = {"dsize": (size, size), "flags": cv2.INTER_LINEAR, "borderMode": cv2.BORDER_CONSTANT}
@@ -306,6 +320,19 @@ def _place_foreground(
         safe[..., None], premult_out / np.maximum(alpha_out, 1e-3)[..., None], plain_out
     )
     return np.clip(fg_out, 0.0, 1.0).astype(np.float32), np.clip(alpha_out, 0.0, 1.0)
+
+
+def _edge_pixel(alpha: np.ndarray, rng: np.random.Generator) -> tuple[float, float] | None:
+    """A uniformly drawn (x, y) among the pixels of ``alpha`` (H, W) that are partly transparent
+    or on the outline of ``alpha > 1/2``; None when there is none."""
+    hard = (alpha > 0.5).astype(np.uint8)
+    kernel = np.ones((3, 3), np.uint8)
+    outline = cv2.dilate(hard, kernel) != cv2.erode(hard, kernel)
+    ys, xs = np.nonzero(outline | ((alpha > 0.02) & (alpha < 0.98)))
+    if len(ys) == 0:
+        return None
+    k = int(rng.integers(len(ys)))
+    return float(xs[k]), float(ys[k])
 
 
 def _random_crop(
@@ -355,6 +382,19 @@ def _check_width_range(trimap_width: object) -> tuple[int, int]:
     return lo, hi
 
 
+def _check_scale_range(scale_range: object) -> tuple[float, float]:
+    if (
+        not isinstance(scale_range, (tuple, list))
+        or len(scale_range) != 2
+        or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in scale_range)
+    ):
+        raise TypeError(f"scale_range must be a pair of numbers (low, high), got {scale_range!r}")
+    lo, hi = float(scale_range[0]), float(scale_range[1])
+    if not 0 < lo <= hi:
+        raise ValueError(f"scale_range must satisfy 0 < low <= high, got {scale_range!r}")
+    return lo, hi
+
+
 class CompositeDataset(Dataset):
     """Synthetic matting samples: foregrounds composited on random background crops.
 
@@ -388,9 +428,14 @@ class CompositeDataset(Dataset):
         size: crop side S (>= 8); seed >= 0; train: random or fixed samples;
         trimap_width: (min, max) radius of the unknown band in pixels;
         colour_jitter: jitter fg colours in training.
-        prior: None, or "closed_form" / "knn": add "prior" (1, S, S), that classical matte of
+        prior: None, or a name of :data:`mattepaint.classical.prior.PRIOR_METHODS`: add "prior" (1, S, S), that classical matte of
             the composite under the trimap (:func:`mattepaint.classical.prior.classical_prior`),
             for models that correct it (``dim_matte``).
+        scale_range: (low, high) of the object's scale relative to fitting its bounding box
+            into the crop (default (0.7, 1.3)); a high above 1 shows parts of large objects.
+        edge_crops: place an object larger than the crop with one of its edge pixels in the
+            crop's central half (:func:`_place_foreground`), as DIM crops around the unknown
+            region; applies to validation too.
         background_blur: in training, the probability (in [0, 1]) of defocusing the background
             with a Gaussian blur of sigma U(0.5, 3) % of S, as a shallow depth of field does
             (alphamatting.com's photos and most portraits have out-of-focus backgrounds). Drawn
@@ -411,6 +456,8 @@ class CompositeDataset(Dataset):
         colour_jitter: bool = True,
         prior: str | None = None,
         background_blur: float = 0.0,
+        scale_range: tuple[float, float] = _SCALE_RANGE,
+        edge_crops: bool = False,
     ) -> None:
         if not isinstance(sources, Sequence) or isinstance(sources, (str, bytes)):
             raise TypeError(
@@ -443,6 +490,10 @@ class CompositeDataset(Dataset):
             )
         self.prior = prior
         self.background_blur = check_float("background_blur", background_blur, low=0.0, high=1.0)
+        self.scale_range = _check_scale_range(scale_range)
+        if not isinstance(edge_crops, (bool, np.bool_)):
+            raise TypeError(f"edge_crops must be a bool, got {type(edge_crops).__name__}")
+        self.edge_crops = bool(edge_crops)
         self.epoch = 0
 
     def __len__(self) -> int:
@@ -474,7 +525,9 @@ class CompositeDataset(Dataset):
                 comp = _colour_jitter(comp, rng)
             fg = bg = comp  # no separate layers: the composition loss is 0 for any alpha
         else:
-            fg, alpha = _place_foreground(fg, alpha, self.size, rng)
+            fg, alpha = _place_foreground(
+                fg, alpha, self.size, rng, self.scale_range, self.edge_crops
+            )
             if self.train and self.colour_jitter:
                 fg = _colour_jitter(fg, rng)
             bg_path = self.backgrounds[int(rng.integers(len(self.backgrounds)))]

@@ -510,12 +510,16 @@ def _check_model_output(out: Path, overwrite: bool) -> None:
 
 
 def _save_inference(
-    source: Path | None, ckpt: dict[str, Any], out: Path, *, overwrite: bool
+    source: Path | None, ckpt: dict[str, Any], out: Path, *, overwrite: bool, half: bool = False
 ) -> Path:
-    """Build the model (the weights must fit), then write it with its metadata to ``out``."""
+    """Build the model (the weights must fit), then write it with its metadata to ``out``;
+    ``half`` stores the float32 tensors as float16 (loading converts them back)."""
     model = build_checkpoint_model(ckpt, "cpu", source=source or out)
     meta = inference_metadata(ckpt, model, source=source)
-    return _write_model_file(out, model.state_dict(), meta, overwrite=overwrite)
+    state = model.state_dict()
+    if half:
+        state = {k: v.half() if v.dtype == torch.float32 else v for k, v in state.items()}
+    return _write_model_file(out, state, meta, overwrite=overwrite)
 
 
 def save_model(
@@ -551,12 +555,18 @@ def save_model(
 
 
 def export_checkpoint(
-    checkpoint_path: str | Path, output_path: str | Path, *, overwrite: bool = False
+    checkpoint_path: str | Path,
+    output_path: str | Path,
+    *,
+    overwrite: bool = False,
+    half: bool = False,
 ) -> Path:
     """Write the inference part of a checkpoint as a model file (.safetensors).
 
     Keeps the weights and the metadata (:func:`inference_metadata`); drops what only resuming
     needs (optimisers, schedulers, scaler, RNG states, discriminator), about a third of the size.
+    ``half`` stores the float32 weights as float16 (half the size again; loading converts them
+    back to float32, so outputs change by float16 rounding only: measure the exported file).
     The result loads with ``load_inpainter`` / ``load_matter`` / ``--checkpoint`` like the
     original, but cannot be resumed. Written atomically. (ONNX: :func:`mattepaint.models.
     onnx_model.export_onnx`.)
@@ -567,7 +577,7 @@ def export_checkpoint(
     """
     source, out = Path(checkpoint_path), Path(output_path)
     _check_model_output(out, overwrite)
-    return _save_inference(source, load_checkpoint(source), out, overwrite=overwrite)
+    return _save_inference(source, load_checkpoint(source), out, overwrite=overwrite, half=half)
 
 
 def migrate_legacy_checkpoint(

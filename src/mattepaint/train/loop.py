@@ -155,6 +155,7 @@ def train(
     _check_config(config)
     show_progress = run_cfg.progress if progress is None else progress
 
+    _fork_safe_numba()
     dist_info = init_distributed(run_cfg.device)
     previous_determinism = configure_determinism(run_cfg.deterministic)
     new_run = _NewRunFolder(run_dir) if checkpoint is None and dist_info.is_main else None
@@ -753,6 +754,22 @@ def _val_loader(val_set: Dataset | None, batch_size: int, device: torch.device,
     loader = DataLoader(val_set, batch_size=batch_size, shuffle=False, num_workers=0,
                         generator=loader_generator(0, 0, 0))
     return _DeviceBatches(loader, device, channels_last)
+
+
+def _fork_safe_numba() -> None:
+    """Make numba's parallel kernels (pymatting's shared matting, a ``dim_matte`` prior) safe in
+    a process that later forks DataLoader workers: numba's GNU OpenMP threading layer aborts a
+    child forked after the parent used it ("fork() called from a process already using GNU
+    OpenMP"), which the validation priors computed in the main process trigger. Selects the
+    fork-safe "workqueue" layer unless the user chose one (``NUMBA_THREADING_LAYER``)."""
+    import os
+    import sys
+
+    if "NUMBA_THREADING_LAYER" in os.environ:
+        return
+    os.environ["NUMBA_THREADING_LAYER"] = "workqueue"
+    if "numba" in sys.modules:  # already imported: its config was read from the environment
+        sys.modules["numba"].config.THREADING_LAYER = "workqueue"
 
 
 def _first_batch(dataset: Dataset, batch_size: int, device: torch.device,

@@ -596,13 +596,15 @@ MATTING_TERMS: tuple[str, ...] = (
     "lf_bg",
     "lf_fusion",
 )
-_MATTING_LOSS_PARAMS = {"charbonnier_eps": 1e-3, "laplacian_levels": 5}
+_MATTING_LOSS_PARAMS = {"charbonnier_eps": 1e-3, "laplacian_levels": 5, "fix_known": False}
 _MATTING_DATA_PARAMS = (
     "foregrounds",
     "trimap_width",
     "colour_jitter",
     "prior",
     "background_blur",
+    "scale_range",
+    "edge_crops",
 )
 _FOREGROUND_KINDS = ("rgba", "dim", "procedural", "photo")
 _FOREGROUND_KEYS = ("kind", "path", "count", "size", "seed")
@@ -650,8 +652,10 @@ class MattingTask:
       For files, "count" > 0 keeps the first N items (0 / absent = all).
     - backgrounds: the images of ``data.train_dirs`` (the ``data.max_images`` first when > 0).
     - ``data.params["trimap_width"]`` ([min, max] pixels of the trimap's unknown band) and
-      ``data.params["colour_jitter"]`` (bool) and ``data.params["background_blur"]`` (the
-      probability of a defocused background) are passed to the dataset.
+      ``data.params["colour_jitter"]`` (bool), ``data.params["background_blur"]`` (the
+      probability of a defocused background), ``data.params["scale_range"]`` ([low, high]
+      object scale) and ``data.params["edge_crops"]`` (bool: DIM's crops around the edge of
+      objects larger than the crop) are passed to the dataset.
 
     Validation: ``CompositeDataset(train=False)`` over held-out FOREGROUND ITEMS, a
     ``data.val_fraction`` of every source (chosen by ``run.seed``; a single-item source stays in
@@ -665,7 +669,9 @@ class MattingTask:
 
     Loss terms: ``loss.weights`` names in :data:`MATTING_TERMS` (see the table in the module
     docstring); ``loss.params``: "charbonnier_eps" (1e-3; 0 = L1 as in seed 000 eq. 8),
-    "laplacian_levels" (5). The lf_* terms need a late-fusion model (outputs "fg_prob" /
+    "laplacian_levels" (5), "fix_known" (False; True: the prediction of a trimap model is set
+    to the trimap on its known pixels before every term, as at inference, so the losses
+    measure the unknown region only). The lf_* terms need a late-fusion model (outputs "fg_prob" /
     "bg_prob"). Losses are computed on the whole image, for every model kind.
 
     Validation metrics (:mod:`mattepaint.metrics.matting`, per image, averaged): sad (/1000),
@@ -782,6 +788,10 @@ class MattingTask:
             common["colour_jitter"] = bool(data.params["colour_jitter"])
         if "background_blur" in data.params:
             common["background_blur"] = float(data.params["background_blur"])
+        if "scale_range" in data.params:
+            common["scale_range"] = tuple(data.params["scale_range"])
+        if "edge_crops" in data.params:
+            common["edge_crops"] = bool(data.params["edge_crops"])
         if data.params.get("prior") is not None:
             common["prior"] = str(data.params["prior"])  # a classical matte the model corrects
         train = CompositeDataset(train_sources, train_bgs, train=True, **common)
@@ -835,6 +845,10 @@ class MattingTask:
         pred = outputs["alpha"]  # (B, 1, H, W)
         alpha = batch["alpha"].float()
         eps = float(self.loss_params["charbonnier_eps"])
+        if self.loss_params["fix_known"] and "trimap" in batch:
+            trimap = batch["trimap"].float()
+            known = (trimap - 0.5).abs() > 0.25
+            pred = torch.where(known, trimap, pred)
 
         def late_fusion(key: str) -> list[Tensor]:
             if key not in outputs:

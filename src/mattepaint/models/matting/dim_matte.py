@@ -75,7 +75,8 @@ class DIMMatte(nn.Module):
         pretrained: None (random encoder) or what ``build_encoder`` accepts as weights (a path,
             or True for the installed package); only training passes it.
         prior: the classical matte the network corrects: "closed_form" (default), "knn",
-            "cf_knn", or "none" (plain DIM: the prior input is 0.5 in the unknown region and the residual
+            "cf_knn", "sm", "cf_knn_sm" (:data:`mattepaint.classical.prior.PRIOR_METHODS`), or
+            "none" (plain DIM: the prior input is 0.5 in the unknown region and the residual
             starts from the trimap value).
         width: decoder width at the finest encoder level (doubled at each coarser level, at
             most 8x).
