@@ -117,3 +117,27 @@ def test_select_gate_with_two_agreeing_segmenters(
     out = capsys.readouterr().out
     assert "agreement 1.000" in out
     assert "min_iou in [0.00, 1.00]; middle: 0.50" in out, out  # every threshold ties
+
+
+def test_pseudo_mattes_cuts_out_the_test_photos_under_each_trimap(tmp_path: Path) -> None:
+    from mattepaint.io import load_rgba
+    from mattepaint.samples import make_matting_sample
+
+    root = tmp_path / "data" / "alphamatting" / "Input"
+    sample = make_matting_sample((40, 48), seed=0)
+    save_image(root / "Images" / "toy.png", sample.image)
+    for k in (1, 2, 3):
+        save_image(root / f"Trimap{k}" / "toy.png", sample.trimap)
+    out = tmp_path / "pseudo"
+    _tool("pseudo_mattes").main(["--data", str(tmp_path / "data"), "--out", str(out),
+                                 "--copies", "2", "--method", "closed_form"])
+    files = sorted(p.name for p in out.iterdir())
+    assert files == [f"toy_trimap{k}_copy{c}.png" for k in (1, 2, 3) for c in (0, 1)]
+    _, alpha = load_rgba(out / files[0])
+    assert alpha.shape == (40, 48)
+    known = sample.trimap != 0.5
+    np.testing.assert_allclose(alpha[known], sample.trimap[known], atol=1 / 255)
+    with pytest.raises(SystemExit, match="not empty"):  # never writes into a used folder
+        _tool("pseudo_mattes").main(["--data", str(tmp_path / "data"), "--out", str(out)])
+    with pytest.raises(SystemExit, match="test photos not found"):
+        _tool("pseudo_mattes").main(["--data", str(tmp_path / "none"), "--out", str(tmp_path / "x")])
