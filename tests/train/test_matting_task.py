@@ -295,6 +295,12 @@ def test_sample_rows_are_three_channel(backgrounds: Path, tmp_path: Path) -> Non
     assert len(rows) == 2 and all(len(r) == 4 for r in rows)
     assert all(image.shape == (3, 32, 32) for row in rows for image in row)
     assert torch.equal(rows[0][1][0], batch["trimap"][0, 0])  # trimap column for trimap models
+    # a trimap model's alpha is shown with the known regions fixed (as validated and used)
+    wrong = {"alpha": 1 - batch["alpha"]}
+    shown = task.sample_rows(model, wrong, batch)[0][2][0]
+    known = (batch["trimap"][0, 0] - 0.5).abs() > 0.25
+    assert torch.equal(shown[known], batch["trimap"][0, 0][known])
+    assert torch.equal(shown[~known], 1 - batch["alpha"][0, 0][~known])
     model.needs = "background"
     rows = task.sample_rows(model, task.forward(model, batch), batch)
     assert torch.equal(rows[0][1], batch["bg"][0])

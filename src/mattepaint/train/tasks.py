@@ -915,17 +915,21 @@ class MattingTask:
     ) -> list[list[Tensor]]:
         """Rows ``[comp | trimap (trimap models) or background | predicted alpha | true alpha]``
         of (3, H, W) images for the first ``n`` samples of the batch (``outputs`` of ``model``,
-        whose ``needs`` chooses the second column)."""
+        whose ``needs`` chooses the second column). A trimap model's prediction is shown with
+        the trimap's known regions fixed, as validation and inference use it."""
         trimap_model = getattr(unwrap(model), "needs", "nothing") == "trimap"
         guide_key = "trimap" if trimap_model else "bg"
         rows = []
         for i in range(min(n, batch["comp"].shape[0])):
             guide = batch[guide_key][i]
+            alpha = outputs["alpha"][i : i + 1].float().clamp(0, 1)  # (1, 1, H, W)
+            if trimap_model:
+                alpha = apply_trimap(alpha, guide[None].float())
             rows.append(
                 [
                     batch["comp"][i].float(),
                     guide.float().expand(3, -1, -1),
-                    outputs["alpha"][i].float().clamp(0, 1).expand(3, -1, -1),
+                    alpha[0].expand(3, -1, -1),
                     batch["alpha"][i].float().expand(3, -1, -1),
                 ]
             )
