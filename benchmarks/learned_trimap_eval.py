@@ -37,15 +37,12 @@ if __name__ == "__main__":
         os.environ.setdefault(_var, _threads or "2")  # before numpy / numba start their pools
 
 import argparse
-import csv
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
-from matting_blend import DEFAULT_SM_WEIGHT, DEFAULT_WEIGHT, METRICS, solve_cached, unknown_box
-from matting_eval import make_grid, thumbnail
+from matting_blend import METRICS, default_blends, solve_cached, write_outputs
 
 from mattepaint.data.matting import AlphaMattingDataset
 from mattepaint.metrics.matting import matting_metrics
@@ -62,32 +59,9 @@ def classical_mattes(
     for name in ("closed_form", "knn", "knn_local", "sm"):
         options = {"initial": alphas["closed_form"]} if name == "knn_local" else {}
         alphas[name], seconds[name] = solve_cached(name, image, trimap, cache, stem, **options)
-    cf_knn = DEFAULT_WEIGHT * alphas["closed_form"] + (1 - DEFAULT_WEIGHT) * alphas["knn_local"]
-    alphas["cf_knn_sm"] = (1 - DEFAULT_SM_WEIGHT) * cf_knn + DEFAULT_SM_WEIGHT * alphas["sm"]
+    alphas["cf_knn_sm"] = default_blends(alphas)[1]
     seconds["cf_knn_sm"] = seconds["closed_form"] + seconds["knn_local"] + seconds["sm"]
     return {n: alphas[n] for n in CLASSICAL}, {n: seconds[n] for n in CLASSICAL}
-
-
-def write_outputs(out: Path, per_image: list[dict], shown: list[dict], first: str, cell: int):
-    """``per_image.csv`` and ``hardest.png`` (module doc) in ``out``."""
-    out.mkdir(parents=True, exist_ok=True)
-    with open(out / "per_image.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=["image", "method", *METRICS])
-        writer.writeheader()
-        writer.writerows(per_image)
-    rows = []
-    for case in shown:
-        box = unknown_box(case["trimap"])
-        cells = [thumbnail(case[c][box], cell) for c in ("image", "trimap")]
-        notes = ["", ""]
-        for method in ("closed_form", "knn", first):
-            cells.append(thumbnail(case[method][box], cell))
-            notes.append(f"SAD {case['sad'][method]:.2f}")
-        cells.append(thumbnail(case["gt"][box], cell))
-        rows.append({"label": case["name"], "cells": cells, "notes": [*notes, ""]})
-    columns = ["image", "trimap", "closed_form", "knn", first, "ground truth"]
-    grid = make_grid(rows, columns, cell)
-    cv2.imwrite(str(out / "hardest.png"), cv2.cvtColor(grid, cv2.COLOR_RGB2BGR))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -173,7 +147,7 @@ def main(argv: list[str] | None = None) -> None:
                 f"images where {name} beats {method} (of {count}): "
                 + ", ".join(f"{m} {int(n)}" for m, n in zip(METRICS, wins))
             )
-    write_outputs(args.out, per_image, cases, first, args.cell)
+    write_outputs(args.out, per_image, cases, args.cell, third=first)
     print(f"wrote {args.out / 'per_image.csv'} and {args.out / 'hardest.png'}")
 
 

@@ -146,20 +146,30 @@ def leave_one_out(
     return np.mean(chosen, axis=0), picked
 
 
-def write_outputs(out: Path, per_image: list[dict], shown: list[dict], cell: int) -> None:
-    """``per_image.csv`` and ``hardest.png`` (see the module doc) in ``out``."""
+def default_blends(alphas: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """``(cf_knn, cf_knn_sm)`` from the "closed_form", "knn_local" and "sm" mattes of one image,
+    blended with the methods' default weights."""
+    cf_knn = DEFAULT_WEIGHT * alphas["closed_form"] + (1 - DEFAULT_WEIGHT) * alphas["knn_local"]
+    return cf_knn, (1 - DEFAULT_SM_WEIGHT) * cf_knn + DEFAULT_SM_WEIGHT * alphas["sm"]
+
+
+def write_outputs(
+    out: Path, per_image: list[dict], shown: list[dict], cell: int, third: str = "cf_knn_sm"
+) -> None:
+    """``per_image.csv`` and ``hardest.png`` (see the module doc) in ``out``; ``third`` is the
+    method shown beside closed_form and knn."""
     out.mkdir(parents=True, exist_ok=True)
     with open(out / "per_image.csv", "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=["image", "method", *METRICS])
         writer.writeheader()
         writer.writerows(per_image)
-    columns = ["image", "trimap", "closed_form", "knn", "cf_knn_sm", "ground truth"]
+    columns = ["image", "trimap", "closed_form", "knn", third, "ground truth"]
     rows = []
     for case in shown:
         box = unknown_box(case["trimap"])
         cells = [thumbnail(case[c][box], cell) for c in ("image", "trimap")]
         notes = ["", ""]
-        for method in ("closed_form", "knn", "cf_knn_sm"):
+        for method in ("closed_form", "knn", third):
             cells.append(thumbnail(case[method][box], cell))
             notes.append(f"SAD {case['sad'][method]:.2f}")
         rows.append(
@@ -242,11 +252,10 @@ def main(argv: list[str] | None = None) -> None:
             blend = w * alphas["closed_form"] + (1.0 - w) * alphas[variant]  # (H, W)
             values = matting_metrics(blend, gt, trimap)
             rows.append([values[m] for m in METRICS])
-        cf_knn = DEFAULT_WEIGHT * alphas["closed_form"] + (1 - DEFAULT_WEIGHT) * alphas["knn_local"]
+        cf_knn, default = default_blends(alphas)
         for s, rows in sm_scores.items():
             values = matting_metrics((1.0 - s) * cf_knn + s * alphas["sm"], gt, trimap)
             rows.append([values[m] for m in METRICS])
-        default = (1 - DEFAULT_SM_WEIGHT) * cf_knn + DEFAULT_SM_WEIGHT * alphas["sm"]
         shown = {
             "closed_form": alphas["closed_form"],
             "knn": alphas["knn"],

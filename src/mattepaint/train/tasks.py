@@ -846,9 +846,7 @@ class MattingTask:
         alpha = batch["alpha"].float()
         eps = float(self.loss_params["charbonnier_eps"])
         if self.loss_params["fix_known"] and "trimap" in batch:
-            trimap = batch["trimap"].float()
-            known = (trimap - 0.5).abs() > 0.25
-            pred = torch.where(known, trimap, pred)
+            pred = apply_trimap(pred, batch["trimap"].float())  # as validate() and inference
 
         def late_fusion(key: str) -> list[Tensor]:
             if key not in outputs:
