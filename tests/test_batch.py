@@ -258,15 +258,17 @@ def test_matte_file_default_method(
     image, root = matte_case["images"] / "a.png", matte_case["root"]
     batch.matte_file(image, root / "alpha1.png", trimap=matte_case["trimaps"] / "a.png")
     batch.matte_file(image, root / "alpha2.png", background=matte_case["plate"])
-    # with a trimap the default is cf_knn_sm; with a background the shipped unet_matte_rgb_small
-    # (methods.AUTO_MATTERS_FOR), which is loaded from its file, not by name
-    assert recorded_matters == ["cf_knn_sm"]
+    # the defaults are the shipped models of methods.AUTO_MATTERS_FOR, loaded from their files,
+    # not by name: dim_matte_sm_real with a trimap, unet_matte_rgb_small with a background
+    assert recorded_matters == []
+    assert methods.AUTO_MATTERS_FOR["trimap"] == ("dim_matte_sm_real",)
     assert methods.AUTO_MATTERS_FOR["background"] == ("unet_matte_rgb_small",)
-    assert _pixels(root / "alpha2.png").shape[:2] == _pixels(image).shape[:2]
-    # the fake's alpha is the trimap, so the saved alpha is the trimap file (0 / 128 / 255)
-    np.testing.assert_array_equal(
-        _pixels(root / "alpha1.png"), _pixels(matte_case["trimaps"] / "a.png")
-    )
+    for name in ("alpha1.png", "alpha2.png"):
+        assert _pixels(root / name).shape[:2] == _pixels(image).shape[:2]
+    # known trimap pixels are kept: the saved alpha is 0 / 255 where the trimap file is
+    alpha, trimap = _pixels(root / "alpha1.png"), _pixels(matte_case["trimaps"] / "a.png")
+    known = trimap != 128
+    np.testing.assert_array_equal(alpha[known], trimap[known])
 
 
 def test_matte_file_needs_exactly_one_input(

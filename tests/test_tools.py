@@ -141,3 +141,24 @@ def test_pseudo_mattes_cuts_out_the_test_photos_under_each_trimap(tmp_path: Path
         _tool("pseudo_mattes").main(["--data", str(tmp_path / "data"), "--out", str(out)])
     with pytest.raises(SystemExit, match="test photos not found"):
         _tool("pseudo_mattes").main(["--data", str(tmp_path / "none"), "--out", str(tmp_path / "x")])
+
+
+def test_pseudo_mattes_photos_get_an_automatic_trimap(tmp_path: Path) -> None:
+    from mattepaint.io import load_rgba
+
+    yy, xx = np.mgrid[:48, :56]
+    soft = np.clip((14.0 - np.hypot(yy - 24, xx - 28)) / 3 + 0.5, 0, 1).astype(np.float32)
+    rgb = np.where(soft[..., None] > 0.5, [0.9, 0.2, 0.1], [0.1, 0.3, 0.8]).astype(np.float32)
+    photos = tmp_path / "photos"
+    save_image(photos / "disc.png", np.concatenate([rgb, soft[..., None]], axis=-1))
+    save_image(photos / "flat.png", rgb)  # no alpha: skipped with a message
+    out = tmp_path / "pseudo"
+    _tool("pseudo_mattes").main(["--photos", str(photos), "--out", str(out), "--copies", "1",
+                                 "--method", "closed_form"])
+    assert sorted(p.name for p in out.iterdir()) == ["disc.png"]
+    _, alpha = load_rgba(out / "disc.png")
+    # the centre and the corners are outside the automatic band: known, kept exactly
+    assert alpha[24, 28] == 1 and alpha[0, 0] == 0
+    assert ((alpha > 0.5) == (soft > 0.5)).mean() > 0.97
+    with pytest.raises(SystemExit, match="--photos folder not found"):
+        _tool("pseudo_mattes").main(["--photos", str(tmp_path / "none"), "--out", str(tmp_path / "y")])

@@ -13,8 +13,15 @@ new background, such a cut-out's alpha is the exact alpha of the composite, so t
 learns from real-looking structure with a true label (the label is the classical matte's
 reading of the photo, not the photo's real alpha).
 
+``--photos DIR`` matting more subjects: every RGBA photo of DIR whose alpha is a segmenter's soft
+mask (``tools/pseudo_cutouts.py`` writes them: training photos where U²-Netp and MODNet agree)
+gets the cut-out pipeline's automatic trimap (:func:`mattepaint.segmentation.auto_trimap`) and is
+matted the same way, one cut-out per photo named by its stem.
+
 Usage:
     python tools/pseudo_mattes.py --data ../shared/data --out runs/pseudo_mattes [--copies 3]
+    python tools/pseudo_mattes.py --photos runs/pseudo_cutouts --out runs/pseudo_mattes_photos \
+        --copies 1
 """
 
 from __future__ import annotations
@@ -25,7 +32,37 @@ import sys
 import tempfile
 from pathlib import Path
 
+import numpy as np
+
+from mattepaint import io
 from mattepaint.cli import main as cli
+from mattepaint.segmentation import auto_trimap
+
+
+def _matte(images: Path, trimaps: Path, folder: Path, method: str) -> list[Path]:
+    """``mattepaint matte --cutout`` over a folder: the RGBA cut-outs, sorted."""
+    argv = ["matte", "--input-dir", str(images), "--trimap-dir", str(trimaps),
+            "--output-dir", str(folder), "--method", method, "--cutout", "--no-progress"]  # fmt: skip
+    if cli(argv) != 0:
+        sys.exit(f"pseudo_mattes: error: matting {images} with {trimaps} failed")
+    return sorted(folder.glob("*_cutout.png"))
+
+
+def _photo_trimaps(photos: Path, tmp: Path, band_fraction: float) -> tuple[Path, Path]:
+    """The RGB of every RGBA photo of ``photos`` and the automatic trimap of its alpha, as two
+    folders under ``tmp`` (same stems)."""
+    images, trimaps = tmp / "photos", tmp / "photo_trimaps"
+    images.mkdir()
+    trimaps.mkdir()
+    for path in io.list_images(photos):
+        rgb, alpha = io.load_rgba(path)
+        if alpha is None:
+            print(f"pseudo_mattes: skipped {path.name}: no alpha channel", file=sys.stderr)
+            continue
+        trimap = auto_trimap(alpha.astype(np.float32), band_fraction=band_fraction, min_band=5)
+        io.save_image(images / f"{path.stem}.png", rgb)
+        io.save_image(trimaps / f"{path.stem}.png", trimap)
+    return images, trimaps
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -34,25 +71,38 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=Path("runs/pseudo_mattes"))
     parser.add_argument("--method", default="cf_knn_sm", help="the trimap matting method")
     parser.add_argument("--copies", type=int, default=3, help="files per cut-out (sampling weight)")
+    parser.add_argument("--photos", type=Path, default=None,
+                        help="RGBA photos with a segmenter's soft alpha to matte instead")  # fmt: skip
+    parser.add_argument("--band-fraction", type=float, default=0.03,
+                        help="--photos: the automatic trimap's band (auto_trimap)")  # fmt: skip
     args = parser.parse_args(argv)
     root = args.data / "alphamatting" / "Input"
-    if not (root / "Images").is_dir():
+    if args.photos is None and not (root / "Images").is_dir():
         sys.exit(f"pseudo_mattes: error: alphamatting.com test photos not found: {root / 'Images'}")
+    if args.photos is not None and not args.photos.is_dir():
+        sys.exit(f"pseudo_mattes: error: --photos folder not found: {args.photos}")
     if args.out.exists() and any(args.out.iterdir()):
         sys.exit(f"pseudo_mattes: error: {args.out} is not empty; choose another --out")
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        for trimap in ("Trimap1", "Trimap2", "Trimap3"):
-            folder = Path(tmp) / trimap
-            argv = ["matte", "--input-dir", str(root / "Images"), "--trimap-dir",
-                    str(root / trimap), "--output-dir", str(folder), "--method", args.method,
-                    "--cutout", "--no-progress"]  # fmt: skip
-            if cli(argv) != 0:
-                sys.exit(f"pseudo_mattes: error: matting with {trimap} failed")
-            for cutout in sorted(folder.glob("*_cutout.png")):
+        if args.photos is not None:
+            images, trimaps = _photo_trimaps(args.photos, Path(tmp), args.band_fraction)
+            runs = [(images, trimaps, "")]
+        else:
+            runs = [
+                (root / "Images", root / t, f"_{t.lower()}")
+                for t in ("Trimap1", "Trimap2", "Trimap3")
+            ]
+        for images, trimaps, suffix in runs:
+            for cutout in _matte(images, trimaps, Path(tmp) / f"out{suffix}", args.method):
                 stem = cutout.name[: -len("_cutout.png")]
                 for copy in range(args.copies):
-                    shutil.copyfile(cutout, args.out / f"{stem}_{trimap.lower()}_copy{copy}.png")
+                    name = (
+                        f"{stem}{suffix}_copy{copy}.png"
+                        if args.copies > 1
+                        else f"{stem}{suffix}.png"
+                    )
+                    shutil.copyfile(cutout, args.out / name)
     print(f"wrote {len(list(args.out.glob('*.png')))} RGBA cut-outs to {args.out}")
 
 

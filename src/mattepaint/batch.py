@@ -414,8 +414,9 @@ def matte_file(
         background: a photo of the same scene without the subject, for background methods.
         method: a registered matting method name, a checkpoint / ONNX file (a ``Path``), a built
             :class:`~mattepaint.methods.Matter` (:func:`mattepaint.methods.resolve_matter`), or
-            None to choose by input: ``"cf_knn_sm"`` with a trimap, ``"background_difference"``
-            with a background (:data:`mattepaint.methods.DEFAULT_MATTER_FOR`).
+            None to choose by input (:func:`mattepaint.methods.auto_matter`: the best shipped
+            model for it, :data:`mattepaint.methods.AUTO_MATTERS_FOR`, else ``"cf_knn_sm"`` with
+            a trimap and ``"background_difference"`` with a background).
         options: keyword options of the method (only with a method name).
         foreground_path: where to write the foreground colour F (RGB); the method's own estimate
             when it gives one, else ``compositing.estimate_foreground`` (multilevel, Germer 2020).

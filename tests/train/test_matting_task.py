@@ -107,6 +107,8 @@ def test_config_errors(backgrounds: Path, tmp_path: Path, section: str, values: 
         ([{"kind": "procedural", "count": 0}], "count >= 1"),
         ([{"kind": "rgba"}], "needs a 'path'"),
         ([{"kind": "procedural", "count": 2, "colour": 1}], "unknown key 'colour'"),
+        ([{"kind": "procedural", "count": 2, "repeat": 0}], "repeat must be an int >= 1"),
+        ([{"kind": "procedural", "count": 2, "validate": "no"}], "validate must be true or false"),
     ],
 )
 def test_bad_foreground_sources(backgrounds: Path, tmp_path: Path, foregrounds: list,
@@ -140,6 +142,21 @@ def test_datasets_hold_out_foregrounds_and_backgrounds(backgrounds: Path, tmp_pa
     # no val_fraction: no validation set
     task = MattingTask(_config(backgrounds, tmp_path / "run", data={"val_fraction": 0.0}))
     assert task.datasets()[1] is None
+
+
+def test_foreground_sources_repeat_and_validate(backgrounds: Path, tmp_path: Path) -> None:
+    sources = [{"kind": "procedural", "count": 8, "size": 32, "repeat": 3},
+               {"kind": "procedural", "count": 4, "size": 32, "seed": 5, "validate": False}]
+    task = MattingTask(_config(backgrounds, tmp_path / "run",
+                               data={"max_val_images": 0, "params": {"foregrounds": sources}}))
+    train_set, val_set = task.datasets()
+    repeated, whole = train_set.sources
+    # the first source: 2 of 8 held out, the 6 others listed 3 times (a held-out item has no
+    # twin in training); the second: every item in training, none in validation
+    assert len(repeated) == 18 and len(set(repeated.indices)) == 6
+    assert not set(repeated.indices) & set(val_set.sources[0].indices)
+    assert len(whole) == 4 and len(val_set.sources) == 1
+    assert len(train_set) == 22 and len(val_set) == 2
 
 
 # ----------------------------------------------------------------------------- losses

@@ -10,9 +10,9 @@ Endpoints (interactive documentation at ``/docs``):
                          (default telea), ``dilate`` (pixels, default 0), ``strategy``
                          (auto | crop | resize | full) -> ``image/png`` (RGB)
 ``POST /api/matte``      form: ``image`` (file), ``trimap`` or ``background`` (file),
-                         ``method`` (default: cf_knn_sm with a trimap, background_difference
-                         with a background), ``output`` (rgba | alpha | foreground, default
-                         rgba) -> ``image/png``
+                         ``method`` (default: auto, the best shipped model for the input,
+                         else cf_knn_sm / background_difference), ``output`` (rgba | alpha |
+                         foreground, default rgba) -> ``image/png``
 ``POST /api/cutout``     form: ``image`` (file), ``segmenter`` (a name of /api/methods
                          ``segmenters``; default the first), ``refine`` (closed_form | knn |
                          another trimap method | none, default closed_form), ``output`` (rgba |

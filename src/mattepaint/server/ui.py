@@ -47,8 +47,9 @@ from mattepaint.server.services import ServerLimits
 __all__ = ["AUTO_METHOD", "DEFAULT_BRUSH_SIZE", "build_ui"]
 
 AUTO_METHOD = "auto (from the inputs)"
-"""Matte tab dropdown entry meaning: cf_knn_sm with a trimap, background_difference with a
-background (``method=None`` for :func:`mattepaint.server.services.run_matte`)."""
+"""Matte tab dropdown entry meaning: the best shipped model for the input given, else cf_knn_sm
+with a trimap and background_difference with a background (``method=None`` for
+:func:`mattepaint.server.services.run_matte`)."""
 
 DEFAULT_BRUSH_SIZE = 20
 """Initial brush and eraser radius, in image pixels (adjustable in the editor's brush menu)."""

@@ -607,7 +607,7 @@ _MATTING_DATA_PARAMS = (
     "edge_crops",
 )
 _FOREGROUND_KINDS = ("rgba", "dim", "procedural", "photo")
-_FOREGROUND_KEYS = ("kind", "path", "count", "size", "seed")
+_FOREGROUND_KEYS = ("kind", "path", "count", "size", "seed", "repeat", "validate")
 
 
 class _ItemSubset:
@@ -649,7 +649,11 @@ class MattingTask:
       path; optional "size", default ``data.image_size``, and "seed", default ``run.seed``),
       "photo" = a folder of whole photos with their subject's alpha as RGBA (``PhotoSource``:
       cropped, not composited; e.g. ``tools/pseudo_cutouts.py``'s pseudo-labels).
-      For files, "count" > 0 keeps the first N items (0 / absent = all).
+      For files, "count" > 0 keeps the first N items (0 / absent = all). Any source:
+      "repeat": N (default 1) lists its training items N times (a sampling weight; unlike
+      copies of the files, a held-out item never has a twin in training) and "validate": false
+      keeps all its items in training (for sources whose items are not independent, e.g. one
+      photo matted under several trimaps, which a per-item split would leak).
     - backgrounds: the images of ``data.train_dirs`` (the ``data.max_images`` first when > 0).
     - ``data.params["trimap_width"]`` ([min, max] pixels of the trimap's unknown band) and
       ``data.params["colour_jitter"]`` (bool), ``data.params["background_blur"]`` (the
@@ -658,8 +662,8 @@ class MattingTask:
       objects larger than the crop) are passed to the dataset.
 
     Validation: ``CompositeDataset(train=False)`` over held-out FOREGROUND ITEMS, a
-    ``data.val_fraction`` of every source (chosen by ``run.seed``; a single-item source stays in
-    training), composited on the backgrounds of ``data.val_dirs`` or, when empty, on a
+    ``data.val_fraction`` of every source (chosen by ``run.seed``; a single-item source and one with
+    ``validate: false`` stay in training), composited on the backgrounds of ``data.val_dirs`` or, when empty, on a
     ``data.val_fraction`` split of the training backgrounds (``split_files``); so validation
     composites share neither foreground nor background with training. At most
     ``data.max_val_images`` composites; no validation set when ``val_fraction`` is 0.
@@ -717,8 +721,9 @@ class MattingTask:
 
     # ------------------------------------------------------------------ data
 
-    def _sources(self) -> list[Any]:
-        """The foreground sources of ``data.params["foregrounds"]`` (ConfigError when bad)."""
+    def _sources(self) -> list[tuple[Any, int, bool]]:
+        """``(source, repeat, validate)`` for each of ``data.params["foregrounds"]``
+        (ConfigError when bad)."""
         from mattepaint.data.matting import DIMFolderSource, PhotoSource, RGBACutoutSource
         from mattepaint.data.procedural import ProceduralForegrounds
 
@@ -744,13 +749,19 @@ class MattingTask:
             count = spec.get("count", 0)
             if isinstance(count, bool) or not isinstance(count, int) or count < 0:
                 raise ConfigError(f"{where}.count must be an int >= 0, got {count!r}")
+            repeat = spec.get("repeat", 1)
+            if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 1:
+                raise ConfigError(f"{where}.repeat must be an int >= 1, got {repeat!r}")
+            validate = spec.get("validate", True)
+            if not isinstance(validate, bool):
+                raise ConfigError(f"{where}.validate must be true or false, got {validate!r}")
             kind = spec["kind"]
             if kind == "procedural":
                 if count < 1:
                     raise ConfigError(f"{where}: a procedural source needs count >= 1, got {count}")
                 size = spec.get("size", self.config.data.image_size)
                 seed = spec.get("seed", self.config.run.seed)
-                sources.append(ProceduralForegrounds(count, size=size, seed=seed))
+                sources.append((ProceduralForegrounds(count, size=size, seed=seed), repeat, validate))
                 continue
             if not spec.get("path"):
                 raise ConfigError(f"{where}: a {kind} source needs a 'path'")
@@ -763,7 +774,7 @@ class MattingTask:
             source = folder_sources[kind](path)
             if 0 < count < len(source):
                 source = _ItemSubset(source, list(range(count)))
-            sources.append(source)
+            sources.append((source, repeat, validate))
         return sources
 
     def datasets(self) -> tuple[Dataset, Dataset | None]:
@@ -776,9 +787,13 @@ class MattingTask:
         seed = self.config.run.seed
         train_bgs, val_bgs = train_val_images(data, seed, "background image")
         train_sources, val_sources = [], []
-        for k, source in enumerate(self._sources()):
-            train_idx, val_idx = _split_items(len(source), data.val_fraction, seed, k)
-            train_sources.append(_ItemSubset(source, train_idx) if val_idx else source)
+        for k, (source, repeat, validate) in enumerate(self._sources()):
+            fraction = data.val_fraction if validate else 0.0
+            train_idx, val_idx = _split_items(len(source), fraction, seed, k)
+            if val_idx or repeat > 1:
+                train_sources.append(_ItemSubset(source, train_idx * repeat))
+            else:
+                train_sources.append(source)
             if val_idx:
                 val_sources.append(_ItemSubset(source, val_idx))
         common: dict[str, Any] = {"size": data.image_size, "seed": seed}
