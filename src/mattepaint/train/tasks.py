@@ -761,7 +761,9 @@ class MattingTask:
                     raise ConfigError(f"{where}: a procedural source needs count >= 1, got {count}")
                 size = spec.get("size", self.config.data.image_size)
                 seed = spec.get("seed", self.config.run.seed)
-                sources.append((ProceduralForegrounds(count, size=size, seed=seed), repeat, validate))
+                sources.append(
+                    (ProceduralForegrounds(count, size=size, seed=seed), repeat, validate)
+                )
                 continue
             if not spec.get("path"):
                 raise ConfigError(f"{where}: a {kind} source needs a 'path'")
