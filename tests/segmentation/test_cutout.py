@@ -162,6 +162,27 @@ def test_refine_with_a_matter_instance() -> None:
     cutout(image, segmenter=BlurrySegmenter(alpha), refine=get_matter("closed_form"))
 
 
+def test_refine_auto_and_a_model_file() -> None:
+    """"auto" is the default with a trimap (the shipped learned model, when the package has
+    it); a trimap model file works too, a file of another kind is refused."""
+    from mattepaint.methods import auto_matter
+    from mattepaint.models.checkpoint import shipped_model_names, shipped_model_path
+    from mattepaint.segmentation.cutout import refine_matter
+
+    expected = auto_matter(has_trimap=True, has_background=False)
+    name = expected if isinstance(expected, str) else f"checkpoint:{expected.name}"
+    assert refine_matter("auto").name == refine_matter("AUTO").name == name
+    if "dim_matte_sm_real" not in shipped_model_names():
+        pytest.skip("no shipped trimap model in this build")
+    path = shipped_model_path("dim_matte_sm_real")
+    assert refine_matter(path).name == "checkpoint:dim_matte_sm_real.safetensors"
+    image, alpha = scene(96)
+    result = cutout(image, segmenter=BlurrySegmenter(alpha), refine=path)
+    assert result.alpha.shape == (1, 1, 96, 96) and bool(torch.isfinite(result.alpha).all())
+    with pytest.raises(ValueError, match="needs a background image"):
+        refine_matter(shipped_model_path("unet_matte_rgb_small"))
+
+
 def test_segmenter_finds_nothing() -> None:
     image, _ = scene()
     with pytest.raises(InputError, match="'nothing-here' found no subject in the image") as info:

@@ -96,7 +96,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         default="closed_form",
         metavar="METHOD",
         help="trimap matting on the uncertain band: closed_form (default), knn, another "
-        "trimap method, or none (the segmenter's mask is the matte)",
+        "trimap method, auto (the default of 'matte' with a trimap: the shipped learned "
+        "model), or none (the segmenter's mask is the matte)",
     )
     p.add_argument(
         "--only-mask", action="store_true", help="write the alpha matte alone (gray PNG)"

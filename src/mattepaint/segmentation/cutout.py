@@ -37,6 +37,7 @@ Example:
 from __future__ import annotations
 
 import math
+import os
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -49,7 +50,7 @@ from torch import Tensor
 from mattepaint.checks import check_int
 from mattepaint.compositing import estimate_foreground
 from mattepaint.errors import InputError
-from mattepaint.methods import Matter, get_matter
+from mattepaint.methods import AUTO, Matter, get_matter, resolve_matter
 from mattepaint.segmentation.base import SegmenterSpec, check_segmenter_input, resolve_segmenter
 from mattepaint.segmentation.scribbles import apply_scribbles
 from mattepaint.segmentation.trimap import (
@@ -99,16 +100,21 @@ class CutoutResult:
         return torch.cat([self.foreground, self.alpha], dim=1)
 
 
-def refine_matter(refine: str | Matter) -> Matter:
+def refine_matter(refine: str | os.PathLike[str] | Matter) -> Matter:
     """The trimap matting method for ``refine``: a registered name (built without its own
     foreground estimation when it has that option, since the pipeline estimates F once at full
-    resolution) or a :class:`~mattepaint.methods.Matter`.
+    resolution), ``"auto"`` (the default with a trimap: the best shipped trimap model, else
+    cf_knn_sm; :func:`mattepaint.methods.auto_matter`), a trimap model file (a path object) or
+    a :class:`~mattepaint.methods.Matter`.
 
     Raises:
         ValueError: an unknown name (the message lists the valid ones), or a method that does
             not take a trimap.
     """
-    if isinstance(refine, str):
+    if isinstance(refine, os.PathLike) or (isinstance(refine, str) and refine.lower() == AUTO):
+        spec = AUTO if isinstance(refine, str) else refine
+        matter = resolve_matter(spec, has_trimap=True, has_background=False)
+    elif isinstance(refine, str):
         try:
             matter = get_matter(refine, foreground=False)
         except ValueError:  # no `foreground` option (or an unknown name: raised again below)
@@ -228,7 +234,7 @@ def cutout(
     image: Tensor,
     *,
     segmenter: SegmenterSpec | None = None,
-    refine: str | Matter | None = "closed_form",
+    refine: str | os.PathLike[str] | Matter | None = "closed_form",
     soft_mask: Tensor | None = None,
     band_fraction: float = DEFAULT_BAND_FRACTION,
     min_band: int = DEFAULT_MIN_BAND,
@@ -254,8 +260,9 @@ def cutout(
             default (:func:`~mattepaint.segmentation.default_segmenter`). Not used when
             ``soft_mask`` is given.
         refine: the trimap matting method: a registered name (``"closed_form"``, ``"knn"``,
-            ...), a :class:`~mattepaint.methods.Matter` that needs a trimap, or None / ``"none"``
-            for the segmenter's soft mask as the matte.
+            ...), ``"auto"`` (the default with a trimap, e.g. the shipped learned model), a
+            trimap model file (path object), a :class:`~mattepaint.methods.Matter` that needs a
+            trimap, or None / ``"none"`` for the segmenter's soft mask as the matte.
         soft_mask: optional (B, 1, H, W) segmenter output computed earlier (the segmenter is
             then not run, e.g. when only the trimap options change).
         band_fraction, min_band, max_band, fg_threshold, bg_threshold, thin_seeds: the
@@ -292,10 +299,13 @@ def cutout(
     if isinstance(refine, str) and refine.lower() == "none":
         refine = None
     matter = refine_matter(refine) if refine is not None else None
-    scribbles = [_scribble_masks(s, image, name) for s, name in (
-        (foreground_scribbles, "foreground_scribbles"),
-        (background_scribbles, "background_scribbles"),
-    )]
+    scribbles = [
+        _scribble_masks(s, image, name)
+        for s, name in (
+            (foreground_scribbles, "foreground_scribbles"),
+            (background_scribbles, "background_scribbles"),
+        )
+    ]
     if matter is None and any(s is not None for s in scribbles):
         raise ValueError("scribbles correct the trimap of the matting: give a refine method")
     trimap_options = {
