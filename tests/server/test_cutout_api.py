@@ -129,13 +129,19 @@ def test_cutout_equals_the_library(client: TestClient, tmp_path: Path, segmenter
     assert np.abs(raw.astype(int) - photo[..., 0]).max() <= 16  # the soft mask (resized twice)
     knn = _cut(client, photo, output="alpha", refine="knn")
     assert knn.status_code == 200, knn.text
+    auto = _cut(client, photo, output="alpha", refine="auto")  # the default with a trimap
+    assert auto.status_code == 200, auto.text
+    auto_alpha = _decode(auto.content)
+    assert auto_alpha.shape == SIZE
+    known = trimap != 128  # the automatic trimap's sure regions are kept by any refiner
+    np.testing.assert_array_equal(auto_alpha[known], trimap[known])
 
 
 @pytest.mark.parametrize(
     ("data", "status", "needles"),
     [
         ({"segmenter": "u2net"}, 400, ("unknown segmenter", "red")),
-        ({"refine": "magic"}, 400, ("magic", "closed_form", "knn")),
+        ({"refine": "magic"}, 400, ("magic", "auto", "closed_form", "knn")),
         ({"refine": "background_difference"}, 400, ("trimap",)),
         ({"output": "foreground"}, 422, ()),
     ],

@@ -14,9 +14,9 @@ Endpoints (interactive documentation at ``/docs``):
                          else cf_knn_sm / background_difference), ``output`` (rgba | alpha |
                          foreground, default rgba) -> ``image/png``
 ``POST /api/cutout``     form: ``image`` (file), ``segmenter`` (a name of /api/methods
-                         ``segmenters``; default the first), ``refine`` (closed_form | knn |
-                         another trimap method | none, default closed_form), ``output`` (rgba |
-                         alpha | trimap, default rgba), optional ``foreground_scribbles`` /
+                         ``segmenters``; default the first), ``refine`` (closed_form | auto |
+                         knn | another trimap method | none, default closed_form), ``output``
+                         (rgba | alpha | trimap, default rgba), optional ``foreground_scribbles`` /
                          ``background_scribbles`` (files, white = stroke) -> ``image/png``
 =======================  =====================================================================
 
@@ -381,8 +381,9 @@ def create_api(catalog: MethodCatalog | None = None, limits: ServerLimits | None
         refine: Annotated[
             str,
             Form(
-                description="matting of the uncertain band: closed_form, knn, another trimap "
-                "method of /api/methods, or none (the segmenter's mask is the matte)"
+                description="matting of the uncertain band: closed_form, auto (the default "
+                "with a trimap: the shipped learned model), knn, another trimap method of "
+                "/api/methods, or none (the segmenter's mask is the matte)"
             ),
         ] = "closed_form",
         output: Annotated[

@@ -497,7 +497,8 @@ class CutoutArrays:
 
 def cutout_refiner(catalog: MethodCatalog, refine: str | None) -> Any:
     """The matting method of a cut-out's uncertain band: a trimap method of ``catalog``
-    (``closed_form``, ``knn``, a trimap checkpoint), or None for ``None`` / ``"none"`` (the
+    (``closed_form``, ``knn``, a trimap checkpoint), ``"auto"`` (the catalog's default with a
+    trimap: the shipped learned model, else cf_knn_sm), or None for ``None`` / ``"none"`` (the
     segmenter's soft mask is the matte).
 
     Raises:
@@ -505,12 +506,16 @@ def cutout_refiner(catalog: MethodCatalog, refine: str | None) -> Any:
     """
     if refine is None or refine.strip().lower() == "none":
         return None
-    from mattepaint.methods import matter_names
+    from mattepaint.methods import AUTO, matter_names
     from mattepaint.segmentation import refine_matter
 
+    if refine.strip().lower() == AUTO:
+        return refine_matter(catalog.auto_matter(has_trimap=True, has_background=False))
     if refine not in catalog.matting_methods():
         trimap = [n for n in catalog.matting_methods() if catalog.needs(n) == "trimap"]
-        raise InputError(f"unknown refine method {refine!r}; valid: none, {', '.join(trimap)}")
+        raise InputError(
+            f"unknown refine method {refine!r}; valid: none, {AUTO}, {', '.join(trimap)}"
+        )
     if refine in matter_names() and catalog.checkpoint_path(refine) is None:
         return refine_matter(refine)  # built without its own foreground step (done once after)
     return refine_matter(catalog.matter(refine))
@@ -559,8 +564,10 @@ def run_cutout(
         check_cancelled(cancel)
         strokes = {
             key: torch.from_numpy(np.asarray(value, dtype=np.float32))[None, None]
-            for key, value in (("foreground_scribbles", foreground_scribbles),
-                               ("background_scribbles", background_scribbles))
+            for key, value in (
+                ("foreground_scribbles", foreground_scribbles),
+                ("background_scribbles", background_scribbles),
+            )
             if value is not None
         }
         result = cutout(tensor, segmenter=seg, soft_mask=soft, refine=matter, **strokes)

@@ -91,7 +91,7 @@ def build_ui(catalog: MethodCatalog, limits: ServerLimits) -> gr.Blocks:
     default_inpaint = "auto" if "auto" in inpaint_methods else inpaint_methods[0]
     segmenters = list(catalog.segmenter_names())
     edge_methods = ("closed_form", "sm", "cf_knn_sm", "cf_knn", "knn")
-    refiners = [m for m in edge_methods if m in matte_methods] + ["none"]
+    refiners = [m for m in edge_methods if m in matte_methods] + ["auto", "none"]
     downloads = _DownloadFolder()
 
     def inpaint(
