@@ -51,6 +51,18 @@ from mattepaint.models.loading import load_matter
 CLASSICAL = ("closed_form", "knn", "sm", "cf_knn_sm")
 
 
+def load_checkpoints(specs: list[str], prog: str) -> dict:
+    """``{NAME: Matter}`` for each ``--checkpoint NAME=FILE`` (a model file, a training
+    checkpoint or a shipped model's name); exits with one line on a malformed spec."""
+    models = {}
+    for spec in specs:
+        name, sep, path = spec.partition("=")
+        if not sep or not name or not path:
+            sys.exit(f"{prog}: error: --checkpoint wants NAME=FILE, got {spec!r}")
+        models[name] = load_matter(path)
+    return models
+
+
 def classical_mattes(
     image: np.ndarray, trimap: np.ndarray, cache: Path, stem: str
 ) -> tuple[dict[str, np.ndarray], dict[str, float]]:
@@ -85,12 +97,7 @@ def main(argv: list[str] | None = None) -> None:
     root = args.data / "alphamatting" / "Training"
     if not root.is_dir():
         sys.exit(f"learned_trimap_eval: error: alphamatting.com data not found: {root}")
-    models = {}
-    for spec in args.checkpoint:
-        name, sep, path = spec.partition("=")
-        if not sep or not name or not path:
-            sys.exit(f"learned_trimap_eval: error: --checkpoint wants NAME=FILE, got {spec!r}")
-        models[name] = load_matter(path)
+    models = load_checkpoints(args.checkpoint, "learned_trimap_eval")
     first = next(iter(models))
     args.cache.mkdir(parents=True, exist_ok=True)
     dataset = AlphaMattingDataset(root, trimap=args.trimap)

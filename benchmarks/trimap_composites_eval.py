@@ -14,20 +14,26 @@ Usage:
 
 from __future__ import annotations
 
+import os
+import sys
+
+if __name__ == "__main__":
+    _threads = next((a.split("=", 1)[1] for a in sys.argv if a.startswith("--threads=")), None)
+    for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        os.environ.setdefault(_var, _threads or "2")  # before numpy / numba start their pools
+
 import argparse
 import csv
-import sys
 from pathlib import Path
 
 import numpy as np
 import torch
+from learned_trimap_eval import load_checkpoints
+from matting_blend import METRICS
 
 from mattepaint.data.matting import RealForegroundComposites
 from mattepaint.methods import get_matter
 from mattepaint.metrics.matting import matting_metrics
-from mattepaint.models.loading import load_matter
-
-METRICS = ("sad", "mse", "grad", "conn")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -38,7 +44,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="a trimap model file or shipped model name (repeatable)")  # fmt: skip
     parser.add_argument("--trimap", default="Trimap1", choices=("Trimap1", "Trimap2"))
     parser.add_argument("--seed", type=int, default=0, help="chooses each image's background")
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=2,
+                        help="threads (pass as --threads=N to also set the BLAS/numba pools)")  # fmt: skip
     parser.add_argument("--out", type=Path, default=Path("results/trimap_composites"))
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -46,11 +53,7 @@ def main(argv: list[str] | None = None) -> None:
     if not root.is_dir() or not bgs.is_dir():
         sys.exit(f"trimap_composites_eval: error: {root} or {bgs} not found")
     methods = {name: get_matter(name) for name in args.method}
-    for spec in args.checkpoint:
-        name, sep, file = spec.partition("=")
-        if not sep:
-            sys.exit(f"trimap_composites_eval: error: --checkpoint takes NAME=FILE, got {spec!r}")
-        methods[name] = load_matter(file)
+    methods.update(load_checkpoints(args.checkpoint, "trimap_composites_eval"))
     data = RealForegroundComposites(
         root, sorted(bgs.glob("*.jpg")), seed=args.seed, cache_dir=args.out / "fg_cache",
         trimap=args.trimap,

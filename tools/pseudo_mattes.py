@@ -61,7 +61,7 @@ def _photo_trimaps(photos: Path, tmp: Path, band_fraction: float) -> tuple[Path,
             continue
         trimap = auto_trimap(alpha.astype(np.float32), band_fraction=band_fraction, min_band=5)
         io.save_image(images / f"{path.stem}.png", rgb)
-        io.save_image(trimaps / f"{path.stem}.png", trimap)
+        io.save_trimap(trimaps / f"{path.stem}.png", trimap)
     return images, trimaps
 
 

@@ -111,9 +111,10 @@ def refine_matter(refine: str | os.PathLike[str] | Matter) -> Matter:
         ValueError: an unknown name (the message lists the valid ones), or a method that does
             not take a trimap.
     """
-    if isinstance(refine, os.PathLike) or (isinstance(refine, str) and refine.lower() == AUTO):
-        spec = AUTO if isinstance(refine, str) else refine
-        matter = resolve_matter(spec, has_trimap=True, has_background=False)
+    if isinstance(refine, str) and refine.lower() == AUTO:
+        refine = AUTO
+    if refine == AUTO or isinstance(refine, os.PathLike):
+        matter = resolve_matter(refine, has_trimap=True, has_background=False)
     elif isinstance(refine, str):
         try:
             matter = get_matter(refine, foreground=False)

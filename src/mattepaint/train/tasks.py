@@ -662,9 +662,10 @@ class MattingTask:
       objects larger than the crop) are passed to the dataset.
 
     Validation: ``CompositeDataset(train=False)`` over held-out FOREGROUND ITEMS, a
-    ``data.val_fraction`` of every source (chosen by ``run.seed``; a single-item source and one with
-    ``validate: false`` stay in training), composited on the backgrounds of ``data.val_dirs`` or, when empty, on a
-    ``data.val_fraction`` split of the training backgrounds (``split_files``); so validation
+    ``data.val_fraction`` of every source (chosen by ``run.seed``; a single-item source and one
+    with ``validate: false`` stay in training), composited on the backgrounds of
+    ``data.val_dirs`` or, when empty, on a ``data.val_fraction`` split of the training
+    backgrounds (``split_files``); so validation
     composites share neither foreground nor background with training. At most
     ``data.max_val_images`` composites; no validation set when ``val_fraction`` is 0.
 
