@@ -29,7 +29,8 @@ Three parts (``--skip-alphamatting`` runs only the first):
     ``background_difference`` (also given the clean background) and the trimap-free late fusion
     networks (seed001_late_fusion_stage3_small, encoder from scratch, and
     late_fusion_effnet_cutout, the ImageNet EfficientNet-Lite0 one shipped as the cut-out's
-    segmenter, here run at the composite's native size; image only).
+    segmenter, here run at the composite's native size, or with ``--scene-size N`` at longer
+    side N as the cut-out runs it (384), the alpha resized back; image only).
     Metrics over the WHOLE image: IoU of ``alpha > 0.5`` (strictly greater, both mattes), SAD / 1000,
     MSE x 1e3 (:mod:`mattepaint.metrics.matting`, ``region="all"``).
 
@@ -157,6 +158,7 @@ class Method:
     source: str  # checkpoint path, or "classical"
     step: int | None = None
     config: dict[str, Any] | None = None
+    size: int = 0  # > 0: run at this longer side (area down / bilinear up), alpha resized back
 
     @property
     def needs(self) -> str:
@@ -201,9 +203,17 @@ def run_matter(method: Method, image: torch.Tensor, *, trimap=None, background=N
     elif method.needs == "background":
         kwargs["background"] = background
     start = time.perf_counter()
-    result = method.matter(image, **kwargs)
+    height, width = image.shape[-2:]
+    if method.size > 0 and method.needs == "nothing" and max(height, width) != method.size:
+        from mattepaint.segmentation.model import ModelSegmenter
+
+        segmenter = ModelSegmenter(method.matter.model, name=method.key, size=method.size,
+                                   min_size=method.size)  # the cut-out's own resizing
+        alpha = segmenter(image)
+    else:
+        alpha = method.matter(image, **kwargs).alpha
     seconds = time.perf_counter() - start
-    return result.alpha[0, 0].float().numpy().astype(np.float32), seconds
+    return alpha[0, 0].float().numpy().astype(np.float32), seconds
 
 
 # --------------------------------------------------------------------------------------------
@@ -632,6 +642,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="procedural foregrounds of (a); must differ from training's")
     parser.add_argument("--real-size", type=int, default=480,
                         help="longer side of the part (b) composites")
+    parser.add_argument("--scene-size", type=int, default=0,
+                        help="run the trimap-free models of (a) and (b) at this longer side, as "
+                             "the cut-out's segmenter does (384), not at the native size (0)")
     parser.add_argument("--classical", nargs="+", default=list(CLASSICAL_TRIMAP),
                         choices=CLASSICAL_TRIMAP, help="classical trimap methods of part (c)")
     parser.add_argument("--parts", default="abc",
@@ -651,6 +664,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.cases < 1 or args.size < 32 or args.real_size < 32 or args.threads < 1:
         parser.error("--cases >= 1, --size >= 32, --real-size >= 32, --threads >= 1")
+    if args.scene_size != 0 and args.scene_size < 32:
+        parser.error("--scene-size must be 0 (native size) or >= 32")
     if args.seed < 0 or args.procedural_seed < 0:
         parser.error("--seed and --procedural-seed must be >= 0")
     return args
@@ -680,6 +695,10 @@ def main(argv: list[str] | None = None) -> None:
     order = ("unet_matte_gray", "unet_matte_rgb", "background_difference", "late_fusion",
              "late_fusion_effnet")
     scene_methods = [loaded[k] for k in order if loaded[k] is not None]
+    for method in scene_methods:
+        if args.scene_size > 0 and method.needs == "nothing":
+            method.size = args.scene_size
+            method.label += f" @{args.scene_size}"
     trimap_methods: list[Method] = []
     if not args.skip_alphamatting:
         models_c = [load_model_method(args.runs, *spec, channels_last=cl) for spec in TRIMAP_MODELS]

@@ -374,3 +374,99 @@ def test_real_weights_shapes_and_sanity(
     # 3x-16x over Kodak crops) than a +0.05 brightness shift, in content and in style
     assert losses.perceptual_loss(blur, orig) > 3 * losses.perceptual_loss(bright, orig)
     assert losses.style_loss(blur, orig) > 3 * losses.style_loss(bright, orig)
+
+
+# ----------------------------------------------------------------------------- AlexNet distance
+
+
+@pytest.fixture(scope="module")
+def random_alex_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from mattepaint.models.backbones import AlexNetFeatures
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("alex") / "alexnet_random.safetensors"
+    save_file(AlexNetFeatures().state_dict(), str(path))
+    return path
+
+
+@pytest.fixture(scope="module")
+def random_alex(random_alex_file: Path) -> losses.AlexNetPerceptual:
+    return losses.AlexNetPerceptual(random_alex_file)
+
+
+def test_alex_distance_matches_functional_definition(random_alex: losses.AlexNetPerceptual) -> None:
+    gen = torch.Generator().manual_seed(3)
+    x, y = torch.rand(2, 3, 48, 40, generator=gen), torch.rand(2, 3, 48, 40, generator=gen)
+    mean, std = (torch.tensor(v).view(1, 3, 1, 1) for v in (IMAGENET_MEAN, IMAGENET_STD))
+    expected = 0.0
+    for fx, fy in zip(random_alex.net((x - mean) / std), random_alex.net((y - mean) / std)):
+        nx = fx / (fx.pow(2).sum(1, keepdim=True).sqrt() + 1e-10)
+        ny = fy / (fy.pow(2).sum(1, keepdim=True).sqrt() + 1e-10)
+        expected += float((nx - ny).pow(2).sum(1).mean())  # mean over batch and positions
+    got = random_alex(x, y)
+    assert got.ndim == 0 and got.dtype == torch.float32
+    assert got.item() == pytest.approx(expected, rel=1e-5)
+    assert random_alex(x, x).item() == 0.0
+    assert random_alex(x, y).item() == pytest.approx(random_alex(y, x).item(), rel=1e-6)
+
+
+def test_alex_distance_gradient_reaches_input_not_parameters(
+    random_alex: losses.AlexNetPerceptual,
+) -> None:
+    x = torch.rand(1, 3, 32, 32, requires_grad=True)
+    random_alex(x, torch.rand(1, 3, 32, 32)).backward()
+    assert x.grad is not None and bool(x.grad.abs().sum() > 0)
+    assert all(p.grad is None and not p.requires_grad for p in random_alex.parameters())
+    assert not random_alex.train().training  # stays frozen in eval mode
+
+
+def test_alex_distance_jitter_crops_both_images_alike(
+    random_alex: losses.AlexNetPerceptual, random_alex_file: Path
+) -> None:
+    jittered = losses.AlexNetPerceptual(random_alex_file, jitter=4)
+    gen = torch.Generator().manual_seed(5)
+    x, y = torch.rand(1, 3, 40, 44, generator=gen), torch.rand(1, 3, 40, 44, generator=gen)
+    assert jittered(x, x).item() == 0.0  # the same crop of both images
+    torch.manual_seed(11)
+    dy, dx = (int(v) for v in torch.randint(4, (2,)))
+    torch.manual_seed(11)
+    got = jittered(x, y).item()
+    assert got == pytest.approx(random_alex(x[..., dy:, dx:], y[..., dy:, dx:]).item(), rel=1e-6)
+    values = {round(jittered(x, y).item(), 6) for _ in range(12)}
+    assert len(values) > 1  # the offset changes from call to call
+    with pytest.raises(ValueError, match="at least 35x35"):
+        jittered(torch.rand(1, 3, 34, 64), torch.rand(1, 3, 34, 64))
+    with pytest.raises(ValueError, match="jitter"):
+        losses.AlexNetPerceptual(None, jitter=-1)
+
+
+def test_alex_distance_errors(random_alex: losses.AlexNetPerceptual, tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="alex_weights"):
+        losses.AlexNetPerceptual(None)
+    with pytest.raises(FileNotFoundError, match="nope.safetensors"):
+        losses.AlexNetPerceptual(tmp_path / "nope.safetensors")
+    with pytest.raises(ValueError, match="at least 31x31"):
+        random_alex(torch.rand(1, 3, 30, 64), torch.rand(1, 3, 30, 64))
+    with pytest.raises(ValueError, match="same shape"):
+        random_alex(torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 40))
+
+
+@pytest.mark.shared_data
+def test_alex_distance_real_weights_ranks_blur_above_brightness(
+    shared_data: Path, shared_file: Callable[..., Path]
+) -> None:
+    from mattepaint.losses.perceptual import ALEXNET_WEIGHTS_FILE
+
+    path = shared_data / "weights" / ALEXNET_WEIGHTS_FILE
+    if not path.is_file():
+        pytest.skip(f"AlexNet weights not found at {path}")
+    alex = losses.AlexNetPerceptual(path)
+    from PIL import Image
+
+    photo = Image.open(shared_file("images", "kodak24", "kodim05.png")).convert("RGB")
+    image = np.asarray(photo, np.float32)[64:192, 96:224] / 255  # (128, 128, 3)
+    blurred = np.stack([gaussian_filter(image[..., c], 1.5) for c in range(3)], axis=-1)
+    brighter = np.clip(image + 0.05, 0, 1)
+    orig = _to_tensor(image)
+    # the distance a perceptual loss needs: a blur is far, a small brightness shift is near
+    assert alex(_to_tensor(blurred), orig) > 3 * alex(_to_tensor(brighter), orig)

@@ -47,6 +47,14 @@ def _batch() -> dict[str, Tensor]:
     return {"image": image, "mask": mask, "input": image * (1 - mask)}
 
 
+def _random_batch(size: int) -> dict[str, Tensor]:
+    """Two random size x size photos with a centred square hole of half the side."""
+    image = torch.rand(2, 3, size, size, generator=torch.Generator().manual_seed(1))
+    mask = torch.zeros(2, 1, size, size)
+    mask[..., size // 4 : size * 3 // 4, size // 4 : size * 3 // 4] = 1
+    return {"image": image, "mask": mask, "input": image * (1 - mask)}
+
+
 def test_coarse_terms_apply_to_the_first_stage(tmp_path: Path) -> None:
     task = _task(tmp_path, {"hole_l1": 1.0, "coarse_hole_l1": 2.0, "coarse_valid_l1": 1.0})
     batch = _batch()
@@ -88,6 +96,36 @@ def test_perceptual_terms_without_weights_fail_at_start(tmp_path: Path) -> None:
         _task(tmp_path, {"style_out": 120.0}, vgg_weights=str(missing))
 
 
+def test_alex_perceptual_term(tmp_path: Path) -> None:
+    from safetensors.torch import save_file
+
+    from mattepaint.models.backbones import AlexNetFeatures
+
+    with pytest.raises(FileNotFoundError, match="alex_weights"):
+        _task(tmp_path, {"hole_l1": 1.0, "perceptual_alex": 0.25})
+    torch.manual_seed(0)
+    path = tmp_path / "alex.safetensors"
+    save_file(AlexNetFeatures().state_dict(), str(path))
+    weights = {"hole_l1": 6.0, "perceptual_alex": 0.25}
+    assert _task(tmp_path, weights, alex_weights=str(path)).alex.jitter == 4  # the default
+    task = _task(tmp_path, weights, alex_weights=str(path), alex_jitter=0)
+    assert task.term_order == ("hole_l1", "perceptual_alex")
+    batch = _random_batch(40)
+    model = _Constant()
+    outputs = task.forward(model, batch)
+    terms = task.generator_loss(outputs, batch)
+    comp = batch["mask"] * outputs["pred"] + (1 - batch["mask"]) * batch["image"]
+    assert terms["perceptual_alex"].item() == pytest.approx(
+        task.alex(comp, batch["image"]).item(), rel=1e-6
+    )
+    assert terms["perceptual_alex"].item() > 0
+    total = 6.0 * terms["hole_l1"] + 0.25 * terms["perceptual_alex"]
+    assert terms["total"].item() == pytest.approx(total.item(), rel=1e-5)
+    terms["total"].backward()
+    assert model.value.grad is not None and torch.isfinite(model.value.grad)
+    assert all(p.grad is None for p in task.alex.parameters())
+
+
 def test_liu_total_terms(tmp_path: Path) -> None:
     liu = {
         "valid_l1": 1.0,
@@ -98,11 +136,7 @@ def test_liu_total_terms(tmp_path: Path) -> None:
         "tv": 0.1,
     }
     task = _task(tmp_path, liu, vgg_weights=str(helpers.random_vgg_file(tmp_path)))
-    batch = _batch()
-    batch["image"] = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(1))
-    batch["mask"] = torch.zeros(2, 1, 16, 16)
-    batch["mask"][..., 4:12, 4:12] = 1
-    batch["input"] = batch["image"] * (1 - batch["mask"])
+    batch = _random_batch(16)
     model = _Constant()
     terms = task.generator_loss(task.forward(model, batch), batch)
     assert set(terms) == set(liu) | {"total"}

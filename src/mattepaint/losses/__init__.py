@@ -6,7 +6,8 @@ reconstruction.py: l1, mse (optionally weighted), masked_l1, hole_l1, valid_l1, 
 adversarial.py: d_loss / g_loss for "nsgan", "hinge", "wgan_gp" and gradient_penalty
     (Gulrajani et al. 2017; masked as in DeepFill v1).
 perceptual.py: VGGFeatures (frozen VGG16 pool1-pool3 from a local weights file), perceptual_loss,
-    gram_matrix, style_loss, liu_perceptual (Liu et al. 2018), feature_matching_loss.
+    gram_matrix, style_loss, liu_perceptual (Liu et al. 2018), AlexNetPerceptual (a cheap
+    normalised AlexNet distance, Zhang et al. 2018), feature_matching_loss.
 
 The training task combines them into a dict of named terms plus "total".
 """
@@ -15,6 +16,7 @@ from mattepaint.losses.adversarial import GAN_KINDS, d_loss, g_loss, gradient_pe
 from mattepaint.losses.perceptual import (
     LIU_LAYERS,
     LIU_WEIGHTS,
+    AlexNetPerceptual,
     VGGFeatures,
     feature_matching_loss,
     gram_matrix,
@@ -38,6 +40,7 @@ __all__ = [
     "GAN_KINDS",
     "LIU_LAYERS",
     "LIU_WEIGHTS",
+    "AlexNetPerceptual",
     "VGGFeatures",
     "d_loss",
     "discounted_l1",

@@ -1,5 +1,5 @@
-"""Feature-space losses: VGG16 perceptual and style (Gram) losses, and discriminator feature
-matching.
+"""Feature-space losses: VGG16 perceptual and style (Gram) losses, a cheap AlexNet perceptual
+distance, and discriminator feature matching.
 
 :class:`VGGFeatures` is a frozen ImageNet VGG16 (:mod:`mattepaint.models.backbones`) that returns
 the activations of chosen layers, by default pool1, pool2 and pool3 as in Liu et al. 2018.
@@ -11,6 +11,9 @@ the batch, a mean over its elements, so every batch element counts alike):
   :func:`gram_matrix` ``G(f) = f f^T / (C H W)`` (Liu et al. eq. 4 and 5).
 * :func:`liu_perceptual`: the three VGG terms of Liu et al.'s total loss (perceptual, style_out,
   style_comp) from one forward pass of (pred, comp) and one of the target.
+* :class:`AlexNetPerceptual`: a frozen ImageNet AlexNet distance on channel-normalised relu1-relu5
+  activations (Zhang et al. 2018's uncalibrated "baseline" deep distance), about 1/10 of a VGG16
+  pass; the training loop adds it as the "perceptual_alex" term.
 * :func:`feature_matching_loss`: the L1 feature-matching loss on intermediate discriminator
   activations (pix2pixHD), which the critics' ``forward_features`` return (through
   :func:`mattepaint.models.layers.features.sequential_features`); the training loop adds it as
@@ -24,6 +27,9 @@ References:
         Convolutions", ECCV 2018 (section 3.4: perceptual and style losses on VGG16 pool1-pool3).
     Johnson, Alahi & Fei-Fei, "Perceptual Losses for Real-Time Style Transfer and
         Super-Resolution", ECCV 2016 (perceptual loss).
+    Zhang, Isola, Efros, Shechtman & Wang, "The Unreasonable Effectiveness of Deep Features as a
+        Perceptual Metric", CVPR 2018 (normalised deep-feature distances; AlexNet's is as good
+        as VGG's at predicting human judgements).
     Gatys, Ecker & Bethge, "Image Style Transfer Using Convolutional Neural Networks", CVPR 2016
         (Gram-matrix style loss).
     Salimans et al., "Improved Techniques for Training GANs", NeurIPS 2016 (feature matching);
@@ -44,14 +50,17 @@ from mattepaint.models.backbones import (
     IMAGENET_MEAN,
     IMAGENET_STD,
     VGG16_LAYERS,
+    AlexNetFeatures,
     VGG16Features,
     load_backbone_weights,
 )
 
 __all__ = [
+    "ALEXNET_WEIGHTS_FILE",
     "LIU_LAYERS",
     "LIU_WEIGHTS",
     "VGG16_WEIGHTS_FILE",
+    "AlexNetPerceptual",
     "VGGFeatures",
     "feature_matching_loss",
     "gram_matrix",
@@ -76,13 +85,31 @@ LIU_WEIGHTS: dict[str, float] = {
 VGG16_WEIGHTS_FILE = "vgg16_imagenet_features_fp16.safetensors"
 """File name of the VGG16 ImageNet feature weights in ``shared/data/weights``."""
 
+ALEXNET_WEIGHTS_FILE = "alexnet_imagenet_features.safetensors"
+"""File name of the AlexNet ImageNet feature weights in ``shared/data/weights``."""
+
 _HALF = (torch.float16, torch.bfloat16)
 
 
 # ----------------------------------------------------------------------------- VGG features
 
 
-class VGGFeatures(nn.Module):
+class _FrozenImageNetNet(nn.Module):
+    """Base of the frozen ImageNet extractors: the normalisation buffers, no gradients for the
+    parameters, always in eval mode (``.train()`` is a no-op)."""
+
+    def _freeze(self) -> None:
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), False)
+        self.requires_grad_(False)
+        self.eval()
+
+    def train(self, mode: bool = True) -> _FrozenImageNetNet:
+        """Stay in eval mode whatever ``mode`` is (a frozen extractor)."""
+        return super().train(False)
+
+
+class VGGFeatures(_FrozenImageNetNet):
     """Frozen VGG16 (ImageNet) feature extractor for perceptual and style losses.
 
     Inputs are normalised internally, ``(x - IMAGENET_MEAN) / IMAGENET_STD``, as torchvision's
@@ -138,14 +165,7 @@ class VGGFeatures(nn.Module):
         self.net = net
         pools = sum(1 for m in net.features if isinstance(m, nn.MaxPool2d))
         self.min_size = 2**pools
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), False)
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), False)
-        self.requires_grad_(False)
-        self.eval()
-
-    def train(self, mode: bool = True) -> VGGFeatures:
-        """Stay in eval mode whatever ``mode`` is (a frozen extractor)."""
-        return super().train(False)
+        self._freeze()
 
     def forward(self, x: Tensor) -> list[Tensor]:
         """(B, 3, H, W) in [0, 1] -> list of activations, one per ``self.layers``."""
@@ -162,6 +182,87 @@ class VGGFeatures(nn.Module):
             )
         x = (x.to(self.mean.dtype) - self.mean) / self.std  # (B, 3, H, W) ImageNet-normalised
         return self.net(x, self.layers)
+
+
+class AlexNetPerceptual(_FrozenImageNetNet):
+    """Frozen ImageNet AlexNet perceptual distance, a cheap perceptual loss.
+
+    ``d(x, y) = sum_l mean_{b,h,w} sum_c (n_l(x) - n_l(y))^2`` with ``n_l = phi_l / (||phi_l||_2
+    + 1e-10)``, the relu1 ... relu5 activations ``phi_l`` of AlexNet on ImageNet-normalised input,
+    each unit-normalised over its channels. This is the uncalibrated deep distance of Zhang et al.
+    2018 (their "baseline", all layers and channels weighted 1); LPIPS-alex adds learned weights
+    per channel on the same activations, so a model trained on this term is partly trained on
+    the LPIPS-alex features: report LPIPS-vgg beside LPIPS-alex when comparing such a model.
+
+    AlexNet (2.5 M convolution weights, stride 4 first) costs about a tenth of the VGG16
+    pool1-pool3 pass of :class:`VGGFeatures` on the same image. The parameters have
+    ``requires_grad=False`` and the module stays in eval mode; the distance is differentiable
+    with respect to both images.
+
+    Its first convolution's stride of 4 makes the gradient periodic: a generator trained on the
+    plain distance learns a 4-pixel dot grid that the distance (and LPIPS-alex) rewards. With
+    ``jitter = J > 0`` each call first crops both images by the same random 0..J-1 rows and
+    columns at the top left (torch's random generator), so the grid moves from step to step and
+    averages out.
+
+    Args:
+        weights: AlexNet feature weights: the ``.safetensors`` file of ``shared/data/weights``
+            (:data:`ALEXNET_WEIGHTS_FILE`) or a torchvision ``alexnet`` state dict (``.pth``; its
+            classifier is ignored). Required: there is no download and no random fallback.
+        jitter: the random crop offset range (0: none, a deterministic distance).
+
+    Inputs: x, y (B, 3, H, W) float in [0, 1], the same shape, H and W >= 31.
+    Outputs: 0-dim float32 tensor >= 0 (the mean over the batch); 0 for identical images.
+
+    Raises:
+        FileNotFoundError when ``weights`` is None or names no file; ValueError for weights that
+        do not fit AlexNet, or images of the wrong shape.
+    """
+
+    min_size = 31
+
+    def __init__(self, weights: str | Path | None, *, jitter: int = 0) -> None:
+        super().__init__()
+        if isinstance(jitter, bool) or not isinstance(jitter, int) or not 0 <= jitter <= 16:
+            raise ValueError(f"jitter must be an integer in [0, 16], got {jitter!r}")
+        self.jitter = jitter
+        hint = (
+            "set loss.params.alex_weights to a torchvision alexnet state dict or the "
+            f"safetensors file {ALEXNET_WEIGHTS_FILE}"
+        )
+        if weights is None:
+            raise InputNotFoundError(
+                f"the perceptual_alex loss needs AlexNet ImageNet weights: no file given ({hint})"
+            )
+        path = Path(weights)
+        if not path.is_file():
+            raise InputNotFoundError(
+                f"the perceptual_alex loss needs AlexNet ImageNet weights: file not found: "
+                f"{path} ({hint})"
+            )
+        self.net = load_backbone_weights(AlexNetFeatures(), path)
+        self._freeze()
+
+    def forward(self, x: Tensor, y: Tensor) -> Tensor:
+        _check_images(x=x, y=y)
+        if min(x.shape[2:]) < self.min_size + self.jitter:
+            raise ValueError(
+                f"AlexNet features need images of at least {self.min_size + self.jitter}x"
+                f"{self.min_size + self.jitter} (jitter {self.jitter}), got "
+                f"{x.shape[2]}x{x.shape[3]}"
+            )
+        if self.jitter > 0:
+            dy, dx = (int(v) for v in torch.randint(self.jitter, (2,)))
+            x, y = x[..., dy:, dx:], y[..., dy:, dx:]
+        b = x.shape[0]
+        both = torch.cat([x, y]).to(self.mean.dtype)
+        feats = self.net((both - self.mean) / self.std)  # relu1 .. relu5, (2B, C_l, H_l, W_l)
+        total = x.new_zeros((), dtype=torch.float32)
+        for f in feats:
+            f = f.float()
+            f = f / (f.pow(2).sum(dim=1, keepdim=True).sqrt() + 1e-10)
+            total = total + (f[:b] - f[b:]).pow(2).sum(dim=1).mean()
+        return total
 
 
 def _check_layers(layers: object) -> tuple[str, ...]:
