@@ -1,5 +1,5 @@
 """Smoke test of benchmarks/trimap_composites_eval.py on a tiny alphamatting-shaped folder
-(the real run lives in the benchmark)."""
+(the real run lives in the benchmark), and matting_eval's working-size option."""
 
 from __future__ import annotations
 
@@ -16,14 +16,18 @@ from mattepaint.samples import make_matting_sample
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
-def _main(name: str):
+def _module(name: str):
     if str(BENCHMARKS) not in sys.path:  # the scripts import their siblings, as when run
         sys.path.insert(0, str(BENCHMARKS))
     spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.main
+    return module
+
+
+def _main(name: str):
+    return _module(name).main
 
 
 def test_trimap_composites_eval_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -51,3 +55,39 @@ def test_trimap_composites_eval_smoke(tmp_path: Path, capsys: pytest.CaptureFixt
                                          "--method", "sm", "--out", str(out)])  # fmt: skip
     with pytest.raises(SystemExit, match="not found"):
         _main("trimap_composites_eval")(["--data", str(tmp_path / "none"), "--out", str(out)])
+
+
+def test_matting_eval_scene_size_runs_the_model_at_that_longer_side() -> None:
+    import torch
+    from torch import nn
+
+    class _Model(nn.Module):  # alpha = mean colour; records the size it ran at
+        needs = "nothing"
+        size_multiple = 8
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.seen: list[tuple[int, int]] = []
+
+        def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
+            self.seen.append(tuple(image.shape[-2:]))
+            return {"alpha": image.mean(1, keepdim=True)}
+
+    class _Matter:
+        needs = "nothing"
+
+        def __init__(self) -> None:
+            self.model = _Model()
+
+        def __call__(self, image: torch.Tensor):
+            return type("R", (), {"alpha": self.model(image)["alpha"]})
+
+    bench = _module("matting_eval")
+    image = torch.rand(1, 3, 60, 100)
+    native = bench.Method("m", "m", _Matter(), "test")
+    alpha, _ = bench.run_matter(native, image)
+    assert alpha.shape == (60, 100) and native.matter.model.seen[-1] == (60, 100)
+    small = bench.Method("m", "m", _Matter(), "test", size=48)
+    alpha, _ = bench.run_matter(small, image)
+    assert alpha.shape == (60, 100)  # brought back to the input's size
+    assert small.matter.model.seen[-1] == (32, 48)  # longer side 48, multiples of 8

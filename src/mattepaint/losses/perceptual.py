@@ -199,11 +199,11 @@ class AlexNetPerceptual(_FrozenImageNetNet):
     ``requires_grad=False`` and the module stays in eval mode; the distance is differentiable
     with respect to both images.
 
-    Its first convolution's stride of 4 makes the gradient periodic: a generator trained on the
-    plain distance learns a 4-pixel dot grid that the distance (and LPIPS-alex) rewards. With
-    ``jitter = J > 0`` each call first crops both images by the same random 0..J-1 rows and
-    columns at the top left (torch's random generator), so the grid moves from step to step and
-    averages out.
+    Its first convolution has stride 4, so the distance is not shift-invariant. With ``jitter =
+    J > 0`` each call first crops both images by the same random 0..J-1 rows and columns at the
+    top left (torch's random generator), so the sampling phase changes from step to step. (It did
+    not stop an inpainting U-Net trained on this term from learning a periodic dot texture that
+    the distance reads as detail: docs/inpainting.md.)
 
     Args:
         weights: AlexNet feature weights: the ``.safetensors`` file of ``shared/data/weights``
