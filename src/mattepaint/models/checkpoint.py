@@ -68,6 +68,7 @@ __all__ = [
     "checkpoint_task",
     "export_checkpoint",
     "inference_metadata",
+    "known_input_transform",
     "load_checkpoint",
     "load_model",
     "migrate_legacy_checkpoint",
@@ -364,16 +365,31 @@ def checkpoint_task(ckpt: dict[str, Any], source: str | Path = "checkpoint") -> 
         raise InputError(f"{source}: {exc}") from None
 
 
-def checkpoint_input_transform(ckpt: dict[str, Any]) -> str:
+def checkpoint_input_transform(ckpt: dict[str, Any], source: str | Path = "checkpoint") -> str:
     """The input transform an inpainting checkpoint was trained with: the model file's
-    ``input_transform`` entry, else ``config["data"]["input_transform"]``, else "hole"."""
-    if isinstance(ckpt.get("input_transform"), str):
-        return ckpt["input_transform"]
+    ``input_transform`` entry, else ``config["data"]["input_transform"]``, else "hole".
+    Raises InputError naming ``source`` for a name this version does not know."""
+    transform = "hole"
     config = ckpt.get("config")
     data_config = config.get("data") if isinstance(config, dict) else None
-    if isinstance(data_config, dict) and isinstance(data_config.get("input_transform"), str):
-        return data_config["input_transform"]
-    return "hole"
+    if isinstance(ckpt.get("input_transform"), str):
+        transform = ckpt["input_transform"]
+    elif isinstance(data_config, dict) and isinstance(data_config.get("input_transform"), str):
+        transform = data_config["input_transform"]
+    return known_input_transform(transform, source)
+
+
+def known_input_transform(name: object, source: str | Path) -> str:
+    """``name`` if it is one of :data:`mattepaint.masks.INPUT_TRANSFORMS`, else InputError naming
+    ``source`` (a damaged or foreign header must not surface as a ValueError deeper down)."""
+    from mattepaint.masks import INPUT_TRANSFORMS
+
+    if not isinstance(name, str) or name not in INPUT_TRANSFORMS:
+        raise InputError(
+            f"{source}: the model file names an unknown input transform {name!r} (valid: "
+            f"{', '.join(sorted(INPUT_TRANSFORMS))}); the file is damaged or from another program"
+        )
+    return name
 
 
 # ============================================================================ building

@@ -115,31 +115,20 @@ def load_inpainter(
     Raises:
         InputNotFoundError: no such file.
         UnsafeCheckpointError: a pickle that needs Python globals (never unpickled).
-        InputError: not a mattepaint checkpoint, or it holds a model of another task.
+        InputError: not a mattepaint checkpoint, it holds a model of another task, or it names an
+            input transform this version does not know.
     """
     path = Path(checkpoint_path)
     if is_onnx(path):
         model = _load_onnx(path, "inpainting", device)
-        transform = _known_transform(model.input_transform, path)
-        return ModelInpainter(model, name=f"checkpoint:{path.name}", input_transform=transform)
+        return ModelInpainter(
+            model, name=f"checkpoint:{path.name}", input_transform=model.input_transform
+        )
     model, ckpt = _load_task_model(path, "inpainting", device)
-    transform = _known_transform(checkpoint_input_transform(ckpt), path)
+    transform = checkpoint_input_transform(ckpt, path)
     return ModelInpainter(
         model, name=f"checkpoint:{path.name}", device=device, input_transform=transform
     )
-
-
-def _known_transform(name: object, path: Path) -> str:
-    """``name`` if it is an input transform this version knows, else InputError naming the file
-    (a damaged or foreign header must not surface as a ValueError deeper down)."""
-    from mattepaint.masks import INPUT_TRANSFORMS
-
-    if not isinstance(name, str) or name not in INPUT_TRANSFORMS:
-        raise InputError(
-            f"{path}: the model file names an unknown input transform {name!r} (valid: "
-            f"{', '.join(sorted(INPUT_TRANSFORMS))}); the file is damaged or from another program"
-        )
-    return name
 
 
 def load_matter(checkpoint_path: str | Path, device: str | torch.device = "cpu") -> ModelMatter:

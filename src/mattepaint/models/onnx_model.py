@@ -43,6 +43,7 @@ from mattepaint.models.checkpoint import (
     ONNX_FORMAT,
     build_checkpoint_model,
     checkpoint_task,
+    known_input_transform,
     load_checkpoint,
     onnx_metadata,
 )
@@ -323,7 +324,9 @@ class OnnxModel(nn.Module):
         self.model_name = self.metadata["model_name"]
         self.size_multiple = int(self.metadata["size_multiple"])
         self.outputs = tuple(self.metadata["outputs"].split(","))
-        self.input_transform = self.metadata.get("input_transform", "hole")
+        self.input_transform = known_input_transform(
+            self.metadata.get("input_transform", "hole"), self.path
+        )
         if self.task == "matting":
             self.needs = self.metadata.get("needs", "nothing")
             # the classical matte the network corrects: ModelMatter computes it and passes prior=
