@@ -242,8 +242,11 @@ def test_onnx_speed_smoke(checkpoint: Path, capsys: pytest.CaptureFixture[str]) 
     """benchmarks/onnx_speed.py at one tiny size: a row per model, equal results."""
     onnx_speed = _module("onnx_speed")
     rows = onnx_speed.run(checkpoint, sizes=[32], repeats=1, threads=1)
-    assert [r["model"] for r in rows] == ["best", *onnx_speed.FRESH_INPAINTING, *onnx_speed.MATTING]
-    assert all(r["max_diff"] < 1e-4 and r["torch_ms"] > 0 and r["onnx_ms"] > 0 for r in rows)
+    assert [r["model"] for r in rows] == [*onnx_speed.CLASSICAL, "best",
+                                          *onnx_speed.FRESH_INPAINTING, *onnx_speed.MATTING]
+    assert rows[0]["onnx_ms"] is None and rows[0]["torch_ms"] > 0  # telea, the yardstick
+    models = rows[len(onnx_speed.CLASSICAL):]
+    assert all(r["max_diff"] < 1e-4 and r["torch_ms"] > 0 and r["onnx_ms"] > 0 for r in models)
     assert onnx_speed.main(["--checkpoint", str(checkpoint), "--sizes", "32", "--repeats", "1",
                             "--threads", "1"]) == 0
     assert "onnxruntime ms" in capsys.readouterr().out

@@ -1,4 +1,5 @@
-"""Tests for the baseline inpainting networks: autoencoder, context_encoder and glcic.
+"""Tests for the baseline inpainting networks: autoencoder, context_encoder and glcic, and the
+residual U-Net's refinement and widening.
 
 The registry test (tests/models/test_registry.py) already checks each at 32x32 for shape,
 finiteness, range and a gradient for every parameter; here: other sizes, the architectures the
@@ -284,3 +285,64 @@ def test_residual_unet_starts_as_the_identity_and_learns() -> None:
     assert float(model.unet.head.weight.grad.abs().sum()) > 0
     with pytest.raises(ValueError, match="residual must be a bool"):
         build_model("unet_inpaint", residual="yes")
+
+
+def _trained_like(model: nn.Module, seed: int) -> nn.Module:
+    """Random weights everywhere, BatchNorm statistics included (as after training)."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, tensor in model.state_dict().items():
+            if tensor.is_floating_point():
+                values = torch.rand(tensor.shape, generator=gen)
+                tensor.copy_(values + 0.5 if "running_var" in name else values - 0.5)
+    return model
+
+
+@pytest.mark.parametrize("norm,up", [("batch", "transpose"), ("none", "bilinear")])
+def test_a_widened_unet_starts_with_the_narrow_ones_output_and_learns(norm: str, up: str) -> None:
+    params = {"depth": 2, "residual": True, "norm": norm, "up": up}
+    narrow = _trained_like(build_model("unet_inpaint", base=4, **params), seed=1)
+    torch.manual_seed(2)
+    wide = build_model("unet_inpaint", base=6, **params)
+    grown = wide.grow_state(narrow.state_dict())
+    assert set(grown) == set(wide.state_dict())
+    wide.load_state_dict(grown)  # every shape fits
+    image, mask = _inputs(2, 16, 16, seed=3)
+    for mode in ("eval", "train"):  # training-mode BatchNorm too: statistics are per channel
+        narrow.train(mode == "train")
+        wide.train(mode == "train")
+        with torch.no_grad():
+            torch.testing.assert_close(wide(image, mask), narrow(image, mask), atol=2e-6, rtol=0)
+    # the zero outgoing weights of the new channels get gradients, so training grows them
+    wide.train()
+    wide(image, mask).sub(0.3).square().mean().backward()
+    head = wide.unet.head.weight  # (3, 6, 1, 1): columns 4, 5 come from new channels
+    assert torch.equal(head.detach()[:, 4:], torch.zeros_like(head[:, 4:]))
+    assert float(head.grad[:, 4:].abs().sum()) > 0
+
+
+def test_growing_a_unet_refuses_what_does_not_fit() -> None:
+    wide = build_model("unet_inpaint", base=6, depth=2)
+    same = wide.state_dict()
+    assert all(torch.equal(same[k], v) for k, v in wide.grow_state(same).items())
+    with pytest.raises(ValueError, match="cannot shrink"):
+        build_model("unet_inpaint", base=4, depth=2).grow_state(same)
+    with pytest.raises(ValueError, match="not a U-Net of this depth"):
+        wide.grow_state(build_model("unet_inpaint", base=4, depth=3).state_dict())
+    with pytest.raises(ValueError, match="not the weights of a U-Net"):
+        wide.grow_state({"head.weight": torch.zeros(3)})
+
+
+def test_init_from_widens_a_narrower_checkpoint(tmp_path) -> None:
+    from mattepaint.models.checkpoint import save_model
+    from mattepaint.train.loop import _init_from
+
+    params = {"depth": 2, "residual": True}
+    narrow = _trained_like(build_model("unet_inpaint", base=4, **params), seed=4).eval()
+    path = save_model(tmp_path / "narrow.safetensors", narrow, name="unet_inpaint",
+                      params={"base": 4, **params})
+    wide = build_model("unet_inpaint", base=8, **params).eval()
+    _init_from(wide, str(path), is_main=True)
+    image, mask = _inputs(1, 16, 16, seed=5)
+    with torch.no_grad():
+        torch.testing.assert_close(wide(image, mask), narrow(image, mask), atol=2e-6, rtol=0)

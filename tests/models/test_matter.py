@@ -109,3 +109,32 @@ def test_load_matter_errors(tmp_path: Path) -> None:
     (tmp_path / "junk.pt").write_text("not a checkpoint")
     with pytest.raises(ValueError, match="not a mattepaint checkpoint"):
         load_matter(tmp_path / "junk.pt")
+
+
+@pytest.mark.parametrize("name", ["unet_matte", "late_fusion", "trimap_matte", "dim_matte"])
+def test_channels_last_gives_what_the_plain_model_gives(name: str) -> None:
+    # ModelMatter runs PyTorch models in NHWC memory order on the CPU (faster); same values
+    import copy
+
+    from _model_helpers import SMALL_PARAMS, randomize_batchnorm_statistics
+
+    torch.manual_seed(3)
+    model = randomize_batchnorm_statistics(build_model(name, **SMALL_PARAMS[name])).eval()
+    plain = copy.deepcopy(model)
+    matter = ModelMatter(model, name="m")
+    assert matter.channels_last
+    image, trimap, bg = torch.rand(2, 3, 32, 32), _trimap(2, 32, 32), torch.rand(2, 3, 32, 32)
+    inputs = {"trimap": {"trimap": trimap}, "background": {"background": bg}}.get(matter.needs, {})
+    result = matter(image, **inputs)
+    if matter.prior is not None:  # dim_matte: the wrapper computes the classical prior
+        inputs = {**inputs, "prior": matter._classical_prior(image, trimap)}
+    with torch.no_grad():
+        expected = plain(image, **inputs)
+    alpha = expected["alpha"].clamp(0, 1)
+    if matter.needs == "trimap":
+        alpha = torch.where(trimap == 0, 0.0, torch.where(trimap == 1, 1.0, alpha))
+    assert result.alpha.is_contiguous()
+    torch.testing.assert_close(result.alpha, alpha, rtol=0, atol=1e-5)
+    if result.foreground is not None:
+        torch.testing.assert_close(result.foreground, expected["foreground"].clamp(0, 1),
+                                   rtol=0, atol=1e-5)

@@ -44,11 +44,17 @@ def test_model_segmenter_shape_range_and_working_size(late_fusion_file: Path) ->
 
 
 def test_model_segmenter_matches_the_network_at_its_working_size(late_fusion_file: Path) -> None:
+    from mattepaint.models.loading import load_model
+
     seg = load_segmenter(late_fusion_file, size=64, min_size=32)
+    assert seg.channels_last  # NHWC memory order on the CPU: faster, the same values
+    plain, _ = load_model(late_fusion_file)  # NCHW, as built
     image = torch.rand(1, 3, 32, 32)  # already a working size: no resampling
     with torch.no_grad():
-        expected = seg.model(image)["alpha"].clamp(0, 1)
-    torch.testing.assert_close(seg(image), expected)
+        expected = plain.eval()(image)["alpha"].clamp(0, 1)
+    out = seg(image)
+    assert out.is_contiguous()
+    torch.testing.assert_close(out, expected, rtol=0, atol=1e-5)
 
 
 def test_model_segmenter_size_checks(late_fusion_file: Path) -> None:

@@ -16,6 +16,7 @@ from torch import Tensor, nn
 
 from mattepaint.interface import check_inpaint_inputs, keep_known
 from mattepaint.masks import INPUT_TRANSFORMS
+from mattepaint.models.memory_format import channels_last, use_channels_last
 
 __all__ = ["ModelInpainter", "apply_input_transform", "model_size_multiple", "pad_to_multiple"]
 
@@ -105,6 +106,7 @@ class ModelInpainter:
         self.input_transform = input_transform
         self.size_multiple = multiple
         self.model = model.to(self.device).eval()
+        self.channels_last = use_channels_last(self.model, self.device)  # ~2x faster on CPUs
 
     def __repr__(self) -> str:
         return (
@@ -165,6 +167,8 @@ class ModelInpainter:
         x = apply_input_transform(x, holes, self.input_transform)  # (B, 3, H, W)
         x_pad, (h, w) = pad_to_multiple(x, self.size_multiple)  # (B, 3, H', W')
         holes_pad, _ = pad_to_multiple(holes, self.size_multiple)  # (B, 1, H', W')
+        if self.channels_last:  # same values, NHWC memory order
+            x_pad, holes_pad = channels_last(x_pad), channels_last(holes_pad)
         offsets = None
         with torch.no_grad():
             if return_offsets:
@@ -173,4 +177,5 @@ class ModelInpainter:
             else:
                 pred = self.model(x_pad, holes_pad)  # (B, 3, H', W')
         pred = pred[..., :h, :w].to(device=image.device, dtype=image.dtype)  # (B, 3, H, W)
+        pred = pred.contiguous()  # back to NCHW memory order
         return keep_known(image, mask.to(image.device), pred), offsets

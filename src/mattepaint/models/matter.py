@@ -16,6 +16,7 @@ from torch import Tensor, nn
 
 from mattepaint.interface import MatteResult, apply_trimap, check_matte_inputs
 from mattepaint.models.inpainter import model_size_multiple, pad_to_multiple
+from mattepaint.models.memory_format import channels_last, use_channels_last
 
 __all__ = ["ModelMatter"]
 
@@ -61,6 +62,7 @@ class ModelMatter:
         self.size_multiple = model_size_multiple(model)
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
+        self.channels_last = use_channels_last(self.model, self.device)  # faster on CPUs
         prior = getattr(model, "prior", None)
         self.prior: str | None = prior if isinstance(prior, str) else None
 
@@ -77,15 +79,18 @@ class ModelMatter:
         elif self.needs == "background":
             kwargs["background"] = self._prepare(background)  # (B, 3, H', W')
         x, (h, w) = pad_to_multiple(self._to_device(image), self.size_multiple)  # (B, 3, H', W')
+        if self.channels_last:  # same values, NHWC memory order
+            x = channels_last(x)
+            kwargs = {key: channels_last(value) for key, value in kwargs.items()}
         with torch.no_grad():
             out = self.model(x, **kwargs)
-        alpha = out["alpha"][..., :h, :w].float().clamp(0, 1)  # (B, 1, H, W)
+        alpha = out["alpha"][..., :h, :w].float().clamp(0, 1).contiguous()  # (B, 1, H, W)
         alpha = alpha.to(device=image.device, dtype=image.dtype)
         if self.needs == "trimap":
             alpha = apply_trimap(alpha, trimap.to(device=image.device, dtype=image.dtype))
         foreground = out.get("foreground")
         if foreground is not None:
-            foreground = foreground[..., :h, :w].float().clamp(0, 1)  # (B, 3, H, W)
+            foreground = foreground[..., :h, :w].float().clamp(0, 1).contiguous()  # (B, 3, H, W)
             foreground = foreground.to(device=image.device, dtype=image.dtype)
         return MatteResult(alpha=alpha, foreground=foreground)
 

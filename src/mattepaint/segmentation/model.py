@@ -25,6 +25,7 @@ from torch import Tensor, nn
 
 from mattepaint.checks import check_int
 from mattepaint.errors import InputError
+from mattepaint.models.memory_format import channels_last, use_channels_last
 from mattepaint.segmentation.input import check_segmenter_input
 
 __all__ = ["SHIPPED_SEGMENTER", "ModelSegmenter", "load_model_segmenter", "shipped_segmenter"]
@@ -75,6 +76,7 @@ class ModelSegmenter:
         self.multiple = int(getattr(model, "size_multiple", 1))
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
+        self.channels_last = use_channels_last(self.model, self.device)  # faster on CPUs
 
     def __repr__(self) -> str:
         return f"ModelSegmenter(name={self.name!r}, size={self.size}, min_size={self.min_size})"
@@ -96,8 +98,9 @@ class ModelSegmenter:
         shrink = h < height or w < width
         x = F.interpolate(x, size=(h, w), mode="area" if shrink else "bilinear",
                           align_corners=None if shrink else False)
-        alpha = self.model(x)["alpha"].float()
+        alpha = self.model(channels_last(x) if self.channels_last else x)["alpha"].float()
         alpha = F.interpolate(alpha, size=(height, width), mode="bilinear", align_corners=False)
+        alpha = alpha.contiguous()  # NCHW memory order again
         return alpha.clamp_(0.0, 1.0).to(image.device, image.dtype)
 
 

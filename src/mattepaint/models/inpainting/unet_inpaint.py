@@ -15,12 +15,14 @@ References:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import torch
 from torch import Tensor, nn
 
 from mattepaint.checks import check_inpaint_model_inputs, check_int, check_positive_int
 from mattepaint.models.layers.ffc import FFCResBlock
-from mattepaint.models.layers.unet import Norm, UNet, Up
+from mattepaint.models.layers.unet import Norm, UNet, Up, grow_unet_state
 from mattepaint.models.registry import register_model
 
 __all__ = ["UNetInpaint"]
@@ -88,6 +90,13 @@ class UNetInpaint(nn.Module):
         if residual:  # start as the identity on the (pre-filled) input
             nn.init.zeros_(self.unet.head.weight)
             nn.init.zeros_(self.unet.head.bias)
+
+    def grow_state(self, state: Mapping[str, Tensor]) -> dict[str, Tensor]:
+        """The weights of a narrower ``unet_inpaint`` of the same depth (smaller ``base``) in
+        this model's shapes, computing the same output
+        (:func:`~mattepaint.models.layers.unet.grow_unet_state`); ``model.init_from`` calls it,
+        so training can continue a shipped model at a larger width."""
+        return grow_unet_state(self.unet, state, prefix="unet.")
 
     def forward(self, image: Tensor, mask: Tensor) -> Tensor:
         """(B, 3, H, W) image + (B, 1, H, W) mask -> (B, 3, H, W) in [0, 1]."""

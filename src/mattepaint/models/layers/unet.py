@@ -19,6 +19,7 @@ section 2). H and W must be divisible by ``size_multiple = 2 ** depth``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Literal
 
 import torch
@@ -26,7 +27,7 @@ from torch import Tensor, nn
 
 from mattepaint.checks import check_positive_int
 
-__all__ = ["ConvBlock", "UNet"]
+__all__ = ["ConvBlock", "UNet", "grow_unet_state"]
 
 Norm = Literal["batch", "none"]
 Up = Literal["transpose", "bilinear"]
@@ -152,3 +153,101 @@ class UNet(nn.Module):
             x = torch.cat([x, skips[i]], dim=1)  # (B, 2 * base * 2**i, 2h, 2w)
             x = self.decoder[i](x)  # (B, base * 2**i, 2h, 2w)
         return self.head(x)  # (B, out_channels, H, W)
+
+
+def _embed(new: Tensor, old: Tensor, out_index: Tensor, in_index: Tensor | None) -> Tensor:
+    """``new`` with ``old`` copied to rows ``out_index`` (dim 0) and columns ``in_index`` (dim 1).
+
+    With ``in_index``, every column of ``new`` outside it is zeroed first, so the new input
+    channels contribute nothing to any output until training moves those weights.
+    """
+    result = new.detach().clone()
+    if in_index is None:  # a vector: bias or BatchNorm entry
+        result[out_index] = old.to(result.dtype)
+        return result
+    keep = torch.zeros(result.shape[1], dtype=torch.bool)
+    keep[in_index] = True
+    result[:, ~keep] = 0
+    result[out_index.unsqueeze(1), in_index.unsqueeze(0)] = old.to(result.dtype)
+    return result
+
+
+def grow_unet_state(unet: UNet, state: Mapping[str, Tensor], prefix: str = "") -> dict[str, Tensor]:
+    """The weights of a narrower U-Net of the same depth, embedded into ``unet``'s shapes so that
+    ``unet`` computes exactly what the narrower one did (Net2Net-style widening; Chen, Goodfellow
+    & Shlens, ICLR 2016, with zero outgoing weights instead of Net2WiderNet's replicas).
+
+    Each old channel keeps its index at its level (and, in the decoders' concatenated input,
+    its index within each half); a new channel's incoming weights keep ``unet``'s random
+    initialisation, its outgoing weights are zero, and its BatchNorm starts at the identity.
+    So the output is unchanged, in training and eval mode, while the gradients reaching the
+    zero weights are not zero: training grows the new channels from there. Used by
+    ``model.init_from`` to continue a trained model at a larger ``base``.
+
+    Inputs: the U-Net to fill (its own tensors are the template), a state dict holding the
+    narrower U-Net's tensors under ``prefix`` (e.g. ``"unet."`` for a model that wraps it),
+    possibly with other keys. Outputs: a copy of ``state`` whose U-Net tensors have ``unet``'s
+    shapes. A state of the same width is returned unchanged. Raises ValueError when it is not a
+    U-Net of this layout (another depth, channel counts, norm or up-sampling), or is wider.
+    """
+    own = {prefix + k: v for k, v in unet.state_dict().items()}
+    first = prefix + "encoder.0.0.weight"
+    if first not in state:
+        raise ValueError(f"not the weights of a U-Net: no {first!r}")
+    old_base, new_base = int(state[first].shape[0]), unet.encoder[0][0].out_channels
+    if old_base == new_base:
+        return dict(state)
+    if old_base > new_base:
+        raise ValueError(f"cannot shrink a U-Net: base {old_base} -> {new_base}")
+    unet_keys = {k for k in own if not k.startswith(prefix + "bottleneck.")}
+    theirs = {k for k in state if k.startswith(prefix) and not k.startswith(prefix + "bottleneck.")}
+    if theirs != unet_keys:
+        extra = sorted(theirs ^ unet_keys)[:4]
+        raise ValueError(
+            f"the weights are not a U-Net of this depth, norm and up-sampling: {extra}"
+        )
+
+    def index(level: int) -> Tensor:
+        return torch.arange(old_base * 2**level)
+
+    def concat_index(level: int) -> Tensor:  # [up, skip] halves of a decoder's input
+        old, new = old_base * 2**level, new_base * 2**level
+        return torch.cat([torch.arange(old), new + torch.arange(old)])
+
+    out = dict(state)
+    for name, module in unet.named_modules():
+        if not isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.BatchNorm2d)):
+            continue
+        parts = name.split(".")
+        if parts[0] == "bottleneck":
+            continue
+        if parts[0] == "head":
+            out_idx, in_idx = torch.arange(unet.out_channels), index(0)
+        elif parts[0] == "encoder":
+            level = int(parts[1])
+            out_idx = index(level)
+            first_conv = name == f"encoder.{level}.0"
+            if level == 0 and first_conv:
+                in_idx = torch.arange(unet.in_channels)
+            else:
+                in_idx = index(level - 1) if first_conv else out_idx
+        elif parts[0] == "ups":  # level i+1 -> level i
+            level = int(parts[1])
+            out_idx, in_idx = index(level), index(level + 1)
+        else:  # decoder
+            level = int(parts[1])
+            out_idx = index(level)
+            in_idx = concat_index(level) if name == f"decoder.{level}.0" else out_idx
+        for tensor_name, template in module.state_dict().items():
+            key = f"{prefix}{name}.{tensor_name}"
+            old = state[key]
+            if template.ndim == 0:  # num_batches_tracked
+                continue
+            if template.ndim == 1:  # bias, BatchNorm weight / bias / running statistics
+                out[key] = _embed(template, old, out_idx, None)
+            elif isinstance(module, nn.ConvTranspose2d):  # weight (in, out, k, k)
+                grown = _embed(template.transpose(0, 1), old.transpose(0, 1), out_idx, in_idx)
+                out[key] = grown.transpose(0, 1).contiguous()
+            else:  # Conv2d weight (out, in, k, k)
+                out[key] = _embed(template, old, out_idx, in_idx)
+    return out
