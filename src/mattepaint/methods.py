@@ -96,12 +96,15 @@ DEFAULT_INPAINTER: str = AUTO
 FALLBACK_INPAINTER: str = "telea"
 
 #: Shipped trained models (``mattepaint/weights/NAME.safetensors``) that "auto" picks, best
-#: first. ``unet_refine_mixed_masks`` (``unet_refine_large_holes`` fine-tuned on LaMa and NVIDIA
+#: first. ``unet_refine_wide`` (``unet_refine_mixed_masks`` widened from base 16 to 24 and trained
+#: on) beats ``unet_refine_mixed_masks`` on PSNR, SSIM and LPIPS in every hole-ratio bucket;
+#: ``unet_refine_mixed_masks`` (``unet_refine_large_holes`` fine-tuned on LaMa and NVIDIA
 #: irregular masks) beats ``unet_refine_large_holes`` (``unet_refine_small`` fine-tuned on larger
 #: holes and downsized photos) on PSNR and SSIM in every hole-ratio bucket of the 300-case
 #: benchmark, which beats ``unet_refine_small``, which beats Telea in every bucket
 #: (docs/inpainting.md, ``benchmarks/deep_inpainting.py``).
 AUTO_INPAINTERS: tuple[str, ...] = (
+    "unet_refine_wide",
     "unet_refine_mixed_masks",
     "unet_refine_large_holes",
     "unet_refine_small",
