@@ -619,8 +619,9 @@ def _init_from(model: nn.Module, path_text: str, is_main: bool) -> None:
     training (not when resuming): ``load_state_dict(strict=False)``; weights whose shape does not
     fit are skipped; a model with a ``grow_state`` method (``unet_inpaint``) first embeds a
     narrower version of itself into its own shapes, so a larger ``base`` continues a trained
-    model with the same output. Missing, unexpected and skipped keys are logged (a warning), not fatal, so
-    a stage of a multi-stage training (e.g. seed 001's late fusion) can start from the last.
+    model with the same output. Missing, unexpected and skipped keys are logged (a warning), not
+    fatal, so a stage of a multi-stage training (e.g. seed 001's late fusion) can start from the
+    last.
     A bare name of a model shipped in the package (e.g. ``late_fusion_effnet_cutout``) reads that
     model, as :func:`mattepaint.models.checkpoint.load_checkpoint` does for any name."""
     path = expand_path(path_text)
