@@ -1,9 +1,10 @@
 """Channels-last (NHWC) memory order for inference on the CPU.
 
-PyTorch's CPU convolutions (oneDNN) run about twice as fast when activations and weights are
-stored channels-last: measured 2x for the shipped residual U-Net inpainter at 512x512 and 1.7x
-for the late-fusion segmenter at 320x320 (2 cores). The values are the same; only the memory
-order changes. The inference wrappers (:class:`~mattepaint.models.inpainter.ModelInpainter`,
+PyTorch's CPU convolutions (oneDNN) run faster when activations and weights are stored
+channels-last. Measured on the network alone: 2x for the base-16 residual U-Net inpainter at
+512x512 (2 threads), 1.7x for the late-fusion segmenter at 320x320 (1 thread); the whole
+inpainting call, Navier-Stokes pre-fill included, 1.2x (``benchmarks/onnx_speed.py``). The values
+are the same; only the memory order changes. The inference wrappers (:class:`~mattepaint.models.inpainter.ModelInpainter`,
 :class:`~mattepaint.models.matter.ModelMatter`,
 :class:`~mattepaint.segmentation.model.ModelSegmenter`) use the two functions below.
 """

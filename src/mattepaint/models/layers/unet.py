@@ -188,9 +188,8 @@ def grow_unet_state(unet: UNet, state: Mapping[str, Tensor], prefix: str = "") -
     narrower U-Net's tensors under ``prefix`` (e.g. ``"unet."`` for a model that wraps it),
     possibly with other keys. Outputs: a copy of ``state`` whose U-Net tensors have ``unet``'s
     shapes. A state of the same width is returned unchanged. Raises ValueError when it is not a
-    U-Net of this layout (another depth, channel counts, norm or up-sampling), or is wider.
+    U-Net of this layout (another depth, norm or up-sampling), or is wider.
     """
-    own = {prefix + k: v for k, v in unet.state_dict().items()}
     first = prefix + "encoder.0.0.weight"
     if first not in state:
         raise ValueError(f"not the weights of a U-Net: no {first!r}")
@@ -199,7 +198,7 @@ def grow_unet_state(unet: UNet, state: Mapping[str, Tensor], prefix: str = "") -
         return dict(state)
     if old_base > new_base:
         raise ValueError(f"cannot shrink a U-Net: base {old_base} -> {new_base}")
-    unet_keys = {k for k in own if not k.startswith(prefix + "bottleneck.")}
+    unet_keys = {prefix + k for k in unet.state_dict() if not k.startswith("bottleneck.")}
     theirs = {k for k in state if k.startswith(prefix) and not k.startswith(prefix + "bottleneck.")}
     if theirs != unet_keys:
         extra = sorted(theirs ^ unet_keys)[:4]
