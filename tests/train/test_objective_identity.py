@@ -232,5 +232,8 @@ def test_first_steps_match_the_golden_objective(name: str, tmp_path: Path) -> No
     for step, terms in expected.items():
         assert sorted(got[step]) == sorted(terms), step
         for key, value in terms.items():
-            # exact on the machine that made them; 1e-5 leaves room for other CPUs' kernels
-            assert got[step][key] == pytest.approx(value, rel=1e-5, abs=1e-9), (step, key)
+            # exact on the machine that made them; the tolerance leaves room for other CPUs'
+            # kernels: the critic terms (adv, d_loss) are means of outputs of both signs, whose
+            # cancellation magnifies rounding (on an AMD EPYC: adv 0.0115180 vs 0.0115173, a
+            # 6e-7 difference). A changed weight, term or sum moves a term by far more.
+            assert got[step][key] == pytest.approx(value, rel=1e-5, abs=2e-6), (step, key)
