@@ -12,9 +12,10 @@ Three parts (``--skip-alphamatting`` runs only the first):
       found with the training code itself: each checkpoint's stored config is rebuilt into a
       :class:`mattepaint.train.tasks.MattingTask` and its ``datasets()`` is called; the tuxpaint
       items of the *training* dataset (``_split_items(n, data.val_fraction, run.seed, key)``
-      of :mod:`mattepaint.train.tasks.matting`, inside the task) are collected over all checkpoints (including the late-fusion stages 1
-      and 2, ancestors of stage 3) and removed. With the shipped configs (val_fraction 0.1,
-      seed 0) that leaves exactly the task's 26 validation items of the 264 cut-outs;
+      of :mod:`mattepaint.train.tasks.matting`, inside the task) are collected over all
+      checkpoints (including the late-fusion stages 1 and 2, ancestors of stage 3) and removed.
+      With the shipped configs (val_fraction 0.1, seed 0) that leaves exactly the task's 26
+      validation items of the 264 cut-outs;
     - procedural foregrounds (:class:`~mattepaint.data.procedural.ProceduralForegrounds`, size
       as in training, 192) drawn with ``--procedural-seed`` (default 1000), which must differ from
       every training procedural seed (checked): item i is ``make_foreground(192,

@@ -3,8 +3,9 @@
 PyTorch's CPU convolutions (oneDNN) run faster when activations and weights are stored
 channels-last. Measured on the network alone: 2x for the base-16 residual U-Net inpainter at
 512x512 (2 threads), 1.7x for the late-fusion segmenter at 320x320 (1 thread); the whole
-inpainting call, Navier-Stokes pre-fill included, 1.2x (``benchmarks/onnx_speed.py``). The values
-are the same; only the memory order changes. The inference wrappers (:class:`~mattepaint.models.inpainter.ModelInpainter`,
+inpainting call, Navier-Stokes pre-fill included, 1.2x (``benchmarks/onnx_speed.py``). The
+values are the same; only the memory order changes. The inference wrappers
+(:class:`~mattepaint.models.inpainter.ModelInpainter`,
 :class:`~mattepaint.models.matter.ModelMatter`,
 :class:`~mattepaint.segmentation.model.ModelSegmenter`) use the two functions below.
 """
