@@ -17,7 +17,6 @@ import tifffile
 import torch
 from PIL import Image, ImageOps
 
-from mattepaint import io
 from mattepaint.io import (
     atomic_path,
     check_same_size,
@@ -33,6 +32,7 @@ from mattepaint.io import (
     to_numpy,
     to_tensor,
 )
+from mattepaint.io import read as io_read
 
 EXIF_ORIENTATION = 0x0112
 
@@ -198,7 +198,7 @@ def test_orientation_transform_matches_pillow(orientation: int) -> None:
     exif[EXIF_ORIENTATION] = orientation
     im.info["exif"] = exif.tobytes()
     expected = np.asarray(ImageOps.exif_transpose(im))
-    np.testing.assert_array_equal(io._apply_orientation(pixels, orientation), expected)
+    np.testing.assert_array_equal(io_read._apply_orientation(pixels, orientation), expected)
 
 
 def test_exif_orientation_16bit_png(tmp_path: Path, rng: np.random.Generator) -> None:

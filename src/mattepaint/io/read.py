@@ -1,84 +1,30 @@
-"""Load and save images, alpha mattes, masks and trimaps, with validation.
-
-Everything read from disk comes back as float32 in [0, 1] (masks as bool), whatever the file
-held: 8-bit values are divided by 255, 16-bit values by 65535. Colour images are ``(H, W, 3)``,
-single-channel maps ``(H, W)``. On disk a mask is white (255) where there is a hole, and a
-trimap is 0 (background) / 128 (unknown) / 255 (foreground).
-
-Reading goes through Pillow, which handles palette, grayscale, RGBA and EXIF orientation. Pillow
-silently reduces 16-bit RGB(A) PNG and TIFF files to 8 bits, so those are decoded with OpenCV
-(PNG) or tifffile (TIFF) instead, and the EXIF / TIFF orientation is applied by hand.
-
-Reading checks the whole file, not just its header: a truncated file, a PNG chunk whose CRC
-checksum fails (``Image.verify``) and any decoder error raise :class:`~mattepaint.errors.InputError`
-naming the file (Pillow's ``ImageFile.LOAD_TRUNCATED_IMAGES`` is never set). Images larger than
-the pixel limit are refused from their header, before any pixel is decoded: the limit is
-``max_pixels=`` of each loader, by default :func:`max_pixels_limit` (the environment variable
-``MATTEPAINT_MAX_PIXELS``, else :data:`DEFAULT_MAX_PIXELS` = 4096 x 4096). The command line, the
-batch runner and the server all read images through these loaders, so one limit holds for all.
-
-Writing is atomic: the encoder writes a temporary file in the target folder, which is renamed
-over the target only once it is complete (:func:`atomic_path`). Existing files are never
-replaced unless ``overwrite=True``; :func:`check_image_output` checks an output name (suffix,
-alpha support, folder) before any work is done, and :class:`StagedOutputs` writes many outputs
-all or nothing (the batch commands: nothing appears unless every input went through).
-"""
+"""Reading images, alpha mattes, masks and trimaps (the package docstring says what comes back),
+the pixel limit, and listing / pairing the image files of folders."""
 
 from __future__ import annotations
 
-import contextlib
 import os
-import tempfile
 import warnings
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Self
 
 import cv2
 import numpy as np
 import torch
 from PIL import Image, ImageFile, ImageOps
 
-from mattepaint.errors import InputError, InputNotFoundError, OutputExistsError
-
-__all__ = [
-    "DEFAULT_MAX_PIXELS",
-    "IMAGE_SUFFIXES",
-    "MAX_PIXELS_ENV",
-    "StagedOutputs",
-    "as_path",
-    "atomic_path",
-    "check_image_output",
-    "check_pixel_count",
-    "check_same_size",
-    "list_images",
-    "load_alpha",
-    "load_image",
-    "load_mask",
-    "load_rgba",
-    "load_trimap",
-    "max_pixels_limit",
-    "read_image_size",
-    "save_image",
-    "save_mask",
-    "save_trimap",
-    "to_numpy",
-    "to_tensor",
-]
-
-PathLike = str | os.PathLike
-SizeLike = tuple[int, int] | np.ndarray | torch.Tensor
-
-IMAGE_SUFFIXES: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
-"""File suffixes (lower case) that :func:`list_images` picks up and the savers accept."""
-
-_TIFF_SUFFIXES = (".tif", ".tiff")
-_SIXTEEN_BIT_SUFFIXES = (".png", *_TIFF_SUFFIXES)
-_LOSSLESS_SUFFIXES = (".png", ".bmp", *_TIFF_SUFFIXES)  # where masks / trimaps may be saved
-_JPEG_QUALITY = 95
-_RANGE_TOLERANCE = 1e-4  # float values this far outside [0, 1] are clipped without a warning
-_MAX_LISTED_VALUES = 8  # distinct bad trimap values named in an error message
-_ALPHA_SUFFIXES = (".png", ".tif", ".tiff", ".webp")  # where an RGBA image may be saved
+from mattepaint.errors import InputError, InputNotFoundError
+from mattepaint.io._formats import (
+    IMAGE_SUFFIXES,
+    MAX_LISTED_VALUES,
+    TIFF_SUFFIXES,
+    PathLike,
+    SizeLike,
+    as_path,
+    clip_unit,
+    max_value,
+    short_listing,
+)
 
 DEFAULT_MAX_PIXELS: int = 4096 * 4096
 """Largest image (width x height) the loaders decode unless told otherwise: 16.7 MP, whose float
@@ -89,11 +35,6 @@ MAX_PIXELS_ENV = "MATTEPAINT_MAX_PIXELS"
 
 # ITU-R BT.601 luma, the weights Pillow's convert("L") uses.
 _LUMA = np.array([0.299, 0.587, 0.114])
-
-
-# --------------------------------------------------------------------------------------------
-# Reading
-# --------------------------------------------------------------------------------------------
 
 
 def max_pixels_limit() -> int:
@@ -162,14 +103,6 @@ def check_pixel_count(
         )
 
 
-def as_path(path: object, what: str) -> Path:
-    """``path`` (a str or os.PathLike) as a Path; TypeError ``"<what> must be a str or Path,
-    got <type>"`` for anything else."""
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"{what} must be a str or Path, got {type(path).__name__}")
-    return Path(path)
-
-
 def _check_file(path: PathLike, kind: str) -> Path:
     """Return ``path`` as a Path, raising InputNotFoundError if it is missing or a folder."""
     path = as_path(path, f"{kind} path")
@@ -221,7 +154,7 @@ def _read_wide(path: Path, orientation: int) -> np.ndarray:
 
     Outputs: (H, W) or (H, W, C) in RGB(A) channel order, the file's own dtype, oriented.
     """
-    if path.suffix.lower() in _TIFF_SUFFIXES:
+    if path.suffix.lower() in TIFF_SUFFIXES:
         try:
             import tifffile
         except ImportError:
@@ -245,7 +178,7 @@ def _read_wide(path: Path, orientation: int) -> np.ndarray:
         array = cv2.cvtColor(array, cv2.COLOR_BGR2RGB)
     elif array.ndim == 3 and array.shape[2] == 4:
         array = cv2.cvtColor(array, cv2.COLOR_BGRA2RGBA)
-    if path.suffix.lower() in _TIFF_SUFFIXES:
+    if path.suffix.lower() in TIFF_SUFFIXES:
         return array  # OpenCV applies the TIFF orientation itself
     return _apply_orientation(array, orientation)
 
@@ -375,12 +308,7 @@ def _to_float(array: np.ndarray, path: Path | str) -> np.ndarray:
         return array.astype(np.float32) / np.float32(255)
     if array.dtype == np.uint16:
         return array.astype(np.float32) / np.float32(65535)
-    return _clip_unit(array.astype(np.float32), f"image {path}", stacklevel=4)
-
-
-def _max_value(array: np.ndarray) -> float:
-    """Full-scale value of a pixel array: 255, 65535 or 1.0."""
-    return {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}.get(array.dtype, 1.0)
+    return clip_unit(array.astype(np.float32), f"image {path}", stacklevel=4)
 
 
 def _to_gray(array: np.ndarray, kind: str, path: Path | str) -> np.ndarray:
@@ -391,7 +319,7 @@ def _to_gray(array: np.ndarray, kind: str, path: Path | str) -> np.ndarray:
     if array.ndim == 2:
         return array
     channels = array.shape[2]
-    if channels in (2, 4) and array[..., -1].min() < _max_value(array):
+    if channels in (2, 4) and array[..., -1].min() < max_value(array):
         warnings.warn(
             f"{kind} {path} has a transparent alpha channel, which is ignored; "
             f"only the {'gray' if channels == 2 else 'colour'} channels are read",
@@ -466,14 +394,6 @@ def list_images(folder: PathLike) -> list[Path]:
         for p in folder.iterdir()
         if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
     )
-
-
-def short_listing(items: Sequence[str], limit: int = 5) -> str:
-    """``'a, b, c'`` with at most ``limit`` items, then ``' and N more'`` (for error messages)."""
-    shown = ", ".join(items[:limit])
-    if len(items) > limit:
-        shown += f" and {len(items) - limit} more"
-    return shown
 
 
 def images_by_stem(folder: PathLike, what: str = "image") -> dict[str, Path]:
@@ -607,7 +527,7 @@ def load_mask(
         raise ValueError(f"threshold must be in 0..254 (0..255 scale), got {threshold}")
     gray = _to_gray(_read(path, "mask", max_pixels), "mask", path)
     _check_like(like, gray, "mask", path)
-    full = _max_value(gray)
+    full = max_value(gray)
     grey_pixels = (gray != 0) & (gray != full)
     count = int(np.count_nonzero(grey_pixels))
     if count:
@@ -646,15 +566,15 @@ def load_trimap(
         raise ValueError(f"tolerance must be in 0..63 (0..255 scale), got {tolerance}")
     gray = _to_gray(_read(path, "trimap", max_pixels), "trimap", path)
     _check_like(like, gray, "trimap", path)
-    values = np.round(gray.astype(np.float64) * (255 / _max_value(gray)))  # 0..255 scale
+    values = np.round(gray.astype(np.float64) * (255 / max_value(gray)))  # 0..255 scale
     background = values <= tolerance
     unknown = np.abs(values - 128) <= tolerance
     foreground = values >= 255 - tolerance
     bad = ~(background | unknown | foreground)
     if bad.any():
         distinct = np.unique(values[bad]).astype(int)
-        listed = ", ".join(str(v) for v in distinct[:_MAX_LISTED_VALUES])
-        if len(distinct) > _MAX_LISTED_VALUES:
+        listed = ", ".join(str(v) for v in distinct[:MAX_LISTED_VALUES])
+        if len(distinct) > MAX_LISTED_VALUES:
             listed += f", ... ({len(distinct)} distinct values)"
         raise InputError(
             f"trimap {path} has values other than 0/128/255 (tolerance {tolerance}): "
@@ -664,426 +584,3 @@ def load_trimap(
     trimap[unknown] = 0.5
     trimap[foreground] = 1.0
     return trimap
-
-
-# --------------------------------------------------------------------------------------------
-# Writing
-# --------------------------------------------------------------------------------------------
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-@contextlib.contextmanager
-def atomic_path(path: PathLike, *, overwrite: bool = False) -> Iterator[Path]:
-    """Context manager yielding a temporary path to write ``path`` through.
-
-    Inputs:
-        path: the final file. Its parent folders are created.
-        overwrite: replace an existing file; otherwise FileExistsError is raised before
-            anything is written.
-    Outputs: yields a Path in the same folder with the same (lower-case) suffix, so encoders
-        that pick the format from the name still work. When the block ends normally, the
-        temporary file is renamed onto ``path`` (``os.replace``: readers see the old file or the
-        complete new one, never a partial one); when it raises, the temporary file is deleted.
-    """
-    path = Path(path)
-    _check_output_folder(path)
-    if path.exists() and not overwrite:
-        raise OutputExistsError(
-            f"{path} already exists; pass overwrite=True (--overwrite on the command line) "
-            f"to replace it"
-        )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(
-        suffix=path.suffix.lower(), prefix=f".{path.stem}.", dir=path.parent
-    )
-    os.close(fd)
-    temp = Path(name)
-    try:
-        yield temp
-        if path.exists() and not overwrite:  # appeared while we were writing
-            raise OutputExistsError(
-                f"{path} already exists; pass overwrite=True (--overwrite on the command line) "
-                f"to replace it"
-            )
-        os.chmod(temp, 0o666 & ~_umask())  # mkstemp creates files readable by the owner only
-        os.replace(temp, path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-
-
-class StagedOutputs:
-    """Write several outputs all or nothing: each under a temporary name beside its target, all
-    renamed into place by :meth:`commit`, or all deleted by :meth:`discard`.
-
-    Used as a context manager, it commits when the block ends normally and discards when it
-    raises (an error, Ctrl-C), so a batch that fails on its last input leaves no output behind,
-    existing files unchanged, and folders it created removed. A crash (SIGKILL) can leave hidden
-    ``.name.*`` temporary files, which :func:`list_images` skips.
-
-    Example:
-        >>> with StagedOutputs(overwrite=False) as out:  # doctest: +SKIP
-        ...     out.save_image("results/a.png", image_a)
-        ...     out.save_image("results/b.png", image_b)  # a.png appears only with b.png
-    """
-
-    def __init__(self, *, overwrite: bool = False) -> None:
-        self.overwrite = overwrite
-        self._staged: list[tuple[Path, Path]] = []  # (temporary file, target)
-        self._created: list[Path] = []  # folders made for the outputs, outermost first
-
-    def _stage(self, path: PathLike) -> Path:
-        """A new temporary file beside ``path`` (its folders created and remembered)."""
-        path = Path(path)
-        _check_output_folder(path)
-        if path.exists() and not self.overwrite:
-            raise OutputExistsError(
-                f"{path} already exists; pass overwrite=True (--overwrite on the command line) "
-                f"to replace it"
-            )
-        missing = [p for p in reversed(path.parents) if not p.exists()]
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._created.extend(missing)
-        fd, name = tempfile.mkstemp(
-            suffix=path.suffix.lower(), prefix=f".{path.stem}.", dir=path.parent
-        )
-        os.close(fd)
-        self._staged.append((Path(name), path))
-        return Path(name)
-
-    def save_image(self, path: PathLike, image: np.ndarray | torch.Tensor, **options: Any) -> Path:
-        """:func:`save_image` to a temporary file that :meth:`commit` renames onto ``path``.
-
-        Inputs: as :func:`save_image` (``options``: ``bit_depth``). Outputs: ``path``.
-        """
-        check_image_output(path)  # the suffix, before a temporary file is made
-        temp = self._stage(path)
-        save_image(temp, image, overwrite=True, **options)
-        return Path(path)
-
-    def commit(self) -> list[Path]:
-        """Rename every staged file onto its target; return the targets in the order staged.
-
-        Raises OutputExistsError (and renames nothing) when a target appeared meanwhile and
-        ``overwrite`` is False.
-        """
-        if not self.overwrite:
-            existing = [str(path) for _, path in self._staged if path.exists()]
-            if existing:
-                raise OutputExistsError(
-                    f"{len(existing)} output file(s) appeared while they were being computed: "
-                    f"{short_listing(existing)}; pass overwrite=True (--overwrite) to replace them"
-                )
-        for temp, path in self._staged:
-            os.replace(temp, path)
-        targets = [path for _, path in self._staged]
-        self._staged, self._created = [], []
-        return targets
-
-    def discard(self) -> None:
-        """Delete every staged file and the folders made for them (when left empty)."""
-        for temp, _ in self._staged:
-            temp.unlink(missing_ok=True)
-        for folder in reversed(self._created):  # innermost first
-            with contextlib.suppress(OSError):  # not empty (someone else wrote there): keep it
-                folder.rmdir()
-        self._staged, self._created = [], []
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
-        if exc_type is None:
-            try:
-                self.commit()
-            except BaseException:
-                self.discard()
-                raise
-        else:
-            self.discard()
-
-
-def _check_output_folder(path: Path) -> None:
-    """InputError unless ``path`` could be created: not a directory, no file among its parents."""
-    if path.is_dir():
-        raise InputError(f"cannot write {path}: it is a directory; give a file name")
-    for parent in path.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise InputError(
-                    f"cannot write {path}: {parent} is a file, not a folder; choose another path"
-                )
-            if not os.access(parent, os.W_OK | os.X_OK):  # no permission, read-only file system
-                raise InputError(
-                    f"cannot write {path}: the folder {parent} is not writable; choose another path"
-                )
-            break
-
-
-def _check_suffix(path: Path, allowed: tuple[str, ...], what: str) -> str:
-    suffix = path.suffix.lower()
-    if suffix not in allowed:
-        raise InputError(
-            f"cannot save {what} {path}: unsupported suffix {suffix or '(none)'!r}, "
-            f"expected one of {', '.join(allowed)}"
-        )
-    return suffix
-
-
-def check_image_output(
-    path: PathLike, *, what: str = "image", channels: int = 3, bit_depth: int = 8
-) -> Path:
-    """Check that :func:`save_image` can write an image to ``path``, before any work is done.
-
-    Inputs:
-        path: the output file.
-        what: what is written there, named in messages ("alpha matte", "cut-out", ...).
-        channels: 1 (gray), 3 (RGB) or 4 (RGBA: needs .png, .tif, .tiff or .webp).
-        bit_depth: 8, or 16 (needs .png, .tif or .tiff).
-    Outputs: ``path`` as a Path.
-    Raises: InputError naming the file and the fix: unsupported suffix, an RGBA image to a
-        format without alpha (JPEG, BMP), 16 bit to a format without it, ``path`` is a directory
-        or lies under a file. Whether the file exists is the caller's check (``overwrite``).
-    """
-    path = Path(path)
-    if channels not in (1, 3, 4):
-        raise ValueError(f"channels must be 1, 3 or 4, got {channels}")
-    if bit_depth not in (8, 16):
-        raise ValueError(f"bit_depth must be 8 or 16, got {bit_depth}")
-    suffix = _check_suffix(path, IMAGE_SUFFIXES, what)
-    if channels == 4 and suffix not in _ALPHA_SUFFIXES:
-        kind = "JPEG" if suffix in (".jpg", ".jpeg") else suffix[1:].upper()
-        raise InputError(
-            f"cannot save {what} {path}: {kind} cannot store an alpha channel; use one of "
-            f"{', '.join(_ALPHA_SUFFIXES)} (e.g. {path.with_suffix('.png').name})"
-        )
-    if bit_depth == 16 and suffix not in _SIXTEEN_BIT_SUFFIXES:
-        raise InputError(
-            f"cannot save {what} {path}: bit_depth 16 needs one of "
-            f"{', '.join(_SIXTEEN_BIT_SUFFIXES)}, got {suffix!r}"
-        )
-    _check_output_folder(path)
-    return path
-
-
-def _clip_unit(array: np.ndarray, what: str, stacklevel: int) -> np.ndarray:
-    """Clip floats to [0, 1], warning when values lie beyond a tiny tolerance of the range."""
-    if not np.isfinite(array).all():
-        raise ValueError(f"{what} has NaN or infinite values")
-    if array.size:
-        low, high = float(array.min()), float(array.max())
-        if low < -_RANGE_TOLERANCE or high > 1 + _RANGE_TOLERANCE:
-            warnings.warn(
-                f"{what} has values in {low:.4g}..{high:.4g}, outside [0, 1]; they are clipped",
-                stacklevel=stacklevel,
-            )
-    return np.clip(array, 0, 1)
-
-
-def _as_hwc(image: Any, what: str) -> np.ndarray:
-    """numpy (H, W) / (H, W, C) or torch (C, H, W) / (1, C, H, W) -> numpy (H, W, C)."""
-    if isinstance(image, torch.Tensor):
-        if image.ndim not in (3, 4):
-            raise ValueError(
-                f"{what} tensor must be (C, H, W) or (1, C, H, W), got {tuple(image.shape)}"
-            )
-        image = image.detach().cpu()
-        image = image[0] if image.ndim == 4 and image.shape[0] == 1 else image
-        if image.ndim == 4:
-            raise ValueError(f"{what} tensor must hold one image, got batch {tuple(image.shape)}")
-        return image.permute(1, 2, 0).numpy()  # (C, H, W) -> (H, W, C)
-    if not isinstance(image, np.ndarray):
-        raise TypeError(
-            f"{what} must be a numpy array or a torch tensor, got {type(image).__name__}"
-        )
-    if image.ndim == 2:
-        return image[..., None]  # (H, W) -> (H, W, 1)
-    if image.ndim != 3:
-        raise ValueError(f"{what} must be (H, W) or (H, W, C), got shape {image.shape}")
-    return image
-
-
-def _quantise(image: np.ndarray, bit_depth: int, what: str) -> np.ndarray:
-    """float [0, 1] / bool / uint8 / uint16 -> uint8 or uint16, e.g. round(x * 255)."""
-    full = 255 if bit_depth == 8 else 65535
-    dtype = np.uint8 if bit_depth == 8 else np.uint16
-    if image.dtype == np.bool_:
-        return image.astype(dtype) * dtype(full)
-    if image.dtype == np.uint8:
-        return image if bit_depth == 8 else image.astype(np.uint16) * np.uint16(257)
-    if image.dtype == np.uint16:
-        return image if bit_depth == 16 else np.round(image / 257).astype(np.uint8)
-    if np.issubdtype(image.dtype, np.floating):
-        image = _clip_unit(image, what, stacklevel=4)
-        image = image.astype(np.promote_types(image.dtype, np.float32))  # float16 overflows
-        return np.round(image * full).astype(dtype)  # in the input's precision, as documented
-    raise TypeError(f"{what} must be float in [0, 1], bool, uint8 or uint16, got {image.dtype}")
-
-
-def _write(path: Path, pixels: np.ndarray, overwrite: bool) -> Path:
-    """Write (H, W, C) uint8/uint16 pixels (C = 1, 3 or 4) atomically; format from the suffix."""
-    with atomic_path(path, overwrite=overwrite) as temp:
-        if pixels.dtype == np.uint16:  # Pillow cannot write 16-bit colour; OpenCV can
-            if pixels.shape[2] == 3:
-                pixels = cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR)
-            elif pixels.shape[2] == 4:
-                pixels = cv2.cvtColor(pixels, cv2.COLOR_RGBA2BGRA)
-            ok, encoded = cv2.imencode(temp.suffix, np.ascontiguousarray(pixels))
-            if not ok:
-                raise ValueError(f"OpenCV could not encode {path}")
-            encoded.tofile(temp)
-        else:
-            im = Image.fromarray(pixels[..., 0] if pixels.shape[2] == 1 else pixels)
-            options = {"quality": _JPEG_QUALITY} if temp.suffix in (".jpg", ".jpeg") else {}
-            im.save(temp, **options)
-    return path
-
-
-def save_image(
-    path: PathLike, image: np.ndarray | torch.Tensor, *, overwrite: bool = False, bit_depth: int = 8
-) -> Path:
-    """Save an image atomically.
-
-    Inputs:
-        path: target file; the format follows the suffix (one of IMAGE_SUFFIXES). Parent
-            folders are created.
-        image: numpy (H, W) or (H, W, C), or torch (C, H, W) / (1, C, H, W), with C in 1, 3, 4
-            (gray, RGB, RGBA). dtype float in [0, 1] (clipped, with a warning when values lie
-            outside), bool, uint8 or uint16.
-        overwrite: replace an existing file (otherwise FileExistsError).
-        bit_depth: 8, or 16 for .png / .tif / .tiff.
-    Outputs: the Path written. Floats are stored as ``round(x * 255)`` (``round(x * 65535)`` at
-        16 bit); uint16 is stored at 8 bit as ``round(x / 257)``; JPEG quality is 95.
-    """
-    path = Path(path)
-    _check_suffix(path, IMAGE_SUFFIXES, "image")
-    if bit_depth not in (8, 16):
-        raise ValueError(f"bit_depth must be 8 or 16, got {bit_depth}")
-    hwc = _as_hwc(image, "image")
-    if hwc.shape[2] not in (1, 3, 4):
-        raise ValueError(f"image must have 1, 3 or 4 channels, got shape {hwc.shape}")
-    if hwc.shape[0] == 0 or hwc.shape[1] == 0:
-        raise ValueError(f"cannot save an empty image (shape {hwc.shape}) to {path}")
-    check_image_output(path, channels=hwc.shape[2], bit_depth=bit_depth)
-    return _write(path, _quantise(hwc, bit_depth, f"image for {path}"), overwrite)
-
-
-def _single_channel(array: Any, what: str) -> np.ndarray:
-    """numpy (H, W) / (H, W, 1) or torch (1, H, W) / (1, 1, H, W) -> numpy (H, W)."""
-    hwc = _as_hwc(array, what)
-    if hwc.shape[2] != 1:
-        raise ValueError(f"{what} must have one channel, got shape {tuple(np.shape(array))}")
-    if hwc.shape[0] == 0 or hwc.shape[1] == 0:
-        raise ValueError(f"cannot save an empty {what} (shape {tuple(np.shape(array))})")
-    if hwc.dtype != np.bool_ and not np.issubdtype(hwc.dtype, np.number):
-        raise TypeError(f"{what} must be bool or numeric, got {hwc.dtype}")
-    return hwc[..., 0]
-
-
-def save_mask(path: PathLike, mask: np.ndarray | torch.Tensor, *, overwrite: bool = False) -> Path:
-    """Save a hole mask atomically as an 8-bit gray image: True / 1 -> 255, False / 0 -> 0.
-
-    Inputs:
-        path: a lossless format (.png, .bmp, .tif, .tiff); JPEG would blur the mask.
-        mask: numpy (H, W) / (H, W, 1) or torch (1, H, W) / (1, 1, H, W); bool, or numbers that
-            are all 0 or 1 (anything else raises ValueError).
-        overwrite: replace an existing file (otherwise FileExistsError).
-    Outputs: the Path written.
-    """
-    path = Path(path)
-    _check_suffix(path, _LOSSLESS_SUFFIXES, "mask")
-    mask = _single_channel(mask, "mask")
-    if mask.dtype != np.bool_:
-        bad = (mask != 0) & (mask != 1)
-        if bad.any():
-            raise ValueError(
-                f"mask must be bool or hold only 0 and 1, got {int(bad.sum())} pixels with other "
-                f"values (range {mask.min():g}..{mask.max():g})"
-            )
-    pixels = np.where(mask != 0, np.uint8(255), np.uint8(0))
-    return _write(path, pixels[..., None], overwrite)
-
-
-def save_trimap(
-    path: PathLike, trimap: np.ndarray | torch.Tensor, *, overwrite: bool = False
-) -> Path:
-    """Save a trimap atomically as an 8-bit gray image: 0 -> 0, 0.5 -> 128, 1 -> 255.
-
-    Inputs:
-        path: a lossless format (.png, .bmp, .tif, .tiff).
-        trimap: numpy (H, W) / (H, W, 1) or torch (1, H, W) / (1, 1, H, W) with values in
-            {0, 0.5, 1} (within 1e-3); other values raise ValueError naming them.
-        overwrite: replace an existing file (otherwise FileExistsError).
-    Outputs: the Path written.
-    """
-    path = Path(path)
-    _check_suffix(path, _LOSSLESS_SUFFIXES, "trimap")
-    values = _single_channel(trimap, "trimap").astype(np.float64)
-    levels = np.array([0.0, 0.5, 1.0])
-    nearest = np.abs(values[..., None] - levels).argmin(axis=-1)  # (H, W) index into levels
-    bad = np.abs(values - levels[nearest]) > 1e-3
-    if bad.any():
-        distinct = np.unique(values[bad])
-        listed = ", ".join(f"{v:g}" for v in distinct[:_MAX_LISTED_VALUES])
-        raise ValueError(
-            f"trimap must hold only 0, 0.5 and 1, got {listed}"
-            f"{', ...' if len(distinct) > _MAX_LISTED_VALUES else ''} ({int(bad.sum())} pixels)"
-        )
-    pixels = np.array([0, 128, 255], dtype=np.uint8)[nearest]
-    return _write(path, pixels[..., None], overwrite)
-
-
-# --------------------------------------------------------------------------------------------
-# numpy <-> torch
-# --------------------------------------------------------------------------------------------
-
-
-def to_tensor(array: np.ndarray) -> torch.Tensor:
-    """numpy image -> batched float32 tensor.
-
-    Inputs: (H, W) or (H, W, C) array; float, bool (-> 0 / 1), or uint8 / uint16 (scaled by
-        1/255 or 1/65535, with a warning since floats in [0, 1] were expected).
-    Outputs: (1, 1, H, W) or (1, C, H, W) float32, a copy.
-    """
-    if not isinstance(array, np.ndarray):
-        raise TypeError(f"to_tensor expects a numpy array, got {type(array).__name__}")
-    if array.ndim not in (2, 3):
-        raise ValueError(f"to_tensor expects an (H, W) or (H, W, C) array, got shape {array.shape}")
-    if array.dtype in (np.uint8, np.uint16):
-        warnings.warn(
-            f"to_tensor got {array.dtype}, expected float in [0, 1]; "
-            f"scaling by 1/{_max_value(array):g}",
-            stacklevel=2,
-        )
-        array = array.astype(np.float32) / np.float32(_max_value(array))
-    elif array.dtype != np.bool_ and not np.issubdtype(array.dtype, np.floating):
-        raise TypeError(f"to_tensor expects float, bool, uint8 or uint16, got {array.dtype}")
-    chw = array[None] if array.ndim == 2 else np.moveaxis(array, -1, 0)  # -> (C, H, W)
-    return torch.from_numpy(np.ascontiguousarray(chw, dtype=np.float32))[None]  # (1, C, H, W)
-
-
-def to_numpy(tensor: torch.Tensor) -> np.ndarray:
-    """Tensor image -> numpy float32.
-
-    Inputs: (1, C, H, W) or (C, H, W) tensor (any device, float or bool).
-    Outputs: (H, W, C) float32, or (H, W) when C == 1; a copy detached from autograd.
-    """
-    if not isinstance(tensor, torch.Tensor):
-        raise TypeError(f"to_numpy expects a torch tensor, got {type(tensor).__name__}")
-    if tensor.ndim == 4:
-        if tensor.shape[0] != 1:
-            raise ValueError(
-                f"to_numpy expects one image, got a batch of {tensor.shape[0]} "
-                f"(shape {tuple(tensor.shape)}); index it first"
-            )
-        tensor = tensor[0]
-    elif tensor.ndim != 3:
-        raise ValueError(f"to_numpy expects (C, H, W) or (1, C, H, W), got {tuple(tensor.shape)}")
-    array = tensor.detach().cpu().to(torch.float32).permute(1, 2, 0).numpy()  # (H, W, C)
-    array = array[..., 0] if array.shape[2] == 1 else array
-    return np.ascontiguousarray(array)
