@@ -24,6 +24,12 @@ table rows, per-image rows), ``table.md`` (the markdown table, also printed), ``
 (rows: ``--grid`` images; columns: image | ground truth | each segmenter alone | each refined
 row; each cell labelled with its SAD).
 
+``--scenes composites`` scores the same rows on seed 001's trimap-free benchmark instead: part (b)
+of ``benchmarks/matting_eval.py``, the 27 alphamatting.com foregrounds (estimated colour, true
+alpha) composited on unseen BSDS500 test backgrounds, seed 0, longer side 480
+(:class:`mattepaint.data.matting.RealForegroundComposites`, the same composites as that script's
+defaults), so that a segmenter's IoU there can be compared with the late-fusion network's row.
+
 ``--gated LABEL=SPECIALIST,GENERAL`` adds a :class:`mattepaint.segmentation.GatedSegmenter` row
 (the specialist's mask where the two agree, the general one's otherwise).
 
@@ -56,7 +62,8 @@ import numpy as np
 import torch
 
 from mattepaint import io
-from mattepaint.data.matting import AlphaMattingDataset
+from mattepaint.data.inpainting import find_images
+from mattepaint.data.matting import AlphaMattingDataset, RealForegroundComposites
 from mattepaint.metrics import matting as mm
 from mattepaint.segmentation import (
     SHIPPED_SEGMENTER,
@@ -72,6 +79,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from matting_eval import make_grid, thumbnail
 
 ALPHAMATTING = "alphamatting/Training"
+TEST_BACKGROUNDS = "images/bsds500/test"  # matting_eval.py's part (b) backgrounds
 DEFAULT_SEGMENTERS = (
     ("U²-Netp", "weights/u2netp.onnx"),
     ("MODNet", "weights/modnet_photographic_portrait_matting.onnx"),
@@ -116,6 +124,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         nargs="*",
         default=["closed_form", "knn"],
         help="trimap matting methods of the refined rows",
+    )
+    parser.add_argument(
+        "--scenes",
+        choices=("photos", "composites"),
+        default="photos",
+        help="photos: the GT01-27 photos; composites: their foregrounds on BSDS500 test "
+        "backgrounds (matting_eval.py part b, seed 0, longer side 480)",
     )
     parser.add_argument("--limit", type=int, default=0, help="first N images only (0 = all 27)")
     parser.add_argument(
@@ -199,6 +214,37 @@ def markdown_table(summary: list[dict[str, Any]], n: int) -> str:
     return "\n".join(lines)
 
 
+class _Composites:
+    """matting_eval.py's part (b) composites with the ``load`` of AlphaMattingDataset:
+    index -> (image (H, W, 3), None, alpha (H, W), name)."""
+
+    def __init__(self, dataset: RealForegroundComposites) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def load(self, index: int) -> tuple[np.ndarray, None, np.ndarray, str]:
+        sample = self.dataset[index]
+        image = sample["comp"].permute(1, 2, 0).numpy()  # (H, W, 3)
+        return image, None, sample["alpha"][0].numpy(), sample["name"]
+
+
+def scenes(args: argparse.Namespace) -> AlphaMattingDataset | _Composites:
+    """The images to cut out (``--scenes``)."""
+    root = args.data / ALPHAMATTING
+    if args.scenes == "photos":
+        return AlphaMattingDataset(root)
+    backgrounds = find_images(args.data / TEST_BACKGROUNDS)
+    if not backgrounds:
+        raise SystemExit(f"error: no image in {args.data / TEST_BACKGROUNDS}")
+    return _Composites(
+        RealForegroundComposites(
+            root, backgrounds, seed=0, size=480, cache_dir=args.out / "fg_cache"
+        )
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -209,7 +255,7 @@ def main(argv: list[str] | None = None) -> None:
     for name in ("summary.json", "table.md", "grid.png"):
         if (out / name).exists() and not args.overwrite:
             raise SystemExit(f"error: {out / name} exists; pass --overwrite")
-    dataset = AlphaMattingDataset(root)
+    dataset = scenes(args)
     count = len(dataset) if args.limit <= 0 else min(args.limit, len(dataset))
     segmenters = load_segmenters(args)
     rows: list[Row] = []

@@ -22,6 +22,7 @@ def _module(name: str):
     spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 
@@ -91,3 +92,29 @@ def test_matting_eval_scene_size_runs_the_model_at_that_longer_side() -> None:
     alpha, _ = bench.run_matter(small, image)
     assert alpha.shape == (60, 100)  # brought back to the input's size
     assert small.matter.model.seen[-1] == (32, 48)  # longer side 48, multiples of 8
+
+
+def test_cutout_eval_scores_the_part_b_composites(tmp_path: Path) -> None:
+    """``--scenes composites`` cuts out matting_eval's part (b) composites (the photos'
+    foregrounds on the test backgrounds), not the photos themselves."""
+    import json
+
+    import numpy as np
+
+    data = tmp_path / "data"
+    root = data / "alphamatting" / "Training"
+    sample = make_matting_sample((48, 64), seed=3)
+    io.save_image(root / "Images" / "GT01.png", sample.image)
+    io.save_image(root / "GroundTruth" / "GT01.png", sample.alpha)
+    io.save_trimap(root / "Trimap1" / "GT01.png", sample.trimap)
+    backgrounds = data / "images" / "bsds500" / "test"
+    io.save_image(backgrounds / "b1.jpg", np.full((60, 80, 3), 0.2, np.float32))
+    out = tmp_path / "out"
+    shipped = "shipped=late_fusion_effnet_cutout"
+    _main("cutout_eval")(["--data", str(data), "--scenes", "composites", "--segmenter", shipped,
+                          "--refine", "--threads", "1", "--out", str(out)])  # fmt: skip
+    summary = json.loads((out / "summary.json").read_text())
+    rows = summary["per_image"]
+    assert [(r["image"], r["method"]) for r in rows] == [("GT01", "shipped")]
+    assert summary["arguments"]["scenes"] == "composites"
+    assert (out / "fg_cache" / "GT01_fg_64x48.png").is_file()  # part (b)'s foreground cache
