@@ -137,8 +137,8 @@ def test_unwritable_output_folder_is_one_line(
     # (the tests run as root, for whom every folder is writable: the check is simulated)
     (case / "locked").mkdir()
     real_access = os.access
-    monkeypatch.setattr(
-        io.os, "access", lambda p, mode: Path(p).name != "locked" and real_access(p, mode)
+    monkeypatch.setattr(  # the os module that mattepaint.io's writer checks with
+        io.write.os, "access", lambda p, mode: Path(p).name != "locked" and real_access(p, mode)
     )
     args = ["inpaint", "img.png", "--mask", "mask.png", "-o", "locked/o.png"]
     refused(capsys, case, args, "locked", "not writable")
