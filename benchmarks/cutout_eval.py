@@ -198,10 +198,10 @@ def warm_up(segmenters: dict[str, Segmenter], refines: list[str], image: np.ndar
                 pass  # nothing found at this size: the timed run reports it
 
 
-def markdown_table(summary: list[dict[str, Any]], n: int) -> str:
+def markdown_table(summary: list[dict[str, Any]], n: int, scenes: str = "GT01-27") -> str:
     lines = [
         (
-            f"| method (GT01-27, n={n}, whole image) | IoU (a>0.5) ^ | SAD/1000 v | MSE x1e3 v "
+            f"| method ({scenes}, n={n}, whole image) | IoU (a>0.5) ^ | SAD/1000 v | MSE x1e3 v "
             "| s/img (wall) | CPU s/img |"
         ),
         "| --- | ---: | ---: | ---: | ---: | ---: |",
@@ -325,7 +325,8 @@ def main(argv: list[str] | None = None) -> None:
                 "failures": sum(r["error"] is not None for r in entries),
             }
         )
-    table = markdown_table(summary, count)
+    what = "GT01-27" if args.scenes == "photos" else "GT01-27 foregrounds on BSDS500 test"
+    table = markdown_table(summary, count, what)
     print()
     print(table)
 
