@@ -525,6 +525,27 @@ def test_effnet_distance_matches_functional_definition(
     )
 
 
+def test_effnet_distance_shrink_resizes_both_images_alike(random_effnet_file: Path) -> None:
+    import torch.nn.functional as F
+
+    plain = losses.EfficientNetPerceptual(random_effnet_file)
+    shrunk = losses.EfficientNetPerceptual(random_effnet_file, shrink=1.5)
+    gen = torch.Generator().manual_seed(6)
+    x, y = torch.rand(1, 3, 64, 48, generator=gen), torch.rand(1, 3, 64, 48, generator=gen)
+    assert shrunk(x, x).item() == 0.0  # the same resize of both images
+    torch.manual_seed(2)
+    scale = 1.5 ** -float(torch.rand(()))
+    size = [round(64 * scale), round(48 * scale)]
+    torch.manual_seed(2)
+    got = shrunk(x, y).item()
+    resize = lambda t: F.interpolate(t, size=size, mode="bilinear", antialias=True)
+    assert 2 / 3 <= scale <= 1 and size != [64, 48]
+    assert got == pytest.approx(plain(resize(x), resize(y)).item(), rel=1e-5)
+    assert len({round(shrunk(x, y).item(), 6) for _ in range(8)}) > 1  # a new scale each call
+    with pytest.raises(ValueError, match="shrink"):
+        losses.EfficientNetPerceptual(random_effnet_file, shrink=0.5)
+
+
 def test_effnet_distance_errors(
     random_effnet: losses.EfficientNetPerceptual, tmp_path: Path, random_alex_file: Path
 ) -> None:

