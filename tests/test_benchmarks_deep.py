@@ -251,3 +251,25 @@ def test_onnx_speed_smoke(checkpoint: Path, capsys: pytest.CaptureFixture[str]) 
                             "--threads", "1"]) == 0
     assert "onnxruntime ms" in capsys.readouterr().out
     assert onnx_speed.main(["--checkpoint", str(checkpoint.with_name("none.pt"))]) == 2
+
+
+def test_texture_period_finds_a_grid_the_model_adds() -> None:
+    """A "model" that adds a 4-px grid in the hole stands out at 4 px, not at the others."""
+    texture = _module("texture_period")
+    yy, xx = np.mgrid[:64, :64]
+    grid = torch.from_numpy(0.05 * ((yy % 4 == 0) | (xx % 4 == 0))).float()  # (64, 64)
+
+    def reference(image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return image + mask * 0.5  # a flat fill
+
+    def gridded(image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return reference(image, mask) + mask * grid
+
+    rng = np.random.default_rng(0)
+    mask = np.zeros((64, 64), np.float32)
+    mask[8:56, 8:56] = 1
+    cases = [(rng.random((64, 64, 3), dtype=np.float32), mask) for _ in range(2)]
+    table = texture.period_table(texture.mean_spectrum(gridded, reference, cases))
+    assert min(table[4][:2]) > 100 * max(max(table[p]) for p in (3, 5, 6))
+    flat = texture.period_table(texture.mean_spectrum(reference, reference, cases))
+    assert all(v == 0 for p in flat for v in flat[p])  # no difference at all
