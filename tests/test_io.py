@@ -382,10 +382,9 @@ def test_atomic_path_renames_on_success(tmp_path: Path) -> None:
 
 def test_atomic_path_removes_temp_on_error(tmp_path: Path) -> None:
     target = tmp_path / "out.png"
-    with pytest.raises(RuntimeError, match="boom"):
-        with atomic_path(target) as temp:
-            temp.write_bytes(b"half")
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError, match="boom"), atomic_path(target) as temp:
+        temp.write_bytes(b"half")
+        raise RuntimeError("boom")
     assert list(tmp_path.iterdir()) == []
 
 
