@@ -271,9 +271,10 @@ class EfficientNetPerceptual(_FrozenImageNetNet):
     + 1e-10)``, the same unit-normalised distance as :class:`AlexNetPerceptual`, on the five
     feature maps of :class:`mattepaint.models.encoders.efficientnet_lite.EfficientNetLite0`
     (strides 2, 4, 8, 16, 32; the outputs of its stages 1, 2, 3, 5 and 7). Its first
-    convolution is 3x3 with stride 2 (AlexNet's is 11x11 with stride 4, which an inpainting
-    U-Net trained on that distance answered with a dot texture), and its 0.4 G multiply-adds
-    at 224 px are about half of AlexNet's 0.7 G.
+    convolution is 3x3 with stride 2 (AlexNet's is 11x11 with stride 4). Measured on a 2-core
+    CPU, a pass with its gradient costs about 3 times AlexNet's (depthwise convolutions), a third
+    of the VGG16 pool1-pool3 one. (An inpainting U-Net trained on either distance learns a grid
+    texture; docs/inpainting.md traces it to the U-Net's transposed convolutions.)
 
     The parameters have ``requires_grad=False`` and the module stays in eval mode (batch
     normalisation with the ImageNet statistics); the distance is differentiable with respect to
