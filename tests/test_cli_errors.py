@@ -97,6 +97,28 @@ def test_non_binary_mask_warns_and_works(capsys: pytest.CaptureFixture[str], cas
     assert (case / "out.png").is_file() and "wrote out.png" in out
 
 
+def test_resource_warnings_are_not_shown(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A ResourceWarning raised during a command (an object of some library collected then)
+    prints nothing, as under Python's default filters; a UserWarning still gets its line."""
+    import warnings
+
+    from mattepaint.cli import methods
+
+    real = methods.print_table
+
+    def noisy_table(*args: object, **kwargs: object) -> None:
+        warnings.warn("unclosed event loop <loop>", ResourceWarning, stacklevel=1)
+        warnings.warn("a suspicious input", UserWarning, stacklevel=1)
+        real(*args, **kwargs)
+
+    monkeypatch.setattr(methods, "print_table", noisy_table)
+    code, _, err = run(capsys, "methods")
+    assert code == 0
+    assert err.splitlines() == ["mattepaint: warning: a suspicious input"], err
+
+
 def test_bad_trimap_values(capsys: pytest.CaptureFixture[str], case: Path) -> None:
     trimap = np.round(io.load_trimap(case / "trimap.png") * 255).astype(np.uint8)
     trimap[trimap == 255] = 254  # within the tolerance: fine

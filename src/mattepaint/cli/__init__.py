@@ -149,6 +149,10 @@ def main(argv: list[str] | None = None) -> int:
             raise UsageError(f"a {what} is required")
         with warnings.catch_warnings():
             warnings.simplefilter("default")
+            # as in Python's default filters: a ResourceWarning is about this process's own
+            # clean-up (e.g. an event loop some library left open, collected mid-command), not
+            # about the user's input, and it would break the one-line output
+            warnings.simplefilter("ignore", ResourceWarning)
             warnings.showwarning = show_warning
             return func(args)
     except UsageError as exc:
