@@ -304,7 +304,7 @@ def test_a_widened_unet_starts_with_the_narrow_ones_output_and_learns(norm: str,
     narrow = _trained_like(build_model("unet_inpaint", base=4, **params), seed=1)
     torch.manual_seed(2)
     wide = build_model("unet_inpaint", base=6, **params)
-    grown = wide.grow_state(narrow.state_dict())
+    grown = wide.adapt_state(narrow.state_dict())
     assert set(grown) == set(wide.state_dict())
     wide.load_state_dict(grown)  # every shape fits
     image, mask = _inputs(2, 16, 16, seed=3)
@@ -324,13 +324,13 @@ def test_a_widened_unet_starts_with_the_narrow_ones_output_and_learns(norm: str,
 def test_growing_a_unet_refuses_what_does_not_fit() -> None:
     wide = build_model("unet_inpaint", base=6, depth=2)
     same = wide.state_dict()
-    assert all(torch.equal(same[k], v) for k, v in wide.grow_state(same).items())
+    assert all(torch.equal(same[k], v) for k, v in wide.adapt_state(same).items())
     with pytest.raises(ValueError, match="cannot shrink"):
-        build_model("unet_inpaint", base=4, depth=2).grow_state(same)
+        build_model("unet_inpaint", base=4, depth=2).adapt_state(same)
     with pytest.raises(ValueError, match="not a U-Net of this depth"):
-        wide.grow_state(build_model("unet_inpaint", base=4, depth=3).state_dict())
+        wide.adapt_state(build_model("unet_inpaint", base=4, depth=3).state_dict())
     with pytest.raises(ValueError, match="not the weights of a U-Net"):
-        wide.grow_state({"head.weight": torch.zeros(3)})
+        wide.adapt_state({"head.weight": torch.zeros(3)})
 
 
 def test_init_from_widens_a_narrower_checkpoint(tmp_path) -> None:
@@ -346,3 +346,53 @@ def test_init_from_widens_a_narrower_checkpoint(tmp_path) -> None:
     image, mask = _inputs(1, 16, 16, seed=5)
     with torch.no_grad():
         torch.testing.assert_close(wide(image, mask), narrow(image, mask), atol=2e-6, rtol=0)
+
+
+def test_bilinear_up_state_keeps_the_mean_of_each_transposed_block() -> None:
+    from mattepaint.models.layers.unet import UNet, bilinear_up_state
+
+    transposed = _trained_like(UNet(4, 3, base=4, depth=1, up="transpose"), seed=6)
+    bilinear = UNet(4, 3, base=4, depth=1, up="bilinear")
+    bilinear.load_state_dict(bilinear_up_state(bilinear, transposed.state_dict()))  # strict
+    # on features constant in space, bilinear x2 + conv1x1 gives the mean of each 2x2 block
+    # the transposed convolution drew: the checkerboard part is what is dropped
+    x = torch.rand(2, 8, 1, 1).expand(2, 8, 5, 7)  # (B, 2 * base, h, w), one value per channel
+    with torch.no_grad():
+        blocks = transposed.ups[0](x)  # (2, 4, 10, 14), periodic with period 2
+        smooth = bilinear.ups[0](x)
+    assert blocks[..., 0::2, 0::2].sub(blocks[..., 1::2, 1::2]).abs().max() > 1e-2
+    torch.testing.assert_close(smooth, nn.functional.avg_pool2d(blocks, 2).repeat_interleave(
+        2, dim=-2).repeat_interleave(2, dim=-1), atol=1e-6, rtol=0)
+    # a bilinear model and a transposed one keep their weights as they are
+    same = bilinear.state_dict()
+    assert bilinear_up_state(bilinear, same).keys() == same.keys()
+    kept = bilinear_up_state(transposed, transposed.state_dict())
+    assert kept.keys() == transposed.state_dict().keys()
+    assert {"ups.0.up.weight", "ups.0.up.1.weight"} & kept.keys() == {"ups.0.up.weight"}
+    bad = dict(transposed.state_dict(), **{"ups.0.up.weight": torch.zeros(8, 4, 3, 3)})
+    with pytest.raises(ValueError, match="2x2 transposed-convolution kernel"):
+        bilinear_up_state(bilinear, bad)
+
+
+def test_init_from_turns_a_narrow_transposed_model_into_a_wide_bilinear_one(tmp_path) -> None:
+    from mattepaint.models.checkpoint import save_model
+    from mattepaint.train.loop import _init_from
+
+    params = {"depth": 2, "residual": True}
+    narrow = _trained_like(build_model("unet_inpaint", base=4, **params), seed=7).eval()
+    path = save_model(tmp_path / "narrow.safetensors", narrow, name="unet_inpaint",
+                      params={"base": 4, **params})
+    # the same conversion at the same width, then widened: exactly the narrow bilinear model
+    narrow_bilinear = build_model("unet_inpaint", base=4, up="bilinear", **params).eval()
+    narrow_bilinear.load_state_dict(narrow_bilinear.adapt_state(narrow.state_dict()))
+    wide = build_model("unet_inpaint", base=6, up="bilinear", **params).eval()
+    _init_from(wide, str(path), is_main=True)
+    image, mask = _inputs(1, 16, 16, seed=8)
+    with torch.no_grad():
+        torch.testing.assert_close(wide(image, mask), narrow_bilinear(image, mask), atol=2e-6,
+                                   rtol=0)
+        # and close to the transposed original: the checkerboard part is all that is dropped
+        torch.testing.assert_close(wide(image, mask), narrow(image, mask), atol=1e-3, rtol=0)
+    # bilinear weights do not go back into a transposed model
+    with pytest.raises(ValueError, match="depth, norm and up-sampling"):
+        build_model("unet_inpaint", base=6, **params).adapt_state(narrow_bilinear.state_dict())

@@ -617,22 +617,23 @@ def _check_config(config: Config) -> None:
 def _init_from(model: nn.Module, path_text: str, is_main: bool) -> None:
     """Load the "model_state" of the checkpoint ``model.init_from`` into ``model`` before
     training (not when resuming): ``load_state_dict(strict=False)``; weights whose shape does not
-    fit are skipped; a model with a ``grow_state`` method (``unet_inpaint``) first embeds a
-    narrower version of itself into its own shapes, so a larger ``base`` continues a trained
-    model with the same output. Missing, unexpected and skipped keys are logged (a warning), not
+    fit are skipped; a model with an ``adapt_state`` method (``unet_inpaint``) first converts a
+    related version of itself into its own layout (a narrower one embedded into its shapes,
+    transposed up-sampling turned bilinear), so a larger ``base`` or another decoder continues a
+    trained model with (about) the same output. Missing, unexpected and skipped keys are logged (a warning), not
     fatal, so a stage of a multi-stage training (e.g. seed 001's late fusion) can start from the
     last.
     A bare name of a model shipped in the package (e.g. ``late_fusion_effnet_cutout``) reads that
     model, as :func:`mattepaint.models.checkpoint.load_checkpoint` does for any name."""
     path = expand_path(path_text)
     state = ckpt_io.load_checkpoint(path)["model_state"]
-    grow = getattr(model, "grow_state", None)
-    if callable(grow):  # e.g. a narrower U-Net of the same depth, widened in place
+    adapt = getattr(model, "adapt_state", None)
+    if callable(adapt):  # e.g. a narrower U-Net of the same depth, widened in place
         try:
-            state = grow(state)
-        except ValueError as exc:  # not a narrower version: load what fits, as for any model
+            state = adapt(state)
+        except ValueError as exc:  # not a related version: load what fits, as for any model
             if is_main:
-                log.info("model.init_from: the weights are not grown (%s)", exc)
+                log.info("model.init_from: the weights are not adapted (%s)", exc)
     own = model.state_dict()
     mismatched = [k for k, v in state.items() if k in own and own[k].shape != v.shape]
     state = {k: v for k, v in state.items() if k not in mismatched}

@@ -22,7 +22,7 @@ from torch import Tensor, nn
 
 from mattepaint.checks import check_inpaint_model_inputs, check_int, check_positive_int
 from mattepaint.models.layers.ffc import FFCResBlock
-from mattepaint.models.layers.unet import Norm, UNet, Up, grow_unet_state
+from mattepaint.models.layers.unet import Norm, UNet, Up, bilinear_up_state, grow_unet_state
 from mattepaint.models.registry import register_model
 
 __all__ = ["UNetInpaint"]
@@ -91,11 +91,16 @@ class UNetInpaint(nn.Module):
             nn.init.zeros_(self.unet.head.weight)
             nn.init.zeros_(self.unet.head.bias)
 
-    def grow_state(self, state: Mapping[str, Tensor]) -> dict[str, Tensor]:
-        """The weights of a narrower ``unet_inpaint`` of the same depth (smaller ``base``) in
-        this model's shapes, computing the same output
-        (:func:`~mattepaint.models.layers.unet.grow_unet_state`); ``model.init_from`` calls it,
-        so training can continue a shipped model at a larger width."""
+    def adapt_state(self, state: Mapping[str, Tensor]) -> dict[str, Tensor]:
+        """The weights of a related ``unet_inpaint`` in this model's layout, computing (about)
+        the same output: transposed up-sampling converted to this model's bilinear one
+        (:func:`~mattepaint.models.layers.unet.bilinear_up_state`), then a narrower model of the
+        same depth (smaller ``base``) embedded into this model's shapes
+        (:func:`~mattepaint.models.layers.unet.grow_unet_state`, exact). ``model.init_from``
+        calls it, so training can continue a shipped model at a larger width or with bilinear
+        up-sampling. Raises ValueError for weights of another layout (depth, norm, or bilinear
+        weights into a transposed model)."""
+        state = bilinear_up_state(self.unet, state, prefix="unet.")
         return grow_unet_state(self.unet, state, prefix="unet.")
 
     def forward(self, image: Tensor, mask: Tensor) -> Tensor:
