@@ -335,14 +335,14 @@ def test_growing_a_unet_refuses_what_does_not_fit() -> None:
 
 def test_init_from_widens_a_narrower_checkpoint(tmp_path) -> None:
     from mattepaint.models.checkpoint import save_model
-    from mattepaint.train.loop import _init_from
+    from mattepaint.train.setup import init_from_checkpoint
 
     params = {"depth": 2, "residual": True}
     narrow = _trained_like(build_model("unet_inpaint", base=4, **params), seed=4).eval()
     path = save_model(tmp_path / "narrow.safetensors", narrow, name="unet_inpaint",
                       params={"base": 4, **params})
     wide = build_model("unet_inpaint", base=8, **params).eval()
-    _init_from(wide, str(path), is_main=True)
+    init_from_checkpoint(wide, str(path), is_main=True)
     image, mask = _inputs(1, 16, 16, seed=5)
     with torch.no_grad():
         torch.testing.assert_close(wide(image, mask), narrow(image, mask), atol=2e-6, rtol=0)
@@ -376,7 +376,7 @@ def test_bilinear_up_state_keeps_the_mean_of_each_transposed_block() -> None:
 
 def test_init_from_turns_a_narrow_transposed_model_into_a_wide_bilinear_one(tmp_path) -> None:
     from mattepaint.models.checkpoint import save_model
-    from mattepaint.train.loop import _init_from
+    from mattepaint.train.setup import init_from_checkpoint
 
     params = {"depth": 2, "residual": True}
     narrow = _trained_like(build_model("unet_inpaint", base=4, **params), seed=7).eval()
@@ -386,7 +386,7 @@ def test_init_from_turns_a_narrow_transposed_model_into_a_wide_bilinear_one(tmp_
     narrow_bilinear = build_model("unet_inpaint", base=4, up="bilinear", **params).eval()
     narrow_bilinear.load_state_dict(narrow_bilinear.adapt_state(narrow.state_dict()))
     wide = build_model("unet_inpaint", base=6, up="bilinear", **params).eval()
-    _init_from(wide, str(path), is_main=True)
+    init_from_checkpoint(wide, str(path), is_main=True)
     image, mask = _inputs(1, 16, 16, seed=8)
     with torch.no_grad():
         torch.testing.assert_close(wide(image, mask), narrow_bilinear(image, mask), atol=2e-6,

@@ -190,11 +190,11 @@ def test_train_resume_refuses_a_crafted_pickle(
 
 
 def test_train_init_from_refuses_a_crafted_pickle(evil: tuple[Path, Path], tmp_path: Path) -> None:
-    from mattepaint.train.loop import _init_from
+    from mattepaint.train.setup import init_from_checkpoint
 
     path, marker = evil
     with pytest.raises(UnsafeCheckpointError):
-        _init_from(build_model("unet_inpaint", **TINY), str(path), is_main=True)
+        init_from_checkpoint(build_model("unet_inpaint", **TINY), str(path), is_main=True)
     assert not marker.exists()
 
 

@@ -453,14 +453,14 @@ def test_init_from_reports_keys_that_do_not_fit(matting_run: Path, backgrounds: 
 def test_init_from_a_shipped_model_name() -> None:
     from mattepaint.models.checkpoint import shipped_model_names, shipped_model_path
     from mattepaint.train import checkpoint as ckpt_io
-    from mattepaint.train.loop import _init_from
+    from mattepaint.train.setup import init_from_checkpoint
 
     name = "late_fusion_effnet_cutout"
     if name not in shipped_model_names():
         pytest.skip(f"{name} is not in this install")
     shipped = ckpt_io.load_checkpoint(shipped_model_path(name))
     model = build_model("late_fusion", **shipped["config"]["model"]["params"])  # random weights
-    _init_from(model, name, is_main=False)  # the name, not a path
+    init_from_checkpoint(model, name, is_main=False)  # the name, not a path
     state = model.state_dict()
     assert all(torch.equal(state[k], v) for k, v in shipped["model_state"].items())
 

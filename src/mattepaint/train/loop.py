@@ -29,6 +29,10 @@ checkpoint) are built before anything is written; the run folder appears only th
 that stops before its first step completes (a missing data folder, a model that rejects its
 input, an interrupt) removes what it wrote there, so the same command can simply be run again.
 
+What runs before the first step lives beside it: the config checks, the run folder a failed
+start-up removes, ``model.init_from`` and the optimisers in :mod:`mattepaint.train.setup`; the
+batch stream, validation batches and per-step re-seeding in :mod:`mattepaint.train.batches`.
+
 Failure handling: a non-finite loss (or, without a GradScaler, a non-finite gradient norm)
 skips that update; it is counted (``train/nonfinite`` in the logs) and warned about, and after
 ``run.max_nonfinite`` in a row the run stops with :class:`TrainingError`, leaving the last good
@@ -41,29 +45,31 @@ import contextlib
 import dataclasses
 import logging
 import math
-import shutil
 import signal
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Self
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader, Dataset
 
 from mattepaint.errors import OutputExistsError
-from mattepaint.models.registry import build_model, model_task
+from mattepaint.models.registry import build_model
 from mattepaint.train import checkpoint as ckpt_io
+from mattepaint.train.batches import (
+    BatchStream,
+    first_batch,
+    fork_safe_numba,
+    reseed,
+    val_loader,
+)
 from mattepaint.train.config import (
     Config,
     ConfigError,
-    OptimConfig,
-    config_from_dict,
     config_to_dict,
     expand_path,
     save_config,
@@ -80,23 +86,27 @@ from mattepaint.train.logger import MetricLogger, TrainProgress, make_grid, plot
 from mattepaint.train.schedule import build_scheduler
 from mattepaint.train.seeding import (
     configure_determinism,
-    loader_generator,
     restore_determinism,
     rng_state,
     seed_everything,
-    seed_worker,
     set_rng_state,
 )
-from mattepaint.train.tasks import Critic, build_task, task_class, to_device
+from mattepaint.train.setup import (
+    RESUMABLE_KEYS,
+    NewRunFolder,
+    autocast_factory,
+    build_optimizer,
+    check_config,
+    count_steps,
+    holds_a_run,
+    init_from_checkpoint,
+    resumed_config,
+)
+from mattepaint.train.tasks import Critic, build_task, to_device
 
 __all__ = ["RESUMABLE_KEYS", "TrainingError", "train"]
 
 log = logging.getLogger("mattepaint.train")
-
-#: Config keys a resumed run may change (everything else must match the checkpoint).
-RESUMABLE_KEYS: tuple[str, ...] = (
-    "run.max_steps", "run.epochs", "run.out_dir", "run.device", "run.progress",
-)
 
 
 class TrainingError(RuntimeError):
@@ -142,7 +152,7 @@ def train(
     if resume is not None:
         run_dir = Path(resume)
         checkpoint = ckpt_io.load_resume_checkpoint(run_dir / "checkpoints" / "last.pt")
-        config = _resumed_config(checkpoint, config, run_dir)
+        config = resumed_config(checkpoint, config, run_dir)
     elif config is None:
         raise ValueError("train() needs a config, or resume=RUN_DIR to continue a run")
     else:
@@ -152,13 +162,13 @@ def train(
         run_cfg = dataclasses.replace(run_cfg, max_steps=int(max_steps))
     run_cfg = dataclasses.replace(run_cfg, out_dir=str(run_dir), device=device or run_cfg.device)
     config = dataclasses.replace(config, run=run_cfg)
-    _check_config(config)
+    check_config(config)
     show_progress = run_cfg.progress if progress is None else progress
 
-    _fork_safe_numba()
+    fork_safe_numba()
     dist_info = init_distributed(run_cfg.device)
     previous_determinism = configure_determinism(run_cfg.deterministic)
-    new_run = _NewRunFolder(run_dir) if checkpoint is None and dist_info.is_main else None
+    new_run = NewRunFolder(run_dir) if checkpoint is None and dist_info.is_main else None
     try:
         with _StopSignals() as stop:
             return _train(config, run_dir, checkpoint, dist_info, show_progress, stop, new_run)
@@ -178,13 +188,13 @@ def _train(
     dist_info: DistInfo,
     show_progress: bool,
     stop: _StopSignals,
-    new_run: _NewRunFolder | None,
+    new_run: NewRunFolder | None,
 ) -> Path:
     run_cfg, optim_cfg = config.run, config.optim
     clip = optim_cfg.grad_clip  # max global gradient norm, 0 = off
     device = torch.device(dist_info.device)
     is_main = dist_info.is_main
-    if checkpoint is None and _holds_a_run(run_dir):
+    if checkpoint is None and holds_a_run(run_dir):
         if (run_dir / "checkpoints" / "last.pt").is_file():
             hint = f"resume it (--resume {run_dir})"
         else:
@@ -207,8 +217,8 @@ def _train(
     n_critic = optim_cfg.n_critic if gan else 0
     batches_per_step = n_critic + 1  # each discriminator update and the generator update
     steps_per_epoch = sampler.batches_per_epoch / batches_per_step
-    total_steps = _total_steps(run_cfg.max_steps, run_cfg.epochs, steps_per_epoch)
-    stream = _BatchStream(train_set, sampler, config.data.num_workers, run_cfg.seed, dist_info)
+    total_steps = count_steps(run_cfg.max_steps, run_cfg.epochs, steps_per_epoch)
+    stream = BatchStream(train_set, sampler, config.data.num_workers, run_cfg.seed, dist_info)
 
     # ---------------------------------------------------------------- models and optimisers
     pretrained = {"pretrained": config.model.pretrained} if config.model.pretrained else {}
@@ -225,22 +235,22 @@ def _train(
     if run_cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
         disc = disc.to(memory_format=torch.channels_last) if gan else None
-    opt_g = _build_optimizer(model.parameters(), optim_cfg, optim_cfg.lr)
+    opt_g = build_optimizer(model.parameters(), optim_cfg, optim_cfg.lr)
     sched_g = build_scheduler(
         opt_g, config.schedule, steps_per_epoch=steps_per_epoch, total_steps=total_steps
     )
-    opt_d = _build_optimizer(disc.parameters(), optim_cfg, optim_cfg.d_lr) if gan else None
+    opt_d = build_optimizer(disc.parameters(), optim_cfg, optim_cfg.d_lr) if gan else None
     sched_d = build_scheduler(
         opt_d, config.schedule, steps_per_epoch=steps_per_epoch, total_steps=total_steps,
         updates_per_step=n_critic,
     ) if gan else None
-    autocast, use_scaler = _autocast(device, run_cfg.amp)
+    autocast, use_scaler = autocast_factory(device, run_cfg.amp)
     scaler_g = torch.amp.GradScaler(device.type) if use_scaler else None
     scaler_d = torch.amp.GradScaler(device.type) if use_scaler and gan else None
 
     # ---------------------------------------------------------------- init_from / resume
     if checkpoint is None and config.model.init_from:
-        _init_from(model, config.model.init_from, is_main)
+        init_from_checkpoint(model, config.model.init_from, is_main)
     step, best_value = 0, None
     guard = _NonFiniteGuard(run_cfg.max_nonfinite, run_dir / "checkpoints" / "last.pt")
     if checkpoint is not None:
@@ -276,8 +286,8 @@ def _train(
     # ---------------------------------------------------------------- logs and checkpoints
     val_batches = sample_batch = None  # rank 0 validates and draws samples
     if is_main:
-        val_batches = _val_loader(val_set, config.data.batch_size, device, run_cfg.channels_last)
-        sample_batch = next(iter(val_batches)) if val_batches is not None else _first_batch(
+        val_batches = val_loader(val_set, config.data.batch_size, device, run_cfg.channels_last)
+        sample_batch = next(iter(val_batches)) if val_batches is not None else first_batch(
             train_set, config.data.batch_size, device, run_cfg.channels_last
         )
     barrier(dist_info)  # every rank is set up before rank 0 writes anything: the run folder
@@ -320,7 +330,7 @@ def _train(
         disc.train()
     try:
         while step < total_steps:
-            _reseed(run_cfg.seed, dist_info.rank, step)
+            reseed(run_cfg.seed, dist_info.rank, step)
 
             # -- discriminator: n_critic updates, each on its own batch
             for _ in range(n_critic):
@@ -472,326 +482,6 @@ def _accumulate(sums: dict[str, Tensor], counts: dict[str, int], terms: dict[str
         counts[key] = counts.get(key, 0) + 1
 
 
-# ============================================================================ setup helpers
-
-
-def _holds_a_run(run_dir: Path) -> bool:
-    return (run_dir / "config.yaml").exists() or (run_dir / "checkpoints").exists()
-
-
-class _NewRunFolder:
-    """What a fresh run writes into its folder, removed again by :meth:`discard` when the run
-    stops before ``started`` is set (after its first step): a failed start-up leaves nothing
-    behind, so a retry is not refused as "already holds a training run".
-
-    Made before anything is written: entries of ``run_dir`` that existed then are never
-    touched; a ``run_dir`` that did not exist is removed whole, with the parent folders created
-    for it when they are empty again (another run may live beside it).
-    """
-
-    def __init__(self, run_dir: Path) -> None:
-        self.run_dir = run_dir
-        self.started = False
-        self.existing: set[str] | None = None  # None: run_dir does not exist yet
-        if run_dir.is_dir():
-            self.existing = {entry.name for entry in run_dir.iterdir()}
-        elif run_dir.exists():
-            self.existing = set()  # a file: nothing of ours can be in it
-        self.new_parents: list[Path] = []  # folders above run_dir that do not exist, deepest first
-        folder = run_dir.parent
-        while not folder.exists() and folder != folder.parent:
-            self.new_parents.append(folder)
-            folder = folder.parent
-
-    def discard(self) -> None:
-        """Remove what the run wrote, unless it started (then keep everything)."""
-        if self.started:
-            return
-        if self.existing is None:
-            shutil.rmtree(self.run_dir, ignore_errors=True)
-            for folder in self.new_parents:
-                try:
-                    folder.rmdir()
-                except OSError:  # not empty (or gone): leave it and what is above
-                    break
-            return
-        if not self.run_dir.is_dir():
-            return
-        for entry in self.run_dir.iterdir():
-            if entry.name in self.existing:
-                continue
-            if entry.is_dir() and not entry.is_symlink():
-                shutil.rmtree(entry, ignore_errors=True)
-            else:
-                entry.unlink(missing_ok=True)
-
-
-def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out = {}
-    for key, value in data.items():
-        if isinstance(value, dict) and key not in ("params", "mask_params", "weights"):
-            out.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
-
-
-def _resumed_config(checkpoint: dict[str, Any], config: Config | None, run_dir: Path) -> Config:
-    """The checkpoint's config, with the given config's :data:`RESUMABLE_KEYS` values; any other
-    difference is a ConfigError naming the keys."""
-    saved = config_from_dict(checkpoint["config"])
-    if config is None:
-        return saved
-    old, new = _flatten(config_to_dict(saved)), _flatten(config_to_dict(config))
-    changed = [k for k in sorted(old.keys() | new.keys())
-               if old.get(k) != new.get(k) and k not in RESUMABLE_KEYS]
-    if changed:
-        details = "; ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in changed[:5])
-        raise ConfigError(
-            f"cannot resume {run_dir} with a different config ({details}); only "
-            f"{', '.join(RESUMABLE_KEYS)} may change"
-        )
-    return dataclasses.replace(saved, run=dataclasses.replace(
-        saved.run, max_steps=config.run.max_steps, epochs=config.run.epochs,
-        device=config.run.device, progress=config.run.progress,
-    ))
-
-
-def _check_config(config: Config) -> None:
-    """Cross-field checks the typed loader cannot do (ConfigError naming the key)."""
-    run, optim, loss = config.run, config.optim, config.loss
-    if run.max_steps < 0 or run.epochs < 0 or (run.max_steps == 0 and run.epochs == 0):
-        raise ConfigError(
-            f"run.max_steps and run.epochs must be >= 0 and one of them > 0, got "
-            f"max_steps={run.max_steps}, epochs={run.epochs}"
-        )
-    for key in ("log_every", "max_nonfinite"):
-        if getattr(run, key) < 1:
-            raise ConfigError(f"run.{key} must be >= 1, got {getattr(run, key)}")
-    for key in ("val_every", "sample_every", "ckpt_every", "keep_last"):
-        if getattr(run, key) < 0:
-            raise ConfigError(f"run.{key} must be >= 0 (0 = off), got {getattr(run, key)}")
-    if optim.n_critic < 1:
-        raise ConfigError(f"optim.n_critic must be >= 1, got {optim.n_critic}")
-    if optim.grad_clip < 0:
-        raise ConfigError(f"optim.grad_clip must be >= 0 (0 = off), got {optim.grad_clip}")
-    for key in ("lr", "d_lr"):
-        if not getattr(optim, key) > 0:  # also catches nan
-            raise ConfigError(f"optim.{key} must be > 0, got {getattr(optim, key)}")
-    for key in ("weight_decay", "momentum"):
-        if not getattr(optim, key) >= 0:
-            raise ConfigError(f"optim.{key} must be >= 0, got {getattr(optim, key)}")
-    if not all(0 <= b < 1 for b in optim.betas):
-        raise ConfigError(f"optim.betas must both be in [0, 1), got {list(optim.betas)}")
-    if not loss.gp_weight >= 0:
-        raise ConfigError(f"loss.gp_weight must be >= 0, got {loss.gp_weight}")
-    if config.data.batch_size < 1:
-        raise ConfigError(f"data.batch_size must be >= 1, got {config.data.batch_size}")
-    if config.data.num_workers < 0:
-        raise ConfigError(f"data.num_workers must be >= 0, got {config.data.num_workers}")
-    task = model_task(config.model.name)  # unknown model: ValueError listing the names
-    if task != config.data.task:
-        raise ConfigError(
-            f"model.name: {config.model.name!r} is a {task} model, but data.task is "
-            f"{config.data.task!r}"
-        )
-    if config.discriminator is not None:
-        if model_task(config.discriminator.name) != "discriminator":
-            raise ConfigError(
-                f"discriminator.name: {config.discriminator.name!r} is not a discriminator"
-            )
-        if loss.gan == "none":
-            raise ConfigError("a discriminator needs loss.gan: nsgan, hinge or wgan_gp (got none)")
-    elif loss.gan != "none":
-        raise ConfigError(f"loss.gan is {loss.gan!r} but there is no discriminator section")
-    # the objective's checks, from the task's declared terms (no task built, no weights loaded)
-    task_cls = task_class(config.data.task)
-    task_cls.check_config(config)
-    valid_best = [f"val/{m}" for m in task_cls.metric_names]
-    if run.best_metric not in valid_best:
-        raise ConfigError(
-            f"run.best_metric: expected one of {', '.join(valid_best)}, got {run.best_metric!r}"
-        )
-
-
-def _init_from(model: nn.Module, path_text: str, is_main: bool) -> None:
-    """Load the "model_state" of the checkpoint ``model.init_from`` into ``model`` before
-    training (not when resuming): ``load_state_dict(strict=False)``; weights whose shape does not
-    fit are skipped; a model with an ``adapt_state`` method (``unet_inpaint``) first converts a
-    related version of itself into its own layout (a narrower one embedded into its shapes,
-    transposed up-sampling turned bilinear), so a larger ``base`` or another decoder continues a
-    trained model with (about) the same output. Missing, unexpected and skipped keys are logged (a warning), not
-    fatal, so a stage of a multi-stage training (e.g. seed 001's late fusion) can start from the
-    last.
-    A bare name of a model shipped in the package (e.g. ``late_fusion_effnet_cutout``) reads that
-    model, as :func:`mattepaint.models.checkpoint.load_checkpoint` does for any name."""
-    path = expand_path(path_text)
-    state = ckpt_io.load_checkpoint(path)["model_state"]
-    adapt = getattr(model, "adapt_state", None)
-    if callable(adapt):  # e.g. a narrower U-Net of the same depth, widened in place
-        try:
-            state = adapt(state)
-        except ValueError as exc:  # not a related version: load what fits, as for any model
-            if is_main:
-                log.info("model.init_from: the weights are not adapted (%s)", exc)
-    own = model.state_dict()
-    mismatched = [k for k, v in state.items() if k in own and own[k].shape != v.shape]
-    state = {k: v for k, v in state.items() if k not in mismatched}
-    result = model.load_state_dict(state, strict=False)
-    if not is_main:
-        return
-    loaded = len(state) - len(result.unexpected_keys)
-    log.info("model.init_from: loaded %d weight tensors from %s", loaded, path)
-    missing = [k for k in result.missing_keys if k not in mismatched]
-    for what, keys in (("missing (kept at their initial values)", missing),
-                       ("unexpected (ignored)", result.unexpected_keys),
-                       ("of another shape (skipped)", mismatched)):
-        if keys:
-            shown = ", ".join(keys[:8]) + (", ..." if len(keys) > 8 else "")
-            log.warning("model.init_from %s: %d keys %s: %s", path, len(keys), what, shown)
-
-
-def _total_steps(max_steps: int, epochs: int, steps_per_epoch: float) -> int:
-    """Training steps: the smaller of max_steps and epochs * steps_per_epoch (0 = no limit)."""
-    limits = []
-    if max_steps > 0:
-        limits.append(max_steps)
-    if epochs > 0:
-        limits.append(max(1, math.floor(epochs * steps_per_epoch + 1e-9)))
-    return min(limits)
-
-
-def _build_optimizer(
-    params: Iterator[nn.Parameter], cfg: OptimConfig, lr: float
-) -> torch.optim.Optimizer:
-    if cfg.name == "adam":
-        return torch.optim.Adam(params, lr=lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
-    if cfg.name == "adamw":
-        return torch.optim.AdamW(params, lr=lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
-    if cfg.name == "sgd":
-        return torch.optim.SGD(params, lr=lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-    raise ConfigError(f"optim.name: expected adam, adamw or sgd, got {cfg.name!r}")
-
-
-def _autocast(
-    device: torch.device, amp: str
-) -> tuple[Callable[[], contextlib.AbstractContextManager], bool]:
-    """(a factory of autocast contexts, whether a GradScaler is needed) for ``run.amp``.
-
-    bf16: autocast to bfloat16 where the device supports it; fp16: float16 autocast with a
-    GradScaler, CUDA only. Unsupported combinations warn and train in float32.
-    """
-    if amp == "none":
-        return contextlib.nullcontext, False
-    dtype = torch.bfloat16 if amp == "bf16" else torch.float16
-    supported = torch.amp.is_autocast_available(device.type)
-    if amp == "fp16" and device.type != "cuda":
-        supported = False
-    if amp == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
-        supported = False
-    if not supported:
-        warnings.warn(
-            f"run.amp={amp} is not supported on {device}; training in float32", stacklevel=3
-        )
-        return contextlib.nullcontext, False
-    return (lambda: torch.autocast(device_type=device.type, dtype=dtype)), amp == "fp16"
-
-
-def _reseed(seed: int, rank: int, step: int) -> None:
-    """Seed Python, numpy and torch from (seed, rank, step): dropout masks, gradient-penalty
-    interpolation etc. then depend only on the step, which makes resume exact."""
-    words = np.random.SeedSequence([seed, rank, step]).generate_state(2, dtype=np.uint32)
-    seed_everything(int(words[0]))
-    torch.manual_seed(int(words[0]) << 32 | int(words[1]))
-
-
-# ============================================================================ data
-
-
-class _BatchStream:
-    """Endless training batches, epoch after epoch; knows (epoch, batch_in_epoch).
-
-    ``batch_in_epoch`` counts the batches of this rank's current epoch already consumed: the
-    position a checkpoint records and :meth:`seek` restores (the sampler starts there).
-    """
-
-    def __init__(self, dataset: Dataset, sampler: ShardedBatchSampler, num_workers: int,
-                 seed: int, dist_info: DistInfo) -> None:
-        self.dataset, self.sampler = dataset, sampler
-        self.num_workers, self.seed, self.rank = num_workers, seed, dist_info.rank
-        self.pin_memory = dist_info.device.startswith("cuda")
-        self.epoch, self.batch_in_epoch = 0, 0
-        self.iterator: Iterator | None = None
-
-    def seek(self, epoch: int, batch_in_epoch: int) -> None:
-        self.epoch, self.batch_in_epoch, self.iterator = epoch, batch_in_epoch, None
-
-    def next(self) -> dict[str, Any]:
-        if self.batch_in_epoch >= self.sampler.batches_per_epoch:  # epoch done: next one
-            self.epoch, self.batch_in_epoch, self.iterator = self.epoch + 1, 0, None
-        if self.iterator is None:
-            self.dataset.set_epoch(self.epoch)  # before the workers copy the dataset
-            self.sampler.set_epoch(self.epoch, start_batch=self.batch_in_epoch)
-            loader = DataLoader(
-                self.dataset, batch_sampler=self.sampler, num_workers=self.num_workers,
-                worker_init_fn=seed_worker,
-                generator=loader_generator(self.seed, self.epoch, self.rank),
-                pin_memory=self.pin_memory, persistent_workers=False,
-            )
-            self.iterator = iter(loader)
-        batch = next(self.iterator)
-        self.batch_in_epoch += 1
-        return batch
-
-    def close(self) -> None:
-        self.iterator = None  # shuts the workers down
-
-
-class _DeviceBatches:
-    """Validation batches, re-iterable, moved to the device on the fly (rank 0 only)."""
-
-    def __init__(self, loader: DataLoader, device: torch.device, channels_last: bool) -> None:
-        self.loader, self.device, self.channels_last = loader, device, channels_last
-
-    def __iter__(self) -> Iterator[dict[str, Any]]:
-        for batch in self.loader:
-            yield to_device(batch, self.device, self.channels_last)
-
-
-def _val_loader(val_set: Dataset | None, batch_size: int, device: torch.device,
-                channels_last: bool) -> _DeviceBatches | None:
-    if val_set is None:
-        return None
-    loader = DataLoader(val_set, batch_size=batch_size, shuffle=False, num_workers=0,
-                        generator=loader_generator(0, 0, 0))
-    return _DeviceBatches(loader, device, channels_last)
-
-
-def _fork_safe_numba() -> None:
-    """Make numba's parallel kernels (pymatting's shared matting, a ``dim_matte`` prior) safe in
-    a process that later forks DataLoader workers: numba's GNU OpenMP threading layer aborts a
-    child forked after the parent used it ("fork() called from a process already using GNU
-    OpenMP"), which the validation priors computed in the main process trigger. Selects the
-    fork-safe "workqueue" layer unless the user chose one (``NUMBA_THREADING_LAYER``)."""
-    import os
-    import sys
-
-    if "NUMBA_THREADING_LAYER" in os.environ:
-        return
-    os.environ["NUMBA_THREADING_LAYER"] = "workqueue"
-    if "numba" in sys.modules:  # already imported: its config was read from the environment
-        sys.modules["numba"].config.THREADING_LAYER = "workqueue"
-
-
-def _first_batch(dataset: Dataset, batch_size: int, device: torch.device,
-                 channels_last: bool) -> dict[str, Any]:
-    """The first training samples (epoch 0), for the sample grid of a run without val set."""
-    dataset.set_epoch(0)
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False,
-                        generator=loader_generator(0, 0, 0))
-    return to_device(next(iter(loader)), device, channels_last)
-
-
 # ============================================================================ outputs
 
 
@@ -813,7 +503,7 @@ def _save_samples(task: Any, model: nn.Module, batch: dict[str, Any],
 
 def _checkpoint_state(config: Config, task_name: str, model: nn.Module, disc: nn.Module | None,
                       optimizers: dict, schedulers: dict, scalers: dict, step: int,
-                      stream: _BatchStream, guard: _NonFiniteGuard,
+                      stream: BatchStream, guard: _NonFiniteGuard,
                       manager: ckpt_io.CheckpointManager) -> dict[str, Any]:
     """The checkpoint dict (format in :mod:`mattepaint.train.checkpoint`), CPU tensors."""
     def present(table: dict[str, Any]) -> dict[str, Any]:
