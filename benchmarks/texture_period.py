@@ -27,6 +27,7 @@ import torch
 
 from mattepaint.io import load_image, load_mask, to_tensor
 from mattepaint.methods import auto_inpainter, resolve_inpainter
+from mattepaint.models.checkpoint import shipped_model_names, shipped_model_path
 
 PERIODS = (2, 3, 4, 5, 6, 8, 16)
 
@@ -45,9 +46,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def _method(spec: str):
+    """"auto", a file, or the name of a shipped model (else a registered method name)."""
     path = Path(spec)
     if spec == "auto":
         return resolve_inpainter(auto_inpainter())
+    if not path.exists() and spec in shipped_model_names():
+        path = shipped_model_path(spec)
     return resolve_inpainter(path if path.exists() else spec)
 
 

@@ -273,3 +273,10 @@ def test_texture_period_finds_a_grid_the_model_adds() -> None:
     assert min(table[4][:2]) > 100 * max(max(table[p]) for p in (3, 5, 6))
     flat = texture.period_table(texture.mean_spectrum(reference, reference, cases))
     assert all(v == 0 for p in flat for v in flat[p])  # no difference at all
+
+
+def test_texture_period_takes_a_shipped_name_a_method_or_auto() -> None:
+    texture = _module("texture_period")
+    assert texture._method("unet_refine_small").name.endswith("unet_refine_small.safetensors")
+    assert texture._method("telea").name == "telea"
+    assert texture._method("auto").name.startswith("checkpoint:")

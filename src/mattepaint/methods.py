@@ -96,7 +96,11 @@ DEFAULT_INPAINTER: str = AUTO
 FALLBACK_INPAINTER: str = "telea"
 
 #: Shipped trained models (``mattepaint/weights/NAME.safetensors``) that "auto" picks, best
-#: first. ``unet_refine_wide`` (``unet_refine_mixed_masks`` widened from base 16 to 24 and trained
+#: first. ``unet_refine_wide_bilinear_effnet`` (``unet_refine_wide`` with bilinear up-sampling,
+#: fine-tuned with a squared-error hole term and an EfficientNet-Lite0 perceptual term) beats
+#: ``unet_refine_wide`` on PSNR in the five larger hole-ratio buckets and on LPIPS in every one,
+#: at 0.002-0.005 lower SSIM, with no periodic texture (``benchmarks/texture_period.py``);
+#: ``unet_refine_wide`` (``unet_refine_mixed_masks`` widened from base 16 to 24 and trained
 #: on) beats ``unet_refine_mixed_masks`` on PSNR, SSIM and LPIPS in every hole-ratio bucket;
 #: ``unet_refine_mixed_masks`` (``unet_refine_large_holes`` fine-tuned on LaMa and NVIDIA
 #: irregular masks) beats ``unet_refine_large_holes`` (``unet_refine_small`` fine-tuned on larger
@@ -104,6 +108,7 @@ FALLBACK_INPAINTER: str = "telea"
 #: benchmark, which beats ``unet_refine_small``, which beats Telea in every bucket
 #: (docs/inpainting.md, ``benchmarks/deep_inpainting.py``).
 AUTO_INPAINTERS: tuple[str, ...] = (
+    "unet_refine_wide_bilinear_effnet",
     "unet_refine_wide",
     "unet_refine_mixed_masks",
     "unet_refine_large_holes",

@@ -363,6 +363,11 @@ def test_bilinear_up_state_keeps_the_mean_of_each_transposed_block() -> None:
     assert blocks[..., 0::2, 0::2].sub(blocks[..., 1::2, 1::2]).abs().max() > 1e-2
     torch.testing.assert_close(smooth, nn.functional.avg_pool2d(blocks, 2).repeat_interleave(
         2, dim=-2).repeat_interleave(2, dim=-1), atol=1e-6, rtol=0)
+    # computed conv1x1-then-upsample for speed: the same values as the declared order
+    varied = torch.rand(2, 8, 5, 7)
+    with torch.no_grad():
+        upsample, conv = bilinear.ups[0].up
+        torch.testing.assert_close(bilinear.ups[0](varied), conv(upsample(varied)))
     # a bilinear model and a transposed one keep their weights as they are
     same = bilinear.state_dict()
     assert bilinear_up_state(bilinear, same).keys() == same.keys()

@@ -39,6 +39,7 @@ def test_shipped_checkpoint_loads_and_keeps_known_pixels() -> None:
         "unet_refine_mixed_masks",
         "unet_refine_small",
         "unet_refine_wide",
+        "unet_refine_wide_bilinear_effnet",
     ]
     assert SHIPPED.suffix == ".safetensors" and SHIPPED.parent.name == "weights"
     ckpt = load_checkpoint(SHIPPED)
@@ -58,13 +59,13 @@ def test_shipped_checkpoint_loads_and_keeps_known_pixels() -> None:
     assert torch.equal(out * (1 - mask), image * (1 - mask))
 
 
-def test_the_default_inpainter_is_the_wide_refiner_in_float16() -> None:
+def test_the_default_inpainter_is_the_bilinear_wide_refiner_in_float16() -> None:
     from mattepaint.methods import auto_inpainter
 
     default = auto_inpainter()
-    assert default == shipped_model_path("unet_refine_wide")
+    assert default == shipped_model_path("unet_refine_wide_bilinear_effnet")
     ckpt = load_checkpoint(default)
-    assert ckpt["model"]["params"] == {"base": 24, "depth": 4, "residual": True}
+    assert ckpt["model"]["params"] == {"base": 24, "depth": 4, "residual": True, "up": "bilinear"}
     assert {t.dtype for t in ckpt["model_state"].values() if t.is_floating_point()} == {
         torch.float16
     }
@@ -74,7 +75,9 @@ def test_the_default_inpainter_is_the_wide_refiner_in_float16() -> None:
     assert {p.dtype for p in inpainter.model.parameters()} == {torch.float32}
 
 
-@pytest.mark.parametrize("name", ["unet_refine_small", "unet_refine_wide"])
+@pytest.mark.parametrize(
+    "name", ["unet_refine_small", "unet_refine_wide", "unet_refine_wide_bilinear_effnet"]
+)
 def test_shipped_checkpoint_beats_telea_on_real_photos(shared_data: Path, name: str) -> None:
     """12 Kodak24 crops (256x256) with NVIDIA masks of 10-50% holes: higher mean PSNR than
     Telea (the README's 300-case table has the full comparison)."""
@@ -134,7 +137,8 @@ def test_the_wheel_contains_the_shipped_model(tmp_path: Path) -> None:
         assert "mattepaint/weights/late_fusion_effnet_cutout.safetensors" in names  # segmenter
         assert "mattepaint/weights/unet_refine_large_holes.safetensors" in names
         assert "mattepaint/weights/unet_refine_mixed_masks.safetensors" in names
-        assert "mattepaint/weights/unet_refine_wide.safetensors" in names  # "auto" default
+        assert "mattepaint/weights/unet_refine_wide.safetensors" in names
+        assert "mattepaint/weights/unet_refine_wide_bilinear_effnet.safetensors" in names  # auto
         assert "mattepaint/weights/dim_matte_sm_real.safetensors" in names  # trimap default
     assert info.file_size == SHIPPED.stat().st_size
     assert "mattepaint/models/checkpoint.py" in names
@@ -151,7 +155,8 @@ def test_a_bare_shipped_name_works_as_a_checkpoint(
         InputError,
         match=r"checkpoint not found: unet_refine_smal \(neither .*"
         r"shipped model: dim_matte_sm_real, late_fusion_effnet_cutout, unet_matte_rgb_small, "
-        r"unet_refine_large_holes, unet_refine_mixed_masks, unet_refine_small, unet_refine_wide\)",
+        r"unet_refine_large_holes, unet_refine_mixed_masks, unet_refine_small, unet_refine_wide, "
+        r"unet_refine_wide_bilinear_effnet\)",
     ):
         load_inpainter("unet_refine_smal")
 

@@ -53,10 +53,18 @@ class ConvBlock(nn.Sequential):
 
 
 class _Up(nn.Module):
-    """Upsample x2 and halve the channels: ConvTranspose2d(k=2, s=2), or bilinear + conv1x1."""
+    """Upsample x2 and halve the channels: ConvTranspose2d(k=2, s=2), or bilinear + conv1x1.
+
+    The bilinear form is computed as conv1x1 first, then bilinear x2: the same values (both are
+    linear, the 1x1 convolution acts on each pixel alone and the interpolation weights of each
+    output pixel sum to 1, so the bias passes through), at a quarter of the convolution's cost
+    and with half the channels to interpolate. The weights keep the ``up.1`` names of the
+    ``Sequential(Upsample, Conv2d)`` that states it in that order.
+    """
 
     def __init__(self, in_channels: int, out_channels: int, mode: Up) -> None:
         super().__init__()
+        self.mode = mode
         if mode == "transpose":
             self.up: nn.Module = nn.ConvTranspose2d(in_channels, out_channels, 2, stride=2)
         else:
@@ -66,7 +74,10 @@ class _Up(nn.Module):
             )
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.up(x)  # (B, Cin, h, w) -> (B, Cout, 2h, 2w)
+        if self.mode == "transpose":
+            return self.up(x)  # (B, Cin, h, w) -> (B, Cout, 2h, 2w)
+        upsample, conv = self.up
+        return upsample(conv(x))  # (B, Cin, h, w) -> (B, Cout, h, w) -> (B, Cout, 2h, 2w)
 
 
 class UNet(nn.Module):
